@@ -1,0 +1,167 @@
+"""One entry point for every process: ``python -m deploy.role <role>``.
+
+The Procfile (``make run``) and docker-compose (``make up``) start the same roles, so local and containerised
+stacks run identical commands. The role only chooses the command line; each process parses its settings itself.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB = {
+    "auth": "AUTH_PORT",
+    "chatflow": "CHATFLOW_PORT",
+    "deployer": "DEPLOYER_PORT",
+    "pools": "POOLS_PORT",
+    "backup": "BACKUP_PORT",
+}
+WORKERS = ("deployer", "pools", "backup")
+LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
+LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+
+
+class RoleError(Exception):
+    """Unknown role or a malformed process-layout variable."""
+
+
+def _get(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = env.get(name) or default
+    if value is None:
+        raise RoleError(f"{name} is not set")
+    return value
+
+
+def _port(env: Mapping[str, str], name: str, default: str | None = None) -> str:
+    value = _get(env, name, default)
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise RoleError(f"{name} is invalid: must be a TCP port number")
+    return value
+
+
+def _count(env: Mapping[str, str], name: str, default: str) -> str:
+    value = _get(env, name, default)
+    if not value.isdigit() or not 0 < int(value) <= 64:
+        raise RoleError(f"{name} is invalid: must be a number from 1 to 64")
+    return value
+
+
+def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
+    """The variables the Caddyfile reads, derived from the product settings.
+
+    ``MARKETPLACE_DOMAIN`` ``localhost[:port]`` (dev) serves plain HTTP on ``PROXY_PORT``; any other domain gets
+    automatic HTTPS. ``ACME_CA`` wins; else ``TEST_CERT=true`` selects Let's Encrypt staging.
+    """
+    domain = _get(env, "MARKETPLACE_DOMAIN")
+    host = domain.split(":")[0]
+    local = host in ("localhost", "127.0.0.1")
+    site = f"http://:{_port(env, 'PROXY_PORT', '8080')}" if local else domain
+    test_cert = env.get("TEST_CERT", "false").lower() in ("1", "true", "yes", "on")
+    acme_ca = env.get("ACME_CA") or (LETS_ENCRYPT_STAGING if test_cert else LETS_ENCRYPT)
+    email = env.get("ACME_EMAIL", "")
+    if any(c.isspace() for c in email):
+        raise RoleError("ACME_EMAIL is invalid: must not contain spaces")
+    bind = env.get("BIND_HOST", "127.0.0.1")
+
+    def upstream(service: str) -> str:
+        return env.get(f"{service.upper()}_UPSTREAM") or f"{bind}:{_port(env, WEB[service])}"
+
+    derived = {
+        "CADDY_SITE": site,
+        "CADDY_ACME_CA": acme_ca,
+        # Injected as a whole line: Caddy substitutes {$VAR} before parsing, and an empty `email` is an error.
+        "CADDY_EMAIL_OPTION": f"email {email}" if email else "",
+        "FRONTEND_DIR": env.get("FRONTEND_DIR") or str(ROOT / "frontend"),
+        "CADDY_DATA_DIR": env.get("CADDY_DATA_DIR") or str(Path(env.get("LOCAL_DIR", ".local")) / "caddy"),
+    }
+    derived.update({f"{name.upper()}_UPSTREAM": upstream(name) for name in WEB})
+    return derived
+
+
+def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
+    """The argv and extra environment of ``role``.
+
+    Raises:
+        RoleError: unknown role or a malformed variable.
+    """
+    bind = env.get("BIND_HOST", "127.0.0.1")
+    local_dir = Path(env.get("LOCAL_DIR", ".local"))
+    level = env.get("LOG_LEVEL", "INFO")
+    py = sys.executable
+    if role.endswith("-web") and role[:-4] in WEB:
+        service = role[:-4]
+        return [
+            py, "-m", "gunicorn",
+            "--bind", f"{bind}:{_port(env, WEB[service])}",
+            "--workers", _count(env, "WEB_CONCURRENCY", "2"),
+            "--threads", "4",
+            "--timeout", "60",
+            "--graceful-timeout", "10",
+            "--name", f"marketplace-{role}",
+            f"services.{service}.app:create_app()",
+        ], {}  # fmt: skip
+    if role.endswith("-worker") and role[:-7] in WORKERS:
+        service = role[:-7]
+        return [
+            py, "-m", "celery", "-A", f"services.{service}.worker", "worker",
+            "-Q", service, "-n", f"{service}@%h",
+            "--concurrency", _count(env, "WORKER_CONCURRENCY", "2"),
+            "--without-gossip", "--without-mingle", "--loglevel", level,
+        ], {}  # fmt: skip
+    if role == "beat":
+        local_dir.mkdir(parents=True, exist_ok=True)
+        return [
+            py, "-m", "celery", "-A", "services.common.beat", "beat",
+            "--schedule", str(local_dir / "celerybeat-schedule"), "--loglevel", level,
+        ], {}  # fmt: skip
+    if role == "migrate":
+        return [py, "-m", "services.common.migrations"], {}
+    if role == "proxy":
+        caddy = shutil.which("caddy")
+        if caddy is None:
+            raise RoleError("caddy is not installed (apt-get install -y caddy)")
+        extra = proxy_env(env)
+        # Caddy keeps certificates and ACME accounts under XDG_DATA_HOME: make it persistent and ours.
+        extra["XDG_DATA_HOME"] = extra["CADDY_DATA_DIR"]
+        return [caddy, "run", "--config", str(ROOT / "proxy" / "Caddyfile"), "--adapter", "caddyfile"], extra
+    if role == "grid-emulator":
+        return [
+            py, "-m", "emulators.grid", "--host", bind, "--port", _port(env, "GRID_EMULATOR_PORT"),
+            "--state", str(local_dir / "grid" / "state.sqlite3"),
+        ], {}  # fmt: skip
+    if role == "connect-emulator":
+        return [
+            py, "-m", "emulators.connect", "--host", bind, "--port", _port(env, "CONNECT_EMULATOR_PORT"),
+            "--state-dir", str(local_dir / "connect"),
+        ], {}  # fmt: skip
+    raise RoleError(f"unknown role {role!r}")
+
+
+ROLES = (
+    *(f"{s}-web" for s in WEB),
+    *(f"{s}-worker" for s in WORKERS),
+    "beat",
+    "migrate",
+    "proxy",
+    "grid-emulator",
+    "connect-emulator",
+)
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) != 1 or argv[0] not in ROLES:
+        raise SystemExit(f"usage: python -m deploy.role <role>; roles: {', '.join(ROLES)}")
+    try:
+        args, extra = command(argv[0], os.environ)
+    except RoleError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+    os.environ.update(extra)
+    os.execv(args[0], args)  # noqa: S606 — replace this process: signals go straight to the real program
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

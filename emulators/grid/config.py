@@ -1,0 +1,163 @@
+"""Start-up configuration (frozen) and the runtime knobs that `/_emulator/config` may change while running."""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from emulators.grid.enums import WORKLOAD_KINDS
+
+# Upper bounds keep every value a client or operator can set far away from float/int64 edge cases.
+MAX_LATENCY_SECONDS = 86_400.0
+MAX_AUTO_PAY_SECONDS = 86_400.0
+
+
+class SettingError(ValueError):
+    """A setting has a value outside its domain; the message names the setting."""
+
+
+def parse_seconds(name: str, value: Any, maximum: float = MAX_LATENCY_SECONDS) -> float:
+    """A finite number of seconds in [0, maximum]; strings are accepted for CLI/env values.
+
+    Raises SettingError naming ``name`` otherwise.
+    """
+    return _parse_number(name, value, maximum, "a number of seconds")
+
+
+def parse_rate(name: str, value: Any) -> float:
+    """A fraction in [0, 1]. Raises SettingError naming ``name`` otherwise."""
+    return _parse_number(name, value, 1.0, "a fraction between 0 and 1")
+
+
+def _parse_number(name: str, value: Any, maximum: float, what: str) -> float:
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise SettingError(f"{name} must be {what}, got {value!r}") from None
+    # bool is an int subclass; "true" is never a sensible latency.
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise SettingError(f"{name} must be {what}")
+    if not 0 <= value <= maximum:
+        raise SettingError(f"{name} must be between 0 and {maximum:g}")
+    return float(value)
+
+
+@dataclass(frozen=True)
+class DeployLatency:
+    """Seconds between a workload's creation and its result, with optional per-kind overrides."""
+
+    default: float = 2.0
+    per_kind: Mapping[str, float] = field(default_factory=dict)
+
+    def for_kind(self, kind: str) -> float:
+        return self.per_kind.get(kind, self.default)
+
+    def as_json(self) -> dict[str, float]:
+        return {"default": self.default, **dict(sorted(self.per_kind.items()))}
+
+    @classmethod
+    def parse(cls, value: Any) -> DeployLatency:
+        """Accepts ``2``, ``"2,container=5,kubernetes=10"`` or ``{"default": 2, "container": 5}``.
+
+        Raises SettingError on unknown kinds or bad numbers.
+        """
+        if isinstance(value, str):
+            items: dict[str, Any] = {}
+            for part in (p.strip() for p in value.split(",")):
+                if not part:
+                    continue
+                if "=" in part:
+                    kind, _, seconds = part.partition("=")
+                    items[kind.strip()] = seconds
+                else:
+                    items["default"] = part
+            value = items
+        if not isinstance(value, dict):
+            return cls(default=parse_seconds("deploy_latency", value))
+        default = parse_seconds("deploy_latency.default", value.get("default", cls.default))
+        per_kind: dict[str, float] = {}
+        for kind, seconds in value.items():
+            if kind == "default":
+                continue
+            if kind not in WORKLOAD_KINDS:
+                raise SettingError(
+                    f"deploy_latency: unknown workload kind {kind!r} (known: {', '.join(WORKLOAD_KINDS)})"
+                )
+            per_kind[kind] = parse_seconds(f"deploy_latency.{kind}", seconds)
+        return cls(default=default, per_kind=per_kind)
+
+
+@dataclass(frozen=True)
+class Knobs:
+    """The runtime settings; one immutable snapshot is swapped in on every change."""
+
+    error_rate: float = 0.0
+    extra_latency: float = 0.0
+    deploy_latency: DeployLatency = field(default_factory=DeployLatency)
+    delete_latency: float = 1.0
+    # 0 disables automatic payment; N > 0 pays every capacity reservation N seconds after its creation.
+    auto_pay_after: float = 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "error_rate": self.error_rate,
+            "extra_latency": self.extra_latency,
+            "deploy_latency": self.deploy_latency.as_json(),
+            "delete_latency": self.delete_latency,
+            "auto_pay_after": self.auto_pay_after,
+        }
+
+    def updated(self, changes: Mapping[str, Any]) -> Knobs:
+        """A copy with ``changes`` applied. Raises SettingError on unknown names or bad values."""
+        unknown = set(changes) - set(self.as_json())
+        if unknown:
+            raise SettingError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        parsers: dict[str, Any] = {
+            "error_rate": lambda v: parse_rate("error_rate", v),
+            "extra_latency": lambda v: parse_seconds("extra_latency", v),
+            "deploy_latency": DeployLatency.parse,
+            "delete_latency": lambda v: parse_seconds("delete_latency", v),
+            "auto_pay_after": lambda v: parse_seconds("auto_pay_after", v, MAX_AUTO_PAY_SECONDS),
+        }
+        return replace(self, **{name: parsers[name](value) for name, value in changes.items()})
+
+
+class RuntimeSettings:
+    """Thread-safe holder of the current Knobs (request threads read, the admin endpoint swaps)."""
+
+    def __init__(self, knobs: Knobs) -> None:
+        self._knobs = knobs
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Knobs:
+        return self._knobs
+
+    def update(self, changes: Mapping[str, Any]) -> Knobs:
+        """Apply ``changes`` atomically. Raises SettingError (nothing is changed then)."""
+        with self._lock:
+            self._knobs = self._knobs.updated(changes)
+            return self._knobs
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything fixed at start-up. The world-size fields only matter when the state file is new."""
+
+    state_path: Path
+    host: str = "127.0.0.1"
+    port: int = 8201
+    farms: int = 3
+    nodes: int = 50
+    gateways: int = 3
+    seed: int = 1
+    threads: int = 8
+    stellar_network: str = "testnet"
+    users_file: Path | None = None
+    down_nodes: tuple[str, ...] = ()
+    knobs: Knobs = field(default_factory=Knobs)

@@ -1,0 +1,52 @@
+"""The single beat process: ``celery -A services.common.beat beat``.
+
+Beat only *sends* tasks by name to each service's queue; it imports no service code. The schedule lists the
+periodic jobs of every service (reconcilers, payment watch… added by the issues that build them) plus a ping of
+each worker queue, whose answers show in the worker logs that every queue is being consumed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from services.common import contracts
+from services.common.log import configure_logging
+from services.common.settings import Settings, load_or_exit
+from services.common.tasks import make_celery
+
+HEARTBEAT_SECONDS = 60.0
+
+
+def schedule() -> dict[str, dict[str, Any]]:
+    """The beat schedule: every entry names a task, its queue, and an expiry so backlogs do not pile up."""
+    entries: dict[str, dict[str, Any]] = {}
+    for name in contracts.PING_TASKS:
+        entries[f"heartbeat {name}"] = {
+            "task": name,
+            "schedule": HEARTBEAT_SECONDS,
+            "kwargs": {"payload_json": contracts.Ping(echo="beat").model_dump(mode="json")},
+            "options": {"queue": contracts.queue_of(name), "expires": HEARTBEAT_SECONDS - 5},
+        }
+    return entries
+
+
+def create_beat(settings: Settings | None = None) -> Celery:
+    settings = settings or load_or_exit()
+    configure_logging(json=settings.app_env == "production", level=settings.log_level)
+    app = make_celery(settings)
+    app.conf.beat_schedule = schedule()
+    return app
+
+
+_built: list[Celery] = []
+
+
+def __getattr__(name: str) -> Any:
+    # Built on first access by `celery -A services.common.beat`, never at import (STYLE §1).
+    if name not in ("app", "celery"):
+        raise AttributeError(name)
+    if not _built:
+        _built.append(create_beat())
+    return _built[0]

@@ -1,0 +1,148 @@
+"""Process settings: read once from the environment into a frozen object.
+
+Nothing in the code base reads ``os.environ`` at import time; every process entry point calls
+:func:`load_settings` (or tests build :class:`Settings` directly) and passes the object down.
+A missing or malformed variable stops the process with one line that names it (see :func:`load_or_exit`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+
+def _check_url(value: str, schemes: tuple[str, ...]) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.netloc:
+        raise ValueError(f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}")
+    return value.rstrip("/")
+
+
+def _url(schemes: tuple[str, ...]) -> AfterValidator:
+    return AfterValidator(lambda value: _check_url(value, schemes))
+
+
+_SSH_TARGET = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\d{1,5}$")
+
+
+def _ssh_target(value: str) -> str:
+    if value and not _SSH_TARGET.match(value):
+        raise ValueError("must look like user@host:port")
+    return value
+
+
+def _domain(value: str) -> str:
+    # host[:port], no scheme: it becomes the login `appid` and the Caddy site address.
+    if not re.fullmatch(r"[A-Za-z0-9.-]+(:\d{1,5})?", value):
+        raise ValueError("must be a host name with an optional :port, without scheme or path")
+    return value.lower()
+
+
+def _optional_http_url(value: str) -> str:
+    return _check_url(value, ("http", "https")) if value else value
+
+
+HttpUrl = Annotated[str, _url(("http", "https"))]
+OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
+PostgresUrl = Annotated[str, _url(("postgresql", "postgres"))]
+RedisUrl = Annotated[str, _url(("redis", "rediss"))]
+SshTarget = Annotated[str, AfterValidator(_ssh_target)]
+Domain = Annotated[str, AfterValidator(_domain)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+
+class Settings(BaseModel):
+    """Every setting of every process; field aliases are the environment variable names."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    app_env: Literal["dev", "test", "production"] = Field("production", alias="APP_ENV")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", alias="LOG_LEVEL")
+
+    marketplace_domain: Domain = Field(alias="MARKETPLACE_DOMAIN")
+    acme_email: str = Field("", alias="ACME_EMAIL")
+    test_cert: bool = Field(False, alias="TEST_CERT")
+    acme_ca: OptionalHttpUrl = Field("", alias="ACME_CA")
+
+    database_url: PostgresUrl = Field(alias="DATABASE_URL")
+    redis_url: RedisUrl = Field(alias="REDIS_URL")
+
+    explorer_url: HttpUrl = Field(alias="EXPLORER_URL")
+    threebot_login_url: HttpUrl = Field(alias="THREEBOT_LOGIN_URL")
+    openkyc_url: HttpUrl = Field(alias="OPENKYC_URL")
+
+    identity_seed_file: Path = Field(alias="IDENTITY_SEED_FILE")
+    identity_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] = Field(
+        "marketplace.3bot", alias="IDENTITY_NAME"
+    )
+    identity_email: str = Field("marketplace@localhost", alias="IDENTITY_EMAIL")
+
+    over_provisioning: bool = Field(False, alias="OVER_PROVISIONING")
+    terms_version: Annotated[str, Field(min_length=1, max_length=32)] = Field("1", alias="TERMS_VERSION")
+
+    backup_server1: SshTarget = Field("", alias="BACKUP_SERVER1")
+    backup_server2: SshTarget = Field("", alias="BACKUP_SERVER2")
+    backup_ssh_key_file: Path | None = Field(None, alias="BACKUP_SSH_KEY_FILE")
+    backup_known_hosts_file: Path | None = Field(None, alias="BACKUP_KNOWN_HOSTS_FILE")
+
+    # Outbound HTTP: every call has a timeout (connect, total) — GRID_API §2.4, LOGIN_PROTOCOL §7.3.
+    http_connect_timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, alias="HTTP_CONNECT_TIMEOUT")
+    http_read_timeout: Annotated[float, Field(gt=0, le=300)] = Field(30.0, alias="HTTP_READ_TIMEOUT")
+
+    # Celery: hard/soft limits for every task unless the task asks for its own.
+    task_time_limit: Annotated[int, Field(ge=5, le=3600)] = Field(300, alias="TASK_TIME_LIMIT")
+    # Must stay above the longest countdown/eta any task uses (Redis transport redelivers after it).
+    broker_visibility_timeout: Annotated[int, Field(ge=60, le=86400)] = Field(3600, alias="BROKER_VISIBILITY_TIMEOUT")
+    query_timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, alias="QUERY_TIMEOUT")
+
+    db_pool_min: Annotated[int, Field(ge=1, le=100)] = Field(1, alias="DB_POOL_MIN")
+    db_pool_max: Annotated[int, Field(ge=1, le=200)] = Field(10, alias="DB_POOL_MAX")
+
+    @property
+    def is_dev(self) -> bool:
+        return self.app_env != "production"
+
+
+class SettingsError(Exception):
+    """Raised by :func:`load_settings` with one line naming the first bad variable."""
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    name = str(err["loc"][0]) if err["loc"] else "environment"
+    if err["type"] == "missing":
+        return f"{name} is not set"
+    # Never echo the offending value: it may be a secret (a URL with a password).
+    return f"{name} is invalid: {err['msg']}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse settings from ``environ`` (default: the process environment).
+
+    Empty strings count as "not set" so a blank line in an env file falls back to the default.
+
+    Raises:
+        SettingsError: a variable is missing or malformed; the message names it.
+    """
+    source = os.environ if environ is None else environ
+    values = {key: value for key, value in source.items() if value != ""}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        raise SettingsError(_first_error(exc)) from None
+
+
+def load_or_exit(environ: Mapping[str, str] | None = None) -> Settings:
+    """:func:`load_settings`, but a bad environment ends the process with one line and exit code 2."""
+    try:
+        return load_settings(environ)
+    except SettingsError as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

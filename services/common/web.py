@@ -1,0 +1,135 @@
+"""What every web service shares: the Flask base app, request ids, health and readiness, dependencies.
+
+A service's ``create_app(settings=None)`` calls :func:`create_service_app` and registers its own blueprints.
+``/healthz`` says the process is up (no dependency touched); ``/readyz`` says PostgreSQL and Redis answer.
+Both are also served under the service's public prefix (``/auth/healthz``, ``/api/pools/readyz``…) so they are
+reachable through Caddy.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+
+import psycopg2
+import redis
+import structlog
+from celery import Celery
+from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+
+from services.common import db as dbmod
+from services.common.errors import register_error_handlers
+from services.common.log import configure_logging
+from services.common.migrations import SchemaBehind, ensure_current
+from services.common.settings import Settings, load_or_exit
+from services.common.tasks import make_celery
+
+log = structlog.get_logger(__name__)
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+EXTENSION = "marketplace"
+
+
+@dataclass
+class Dependencies:
+    """The process-wide clients of one web app (created once per app, opened lazily)."""
+
+    settings: Settings
+    db: dbmod.Database
+    redis: redis.Redis
+    celery: Celery
+
+
+def deps() -> Dependencies:
+    """The dependencies of the current app (inside a request or app context)."""
+    return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def _begin_request() -> None:
+    # Caddy sets X-Request-Id; a direct caller may too. Anything odd is replaced, never trusted into logs.
+    incoming = request.headers.get("X-Request-Id", "")
+    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.started = time.monotonic()
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+
+
+def _end_request(response: Response) -> Response:
+    response.headers["X-Request-Id"] = g.get("request_id", "")
+    log.info(
+        "request",
+        method=request.method,
+        path=request.path,
+        status=response.status_code,
+        ms=round((time.monotonic() - g.get("started", time.monotonic())) * 1000, 1),
+    )
+    return response
+
+
+def _health_blueprint(prefix: str) -> Blueprint:
+    bp = Blueprint("health", __name__)
+
+    def healthz() -> Response:
+        return jsonify(status="ok", service=current_app.name)
+
+    def readyz() -> tuple[Response, int]:
+        d = deps()
+        checks: dict[str, str] = {}
+        try:
+            d.db.ping()
+            checks["postgres"] = "ok"
+        except dbmod.DatabaseUnavailable as exc:
+            checks["postgres"] = f"unavailable: {exc}"
+        try:
+            d.redis.ping()
+            checks["redis"] = "ok"
+        except redis.RedisError as exc:
+            checks["redis"] = f"unavailable: {type(exc).__name__}"
+        ready = all(v == "ok" for v in checks.values())
+        body = {"status": "ready" if ready else "not ready", "service": current_app.name, "checks": checks}
+        return jsonify(body), 200 if ready else 503
+
+    for base in ("", prefix):
+        bp.add_url_rule(f"{base}/healthz", f"healthz{base}", healthz, methods=["GET"])
+        bp.add_url_rule(f"{base}/readyz", f"readyz{base}", readyz, methods=["GET"])
+    return bp
+
+
+def create_service_app(
+    service: str,
+    prefix: str,
+    settings: Settings | None = None,
+    *,
+    check_schema: bool = True,
+) -> Flask:
+    """The base Flask app of ``service``: JSON errors, request ids, logging, health, dependencies.
+
+    With ``check_schema`` the app refuses to start when the service's schema lacks migrations.
+
+    Raises:
+        SystemExit: the environment is malformed (one line names the variable) or the schema is stale.
+    """
+    settings = settings or load_or_exit()
+    configure_logging(json=settings.app_env == "production", level=settings.log_level)
+    if check_schema:
+        try:
+            ensure_current(settings.database_url, service)
+        except (SchemaBehind, psycopg2.Error) as exc:  # stale schema or no PostgreSQL: refuse to start
+            log.error("refusing to start", reason=str(exc).splitlines()[0])
+            raise SystemExit(3) from None
+
+    app = Flask(f"marketplace.{service}")
+    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=1024 * 1024)
+    app.extensions[EXTENSION] = Dependencies(
+        settings=settings,
+        db=dbmod.Database(settings.database_url, minconn=settings.db_pool_min, maxconn=settings.db_pool_max),
+        redis=redis.Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5),
+        celery=make_celery(settings),
+    )
+    register_error_handlers(app)
+    app.before_request(_begin_request)
+    app.after_request(_end_request)
+    app.register_blueprint(_health_blueprint(prefix))
+    return app

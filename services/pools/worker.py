@@ -1,0 +1,10 @@
+"""The pools worker: `celery -A services.pools.worker worker -Q pools`."""
+
+from __future__ import annotations
+
+from services.common.worker import lazy_app
+
+SERVICE = "pools"
+
+# `app` is built when Celery first reads it (settings are parsed at process start, not at import).
+__getattr__ = lazy_app(SERVICE, needs_grid_identity=True)
