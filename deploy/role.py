@@ -102,6 +102,8 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
             "--timeout", "60",
             "--graceful-timeout", "10",
             "--name", f"marketplace-{role}",
+            # gunicorn 27's control socket defaults to one path per user: five services would fight over it.
+            "--no-control-socket",
             f"services.{service}.app:create_app()",
         ], {}  # fmt: skip
     if role.endswith("-worker") and role[:-7] in WORKERS:

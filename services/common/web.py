@@ -121,7 +121,8 @@ def create_service_app(
             raise SystemExit(3) from None
 
     app = Flask(f"marketplace.{service}")
-    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=1024 * 1024)
+    app.config.update(MAX_CONTENT_LENGTH=1024 * 1024)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = Dependencies(
         settings=settings,
         db=dbmod.Database(settings.database_url, minconn=settings.db_pool_min, maxconn=settings.db_pool_max),

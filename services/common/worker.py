@@ -7,6 +7,7 @@ settings are parsed once, at process start, and tests can build workers with the
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -43,13 +44,17 @@ def create_worker(
     bind_task_logging()
     if needs_grid_identity:
 
-        @worker_ready.connect(weak=False)
-        def _register_identity(**_: Any) -> None:
+        def _register_identity() -> None:
             from services.common.grid_identity import ensure_registered_with_retry
 
             identity = load_identity(settings.identity_seed_file, create=settings.is_dev)
             tid = ensure_registered_with_retry(settings, identity)
             log.info("grid identity", name=settings.identity_name, tid=tid)
+
+        @worker_ready.connect(weak=False)
+        def _on_ready(**_: Any) -> None:
+            # In a thread: the explorer may start after us, and retrying must not hold up consuming tasks.
+            threading.Thread(target=_register_identity, name="grid-identity", daemon=True).start()
 
     return app
 

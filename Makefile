@@ -1,0 +1,57 @@
+# Marketplace — `make help` lists the targets.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
+COMPOSE := $(shell command -v docker-compose >/dev/null && echo docker-compose || echo docker compose) -f deploy/docker-compose.yml
+
+.DEFAULT_GOAL := help
+.PHONY: help venv deps-run deps-test run test lint fmt migrate bench up down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP) ## create the virtual environment with the pinned dependencies
+
+deps-run:
+	@python3 -m deploy.packages run
+
+deps-test:
+	@python3 -m deploy.packages test
+
+run: deps-run venv ## run the whole stack locally (Caddy on http://localhost:8080); Ctrl-C stops it
+	$(PY) -m deploy.run_local
+
+test: deps-test venv ## run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: venv ## ruff (lint + format check), mypy, import-linter, caddy validate
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy services emulators deploy
+	$(VENV)/bin/lint-imports
+	$(PY) -m deploy.validate_caddy
+
+fmt: venv ## format the code (ruff)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+migrate: venv ## apply every service's pending schema migrations (dev.env defaults)
+	$(PY) -m deploy.env dev.env -- $(PY) -m services.common.migrations
+
+bench: venv ## run the benchmarks under bench/ and print their figures
+	$(PY) -m bench
+
+up: ## run the stack with docker compose (deploy/docker-compose.yml)
+	$(COMPOSE) up -d --build
+
+down: ## stop the docker compose stack
+	$(COMPOSE) down
+
+clean: ## remove the virtual environment and local state (.local/)
+	rm -rf $(VENV) .local

@@ -1,0 +1,144 @@
+"""Fixtures shared by the whole suite: test settings, real PostgreSQL and Redis, free ports, processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.common.migrations import migrate
+from services.common.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+# The suite runs against the machine's PostgreSQL and Redis (real parts, no stand-ins). A separate database and
+# Redis db index keep it away from a `make run` stack on the same machine.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def closed_port() -> int:
+    """A port nothing listens on (for "dependency down" tests)."""
+    return free_port()
+
+
+def base_env(tmp: Path, **overrides: str) -> dict[str, str]:
+    """A complete, valid environment for any marketplace process in tests."""
+    env = {
+        "APP_ENV": "test",
+        "LOG_LEVEL": "INFO",
+        "MARKETPLACE_DOMAIN": "localhost:8080",
+        "DATABASE_URL": TEST_DATABASE_URL,
+        "REDIS_URL": TEST_REDIS_URL,
+        "EXPLORER_URL": f"http://127.0.0.1:{closed_port()}/api/v1",
+        "THREEBOT_LOGIN_URL": f"http://127.0.0.1:{closed_port()}",
+        "OPENKYC_URL": f"http://127.0.0.1:{closed_port()}",
+        "IDENTITY_SEED_FILE": str(tmp / "identity.seed"),
+        "LOCAL_DIR": str(tmp),
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def build(**overrides: str) -> Settings:
+        return load_settings(base_env(tmp_path, **overrides))
+
+    return build
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture(scope="session")
+def migrated_database() -> str:
+    """The test database with every service schema at head (migrations are idempotent)."""
+    migrate(TEST_DATABASE_URL)
+    return TEST_DATABASE_URL
+
+
+def wait_http(url: str, timeout: float = 30, proc: subprocess.Popen[bytes] | None = None) -> requests.Response:
+    """Poll ``url`` until it answers 200; fail early when ``proc`` died."""
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process exited with {proc.returncode} before {url} answered")
+        try:
+            response = requests.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+            last = response.status_code
+        except requests.RequestException as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer 200 within {timeout}s (last: {last})")
+
+
+class Processes:
+    """Start real processes for a test and make sure every one is gone afterwards."""
+
+    def __init__(self, logdir: Path) -> None:
+        self.logdir = logdir
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.files: list[object] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        log = open(self.logdir / f"{name}.log", "wb")  # noqa: SIM115 — closed with the process
+        proc = subprocess.Popen(
+            args,
+            env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        self.files.append(log)
+        return proc
+
+    def log(self, name: str) -> str:
+        return (self.logdir / f"{name}.log").read_text(errors="replace")
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for handle in self.files:
+            handle.close()  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def processes(tmp_path: Path) -> Iterator[Processes]:
+    logdir = tmp_path / "logs"
+    logdir.mkdir()
+    procs = Processes(logdir)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
+
+
+PYTHON = sys.executable

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deploy.role import LETS_ENCRYPT, LETS_ENCRYPT_STAGING, RoleError, command, proxy_env
+from deploy.run_local import load_env_file
+from deploy.validate_caddy import validate
+from tests.conftest import ROOT
+
+
+@pytest.fixture
+def dev_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    load_env_file(ROOT / "dev.env", env)
+    return env
+
+
+def test_every_web_role_runs_gunicorn_on_its_port(dev_env: dict[str, str]) -> None:
+    for service, port in (("auth", "8101"), ("chatflow", "8102"), ("deployer", "8103"), ("pools", "8104"), ("backup", "8105")):
+        args, _ = command(f"{service}-web", dev_env)
+        assert args[1:3] == ["-m", "gunicorn"]
+        assert f"127.0.0.1:{port}" in args
+        assert args[-1] == f"services.{service}.app:create_app()"
+
+
+def test_every_worker_role_consumes_its_own_queue(dev_env: dict[str, str]) -> None:
+    for service in ("deployer", "pools", "backup"):
+        args, _ = command(f"{service}-worker", dev_env)
+        assert args[args.index("-A") + 1] == f"services.{service}.worker"
+        assert args[args.index("-Q") + 1] == service
+
+
+def test_local_proxy_serves_plain_http_on_the_proxy_port(dev_env: dict[str, str]) -> None:
+    env = proxy_env(dev_env)
+    assert env["CADDY_SITE"] == "http://:8080"
+    assert env["AUTH_UPSTREAM"] == "127.0.0.1:8101"
+    assert env["CADDY_EMAIL_OPTION"] == ""
+
+
+def test_public_domain_uses_acme_and_test_cert_selects_staging(dev_env: dict[str, str]) -> None:
+    prod = {**dev_env, "MARKETPLACE_DOMAIN": "market.example.org", "ACME_EMAIL": "ops@example.org"}
+    assert proxy_env(prod)["CADDY_SITE"] == "market.example.org"
+    assert proxy_env(prod)["CADDY_ACME_CA"] == LETS_ENCRYPT
+    assert proxy_env(prod)["CADDY_EMAIL_OPTION"] == "email ops@example.org"
+    assert proxy_env({**prod, "TEST_CERT": "true"})["CADDY_ACME_CA"] == LETS_ENCRYPT_STAGING
+    override = {**prod, "TEST_CERT": "true", "ACME_CA": "https://127.0.0.1:14000/dir"}
+    assert proxy_env(override)["CADDY_ACME_CA"] == "https://127.0.0.1:14000/dir"
+
+
+@pytest.mark.parametrize("domain", ["localhost:8080", "market.example.org"])
+def test_caddyfile_validates(dev_env: dict[str, str], domain: str) -> None:
+    result = validate({**dev_env, "MARKETPLACE_DOMAIN": domain, "TEST_CERT": "true"})
+    assert result.returncode == 0, result.stderr
+
+
+def test_bad_layout_variables_are_named(dev_env: dict[str, str]) -> None:
+    with pytest.raises(RoleError, match="AUTH_PORT"):
+        command("auth-web", {**dev_env, "AUTH_PORT": "99999"})
+    with pytest.raises(RoleError, match="WEB_CONCURRENCY"):
+        command("auth-web", {**dev_env, "WEB_CONCURRENCY": "zero"})
+    with pytest.raises(RoleError, match="ACME_EMAIL"):
+        proxy_env({**dev_env, "ACME_EMAIL": "a b"})
+    with pytest.raises(RoleError, match="unknown role"):
+        command("mystery", dev_env)
+
+
+def test_role_entry_point_rejects_unknown_roles_with_usage() -> None:
+    result = subprocess.run([sys.executable, "-m", "deploy.role", "mystery"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode != 0
+    assert "usage" in result.stderr and "auth-web" in result.stderr
+
+
+def test_env_file_rejects_malformed_lines(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.env"
+    bad.write_text("GOOD=1\nthis is not a variable\n")
+    with pytest.raises(SystemExit, match="bad.env:2"):
+        load_env_file(bad, {})
+    env = {"GOOD": "from-environment"}
+    good = tmp_path / "good.env"
+    good.write_text("# comment\nGOOD=1\nOTHER=a=b\n")
+    load_env_file(good, env)
+    assert env == {"GOOD": "from-environment", "OTHER": "a=b"}
