@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 from deploy.role import ROOT, proxy_env
 from deploy.run_local import load_env_file

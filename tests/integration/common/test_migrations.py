@@ -53,7 +53,9 @@ def test_each_service_has_its_own_schema_and_history(fresh_database: str) -> Non
                 " ORDER BY table_schema"
             )
             assert [row[0] for row in cur.fetchall()] == sorted(SERVICES)
-            cur.execute("SELECT to_regclass('auth.users'), to_regclass('deployer.solutions'), to_regclass('pools.pools')")
+            cur.execute(
+                "SELECT to_regclass('auth.users'), to_regclass('deployer.solutions'), to_regclass('pools.pools')"
+            )
             assert all(cur.fetchone())
     finally:
         conn.close()

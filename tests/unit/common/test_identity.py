@@ -32,8 +32,9 @@ def test_http_signature_headers_match_the_grid_test_vector() -> None:
     headers = Identity(DOC_SEED).http_signature_headers(tid=7, now=1598350000)
     assert headers["Date"] == "Tue, 25 Aug 2020 10:06:40 GMT"
     assert headers["threebot-id"] == "7"
-    assert 'signature="ujDta3iipXGU+D9bLjRuGvpqE7qDJI2GjDkA2v5/Qx475qg/x/LIfIiquZ1cJAUf3Tnw42uGemxLDuSa7XJnDA=="' in (
-        headers["Authorization"]
+    assert (
+        'signature="ujDta3iipXGU+D9bLjRuGvpqE7qDJI2GjDkA2v5/Qx475qg/x/LIfIiquZ1cJAUf3Tnw42uGemxLDuSa7XJnDA=="'
+        in (headers["Authorization"])
     )
     assert 'created="1598350000",expires="1598350060",headers="(created) date threebot-id"' in headers["Authorization"]
 

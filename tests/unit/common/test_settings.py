@@ -74,4 +74,6 @@ def test_process_with_malformed_env_exits_with_one_line(tmp_path: Path, code: st
     result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == ["configuration error: REDIS_URL is invalid: Value error, must be a URL starting with redis:// or rediss://"]
+    assert lines == [
+        "configuration error: REDIS_URL is invalid: Value error, must be a URL starting with redis:// or rediss://"
+    ]

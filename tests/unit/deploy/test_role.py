@@ -20,7 +20,13 @@ def dev_env() -> dict[str, str]:
 
 
 def test_every_web_role_runs_gunicorn_on_its_port(dev_env: dict[str, str]) -> None:
-    for service, port in (("auth", "8101"), ("chatflow", "8102"), ("deployer", "8103"), ("pools", "8104"), ("backup", "8105")):
+    for service, port in (
+        ("auth", "8101"),
+        ("chatflow", "8102"),
+        ("deployer", "8103"),
+        ("pools", "8104"),
+        ("backup", "8105"),
+    ):
         args, _ = command(f"{service}-web", dev_env)
         assert args[1:3] == ["-m", "gunicorn"]
         assert f"127.0.0.1:{port}" in args
@@ -77,7 +83,7 @@ def test_role_entry_point_rejects_unknown_roles_with_usage() -> None:
 def test_env_file_rejects_malformed_lines(tmp_path: Path) -> None:
     bad = tmp_path / "bad.env"
     bad.write_text("GOOD=1\nthis is not a variable\n")
-    with pytest.raises(SystemExit, match="bad.env:2"):
+    with pytest.raises(SystemExit, match=r"bad\.env:2"):
         load_env_file(bad, {})
     env = {"GOOD": "from-environment"}
     good = tmp_path / "good.env"

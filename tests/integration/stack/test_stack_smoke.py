@@ -1,0 +1,124 @@
+"""Start the stack exactly as `make run` does, check it through Caddy, stop it with Ctrl-C, find no leftovers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from services.common import contracts
+from services.common.identity import load_identity
+from services.common.settings import load_settings
+from services.common.tasks import make_celery, send
+from tests.conftest import PYTHON, Processes, base_env, free_port, wait_http
+
+PREFIXES = ("/auth", "/api/chatflows", "/api/solutions", "/api/pools", "/api/backup")
+
+
+def _stack_pids(stack_id: str) -> list[int]:
+    """Processes whose environment carries this stack's id (everything run_local started inherits it)."""
+    needle = f"MARKETPLACE_STACK_ID={stack_id}".encode()
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes().split(b"\0"):
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.mark.stack
+def test_whole_stack_starts_answers_and_stops_cleanly(tmp_path: Path, processes: Processes) -> None:
+    ports = {
+        name: free_port()
+        for name in (
+            "PROXY_PORT", "AUTH_PORT", "CHATFLOW_PORT", "DEPLOYER_PORT", "POOLS_PORT", "BACKUP_PORT",
+            "GRID_EMULATOR_PORT", "CONNECT_EMULATOR_PORT",
+        )
+    }  # fmt: skip
+    stack_id = uuid.uuid4().hex
+    local = tmp_path / "local"
+    env = base_env(
+        tmp_path,
+        APP_ENV="dev",
+        MARKETPLACE_DOMAIN=f"localhost:{ports['PROXY_PORT']}",
+        REDIS_URL="redis://127.0.0.1:6379/5",
+        EXPLORER_URL=f"http://127.0.0.1:{ports['GRID_EMULATOR_PORT']}/api/v1",
+        THREEBOT_LOGIN_URL=f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}",
+        OPENKYC_URL=f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}",
+        LOCAL_DIR=str(local),
+        IDENTITY_SEED_FILE=str(local / "identity.seed"),
+        WEB_CONCURRENCY="1",
+        WORKER_CONCURRENCY="1",
+        MARKETPLACE_STACK_ID=stack_id,
+        **{k: str(v) for k, v in ports.items()},
+    )
+    proxy = f"http://127.0.0.1:{ports['PROXY_PORT']}"
+    proc = processes.start("stack", [PYTHON, "-m", "deploy.run_local"], env)
+    try:
+        for prefix in PREFIXES:
+            wait_http(f"{proxy}{prefix}/healthz", timeout=90, proc=proc)
+
+        # The banner tells a newcomer where to go and who to log in as.
+        log = processes.log("stack")
+        assert f"http://localhost:{ports['PROXY_PORT']}" in log
+        assert all(user in log for user in ("alice.3bot", "bob.3bot", "carol.3bot"))
+
+        # Every service is healthy and ready through Caddy, with a request id on every answer.
+        for prefix in PREFIXES:
+            for probe in ("healthz", "readyz"):
+                response = requests.get(f"{proxy}{prefix}/{probe}", timeout=5)
+                assert response.status_code == 200, (prefix, probe, response.text)
+                assert response.headers["X-Request-Id"]
+            assert requests.get(f"{proxy}{prefix}/readyz", timeout=5).json()["checks"] == {
+                "postgres": "ok",
+                "redis": "ok",
+            }
+
+        # Unknown API routes are JSON 404s (from Caddy, and from a service); the frontend is served.
+        for path in ("/api/nothing-here", "/auth/nothing-here"):
+            response = requests.get(f"{proxy}{path}", timeout=5)
+            assert response.status_code == 404
+            assert response.json()["message"] == "no such resource"
+        assert "Marketplace" in requests.get(f"{proxy}/", timeout=5).text
+
+        # A ping round trip through every worker queue.
+        client = make_celery(load_settings(env))
+        for task in contracts.PING_TASKS:
+            pong = send(client, task, contracts.Ping(echo=task)).get(timeout=30)
+            assert pong["service"] == contracts.queue_of(task)
+            assert pong["echo"] == task
+
+        # The workers registered the marketplace identity in the grid emulator's phonebook.
+        identity = load_identity(local / "identity.seed")
+        deadline = time.monotonic() + 30
+        users: list[dict[str, object]] = []
+        while time.monotonic() < deadline and not users:
+            users = requests.get(f"{env['EXPLORER_URL']}/users", params={"name": "marketplace.3bot"}, timeout=5).json()
+            time.sleep(0.5)
+        assert users and users[0]["pubkey"] == identity.verify_key_hex
+        # The login emulator is up behind THREEBOT_LOGIN_URL.
+        assert requests.get(f"{env['THREEBOT_LOGIN_URL']}/api/users/alice.3bot", timeout=5).status_code == 200
+    finally:
+        # Ctrl-C in a terminal signals the whole foreground process group.
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=60)
+
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _stack_pids(stack_id):
+        time.sleep(0.2)
+    assert _stack_pids(stack_id) == [], "processes left behind after Ctrl-C"
+    assert not any(_port_open(port) for port in ports.values())
