@@ -1,0 +1,14 @@
+"""``make bench``: run every benchmark and print Markdown tables (copied into the README)."""
+
+from __future__ import annotations
+
+from bench import bench_platform
+
+
+def main() -> None:
+    for table in bench_platform.run():
+        print(table, end="\n\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Small helpers shared by the benchmarks: start processes, time loops, print a result table."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH_DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+BENCH_REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/6")
+
+
+@dataclass
+class Timing:
+    name: str
+    count: int
+    seconds: float
+    latencies: list[float]
+
+    @property
+    def per_second(self) -> float:
+        return self.count / self.seconds
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(self.latencies) * 1000
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.quantiles(self.latencies, n=100)[98] * 1000
+
+
+def measure(name: str, count: int, step: Callable[[], object], warmup: int = 20) -> Timing:
+    for _ in range(warmup):
+        step()
+    latencies = []
+    start = time.perf_counter()
+    for _ in range(count):
+        t0 = time.perf_counter()
+        step()
+        latencies.append(time.perf_counter() - t0)
+    return Timing(name, count, time.perf_counter() - start, latencies)
+
+
+def report(title: str, subject: Timing, floor: Timing) -> str:
+    ratio = subject.p50_ms / floor.p50_ms
+    lines = [
+        f"## {title}",
+        "| measured | n | p50 ms | p99 ms | per s |",
+        "|---|---|---|---|---|",
+    ]
+    for t in (subject, floor):
+        lines.append(f"| {t.name} | {t.count} | {t.p50_ms:.2f} | {t.p99_ms:.2f} | {t.per_second:.0f} |")
+    lines.append(f"ratio (p50, ours / floor): {ratio:.1f}x")
+    return "\n".join(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def bench_env(**overrides: str) -> dict[str, str]:
+    tmp = Path(tempfile.mkdtemp(prefix="mkt-bench-"))
+    env = {
+        **os.environ,
+        "APP_ENV": "test",
+        "LOG_LEVEL": "WARNING",
+        "MARKETPLACE_DOMAIN": "localhost:8080",
+        "DATABASE_URL": BENCH_DATABASE_URL,
+        "REDIS_URL": BENCH_REDIS_URL,
+        "EXPLORER_URL": "http://127.0.0.1:9/api/v1",
+        "THREEBOT_LOGIN_URL": "http://127.0.0.1:9",
+        "OPENKYC_URL": "http://127.0.0.1:9",
+        "IDENTITY_SEED_FILE": str(tmp / "identity.seed"),
+        "LOCAL_DIR": str(tmp),
+    }
+    env.update(overrides)
+    return env
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], ready: Callable[[], bool], timeout: float = 60) -> Iterator[None]:
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)  # fmt: skip
+    try:
+        deadline = time.monotonic() + timeout
+        while not ready():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"benchmark process did not start: {' '.join(args)}")
+            time.sleep(0.2)
+        yield
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+def http_ok(url: str) -> Callable[[], bool]:
+    def check() -> bool:
+        try:
+            return requests.get(url, timeout=1).status_code == 200
+        except requests.RequestException:
+            return False
+
+    return check
+
+
+PYTHON = sys.executable
