@@ -78,6 +78,8 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     """Build the emulator app; tests pass their own config, the CLI one built from flags and env."""
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
     if isinstance(app.json, DefaultJSONProvider):
         app.json.sort_keys = False  # keep protocol objects in the order the doc shows them
     app.extensions[EXTENSION_KEY] = Emulator(config or EmulatorConfig())

@@ -16,7 +16,7 @@ from typing import Any
 from .persistence import read_json, write_json
 
 # Enough for any test session; the oldest entries go first so the file stays small.
-MAX_REMEMBERED = 500
+MAX_REMEMBERED = 200
 
 
 @dataclass(frozen=True)

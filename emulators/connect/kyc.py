@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+
 from nacl.exceptions import BadSignatureError
 from nacl.signing import SigningKey, VerifyKey
 

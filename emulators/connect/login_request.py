@@ -25,7 +25,7 @@ CallbackScheme = Literal["auto", "http", "https"]
 
 # The phone app rejects any state with a character outside [A-Za-z0-9] (§4 step 3). The marketplace uses
 # >= 32 characters; the app does not check the length, so neither do we beyond a sanity cap.
-_STATE = re.compile(r"^[A-Za-z0-9]{1,256}$")
+STATE_PATTERN = re.compile(r"^[A-Za-z0-9]{1,256}$")
 # host[:port] or [ipv6][:port], nothing else: the appid becomes the host of the redirect, so a "/", "@" or
 # "\" in it would let a request steer the browser somewhere else than the app it names.
 _APPID = re.compile(r"^(?:[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})|\[[0-9A-Fa-f:.]{2,45}\])(?::\d{1,5})?$")
@@ -115,7 +115,7 @@ def parse_login_request(values: Mapping[str, Any]) -> LoginRequest:
             texts[name] = value
 
     state, appid = texts.get("state"), texts.get("appid")
-    if state is not None and not _STATE.match(state):
+    if state is not None and not STATE_PATTERN.match(state):
         errors.append(FieldError("state", "not_alphanumeric", "state must be 1-256 characters of [A-Za-z0-9]"))
     if appid is not None and not _APPID.match(appid):
         errors.append(
@@ -166,8 +166,13 @@ def encode_uri_component(text: str) -> str:
     return quote(text, safe="-_.!~*'()")
 
 
+def callback_base(request: LoginRequest, mode: CallbackScheme) -> str:
+    """``<scheme>://<appid><redirecturl>``: the real page uses ``//<appid>``, relative to its own https."""
+    return f"{callback_scheme(request.appid, mode)}://{request.appid}{request.redirecturl}"
+
+
 def callback_url(request: LoginRequest, mode: CallbackScheme, name: str, value: str) -> str:
-    """``<scheme>://<appid><redirecturl>`` plus one query parameter, joined with ``&`` if a query exists."""
-    base = f"{callback_scheme(request.appid, mode)}://{request.appid}{request.redirecturl}"
+    """The callback base plus one query parameter, joined with ``&`` if the redirect URL has a query."""
+    base = callback_base(request, mode)
     separator = "&" if "?" in request.redirecturl else "?"
     return f"{base}{separator}{name}={encode_uri_component(value)}"

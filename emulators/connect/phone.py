@@ -98,9 +98,7 @@ def scope_data(user: PhoneUser, request: LoginRequest, kyc: KycService, switches
     return data
 
 
-def encrypt_scope_data(
-    user: PhoneUser, recipient: bytes, plaintext: str, nonce: bytes | None = None
-) -> dict[str, str]:
+def encrypt_scope_data(user: PhoneUser, recipient: bytes, plaintext: str, nonce: bytes | None = None) -> dict[str, str]:
     """Step 5: crypto_box_easy with the user's converted secret key; ciphertext without the nonce."""
     nonce = nonce if nonce is not None else secrets.token_bytes(Box.NONCE_SIZE)
     box = Box(user.signing_key.to_curve25519_private_key(), PublicKey(recipient))
@@ -136,9 +134,7 @@ def build_signed_attempt(
     attempt = {
         "signedState": _tamper(request.state) if switches.tampered_state else request.state,
         "data": data,
-        "selectedImageId": selected_image_id
-        if selected_image_id is not None
-        else secrets.randbelow(_IMAGE_COUNT) + 1,
+        "selectedImageId": selected_image_id if selected_image_id is not None else secrets.randbelow(_IMAGE_COUNT) + 1,
         "doubleName": user.double_name,
         "randomRoom": random_room if random_room is not None else secrets.token_hex(8),
         "appId": f"{request.appid}.attacker.invalid" if switches.wrong_app_id else request.appid,

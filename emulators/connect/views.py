@@ -6,19 +6,16 @@ negative-test switches, and Approve runs the app's steps server-side before redi
 
 from __future__ import annotations
 
-import re
-
-from flask import Blueprint, Response, redirect, render_template, request
+from flask import Blueprint, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from .emulator import current_emulator
 from .errors import EmulatorError, FieldError, bad_request
-from .login_request import parse_login_request
+from .login_request import STATE_PATTERN, callback_base, parse_login_request
 from .phone import SWITCH_LABELS, Switches
 from .users import PhoneUser
 
 bp = Blueprint("pages", __name__)
-_STATE = re.compile(r"^[A-Za-z0-9]{1,256}$")
 
 
 def _chosen_user(name: str | None) -> PhoneUser:
@@ -40,11 +37,12 @@ def login_page() -> str:
         users=list(emulator.users.values()),
         switches=SWITCH_LABELS,
         can_replay=emulator.attempts.last_for(login.state) is not None,
+        callback_base=callback_base(login, emulator.config.callback_scheme),
     )
 
 
 @bp.post("/approve")
-def approve() -> Response:
+def approve() -> ResponseReturnValue:
     # The hidden fields come back from the browser, so they are validated again, exactly like the query.
     login = parse_login_request(request.form)
     user = _chosen_user(request.form.get("user"))
@@ -55,7 +53,7 @@ def approve() -> Response:
 
 
 @bp.post("/cancel")
-def cancel() -> Response:
+def cancel() -> ResponseReturnValue:
     login = parse_login_request(request.form)
     return redirect(current_emulator().cancel_url(login), 302)
 
@@ -77,7 +75,7 @@ def replay() -> ResponseReturnValue:
     emulator = current_emulator()
     if state is None or state == "":
         stored = emulator.attempts.latest()
-    elif not isinstance(state, str) or not _STATE.match(state):
+    elif not isinstance(state, str) or not STATE_PATTERN.match(state):
         raise bad_request([FieldError("state", "not_alphanumeric", "state must be 1-256 characters of [A-Za-z0-9]")])
     else:
         stored = emulator.attempts.last_for(state)

@@ -7,11 +7,13 @@ import json
 from urllib.parse import parse_qs, quote, urlsplit
 
 import requests
+from connect_emulator_support import STATE, Browser, Marketplace
+from nacl.signing import SigningKey
 
-STATE = "Zq3LmN8pR2tV6wXy1B4cD7fG9hJ0kM5n"
 
-
-def test_login_page_shows_the_request_users_switches_and_buttons(live: str, marketplace, browser) -> None:
+def test_login_page_shows_the_request_users_switches_and_buttons(
+    live: str, marketplace: Marketplace, browser: Browser
+) -> None:
     page = browser.get(marketplace.login_url())
     assert page.status == 200
     assert "Sign in to localhost:8080" in page.html
@@ -33,10 +35,15 @@ def test_login_page_shows_the_request_users_switches_and_buttons(live: str, mark
     # Every input has a visible label (keyboard and screen-reader users reach them all).
     assert all(page.labels.get(f"switch-{name}") for name in form.checkboxes)
     assert page.labels["user-2"].startswith("bob.3bot")
-    assert 'name="viewport"' in page.html and "http" not in page.html.split("<main>")[0].replace("http-equiv", "")
+    # Phone-width layout, and nothing fetched from anywhere else (no CDN, no script).
+    head = page.html.split("</head>")[0]
+    assert 'name="viewport" content="width=device-width' in head
+    assert "://" not in head and "<link" not in head and "<script" not in page.html
 
 
-def test_approve_gives_an_attempt_the_marketplace_accepts(live: str, marketplace, browser) -> None:
+def test_approve_gives_an_attempt_the_marketplace_accepts(
+    live: str, marketplace: Marketplace, browser: Browser
+) -> None:
     page = browser.get(marketplace.login_url())
     response = browser.press(page, "Approve", user="bob.3bot")
     assert response.status_code == 302
@@ -45,7 +52,7 @@ def test_approve_gives_an_attempt_the_marketplace_accepts(live: str, marketplace
     assert marketplace.verify(location) == "bob@example.com"
 
 
-def test_the_key_published_for_the_user_verifies_the_attempt(live: str, marketplace) -> None:
+def test_the_key_published_for_the_user_verifies_the_attempt(live: str, marketplace: Marketplace) -> None:
     # The phone's own endpoint agrees: the attempt is signed with the key /api/users publishes.
     made = requests.post(
         f"{live}/_emulator/attempt",
@@ -60,11 +67,11 @@ def test_the_key_published_for_the_user_verifies_the_attempt(live: str, marketpl
     assert marketplace.verify(made.json()["callback_url"]) == "carol@example.com"
 
 
-def test_unencoded_plus_in_publickey_is_restored(live: str, marketplace, browser) -> None:
+def test_unencoded_plus_in_publickey_is_restored(live: str, marketplace: Marketplace, browser: Browser) -> None:
     # A marketplace that forgets to encode "+" sends it raw; it arrives as a space and must still work.
     key = marketplace.publickey
     while "+" not in key:  # pick an identity whose box key has a "+", so the test cannot pass vacuously
-        marketplace.seed = bytes(reversed(marketplace.seed[1:])) + bytes([marketplace.seed[0] ^ 1])
+        marketplace.seed = bytes(SigningKey.generate())
         key = marketplace.publickey
     query = {**marketplace.login_query(), "publickey": key}
     raw = "&".join(f"{k}={quote(v, safe='+/=') if k == 'publickey' else quote(v, safe='')}" for k, v in query.items())
@@ -74,7 +81,9 @@ def test_unencoded_plus_in_publickey_is_restored(live: str, marketplace, browser
     assert marketplace.verify(browser.press(page, "Approve").headers["Location"]) == "alice@example.com"
 
 
-def test_public_app_id_gets_https_and_an_existing_query_gets_an_ampersand(live: str, marketplace, browser) -> None:
+def test_public_app_id_gets_https_and_an_existing_query_gets_an_ampersand(
+    live: str, marketplace: Marketplace, browser: Browser
+) -> None:
     url = marketplace.login_url(appid="shop.example.org", redirecturl="auth/cb?lang=en")
     response = browser.press(browser.get(url), "Approve")
     location = response.headers["Location"]
@@ -83,14 +92,16 @@ def test_public_app_id_gets_https_and_an_existing_query_gets_an_ampersand(live: 
     assert outer["doubleName"] == "alice.3bot"
 
 
-def test_cancel_redirects_with_cancelled_by_user(live: str, marketplace, browser) -> None:
+def test_cancel_redirects_with_cancelled_by_user(live: str, marketplace: Marketplace, browser: Browser) -> None:
     response = browser.press(browser.get(marketplace.login_url()), "Cancel")
     assert response.status_code == 302
     assert response.headers["Location"] == "http://localhost:8080/auth/3bot_callback?error=CancelledByUser"
     assert marketplace.outcome(response.headers["Location"]) == "cancelled"
 
 
-def test_replay_resends_the_same_attempt_which_a_used_state_rejects(live: str, marketplace, browser) -> None:
+def test_replay_resends_the_same_attempt_which_a_used_state_rejects(
+    live: str, marketplace: Marketplace, browser: Browser
+) -> None:
     page = browser.get(marketplace.login_url())
     assert "Re-send the last attempt" not in page.html
     first = browser.press(page, "Approve").headers["Location"]
