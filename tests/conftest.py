@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import socket
@@ -13,9 +14,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from celery import Celery
 
 from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
+from services.common.tasks import close_celery, make_celery
 
 ROOT = Path(__file__).resolve().parent.parent
 # The suite runs against the machine's PostgreSQL and Redis (real parts, no stand-ins). A separate database and
@@ -142,3 +145,20 @@ def processes(tmp_path: Path) -> Iterator[Processes]:
 
 
 PYTHON = sys.executable
+
+
+@pytest.fixture
+def celery_clients() -> Iterator[Callable[[Settings], Celery]]:
+    """Producer Celery apps for tests, closed afterwards (no socket outlives its test)."""
+    made: list[Celery] = []
+
+    def build(settings: Settings) -> Celery:
+        app = make_celery(settings)
+        made.append(app)
+        return app
+
+    yield build
+    # AsyncResult.__del__ unsubscribes through the backend: collect the test's results before closing it.
+    gc.collect()
+    for app in made:
+        close_celery(app)

@@ -1,0 +1,73 @@
+"""Local emulator of the TF Grid v2 explorer and the nodes and gateways behind it (GRID_API.md).
+
+Point the marketplace's ``EXPLORER_URL`` at ``http://<host>:<port>/api/v1``. The deployer should not be able to
+tell it from the real explorer: same endpoints, checks, status codes, objects and signatures (§2-§7, §10, §12).
+
+Run::
+
+    python -m emulators.grid --host 127.0.0.1 --port 8201 --state .local/grid/state.sqlite3
+        [--farms 3 --nodes 50 --gateways 3 --seed 1 --users-file F]
+        [--deploy-latency 2 --delete-latency 1 --auto-pay-after 0]
+        [--error-rate 0 --extra-latency 0 --down-nodes ID,ID --stellar-network testnet --threads 8]
+
+Every flag can also come from ``GRID_EMULATOR_<FLAG>`` (``GRID_EMULATOR_PORT``, ``GRID_EMULATOR_DEPLOY_LATENCY``,
+...); a flag wins over its variable. A bad value prints one line on stderr and exits with status 2. Served by an
+embedded gunicorn (1 worker process so SQLite has a single writer, ``--threads`` threads); tests use
+:func:`create_app` with an :class:`EmulatorConfig`.
+
+Flags:
+
+* ``--state`` SQLite file holding the whole world (WAL). Created and seeded when missing; an existing file is used
+  as is (``--farms/--nodes/--gateways/--seed/--users-file`` are then ignored), so a restart changes nothing.
+* ``--farms/--nodes/--gateways/--seed`` size and seed of the generated world. Farm 1 is ``freefarm`` (TFT +
+  FreeTFT wallets, every node ``free_to_use``), the others accept TFT and/or TFTA. Nodes are spread over the farms
+  and a dozen cities; about 45 % have a ``public_config``, the rest public IPv4+IPv6 on their interface, IPv6
+  only, or no public address (hidden). Every node and gateway has a real Ed25519 key derived from the seed
+  (``node_id`` = base58, ``public_key_hex`` = hex), so values sealed to it (§8) are really opened and checked.
+  Gateway *n* manages ``gwN.grid.example`` with nameserver ``ns1.gwN.grid.example`` and tcp_router_port 18000.
+  Each farm is owned by a seeded user ``farmerN.3bot``. ``--users-file``: JSON array of ``{name, email, pubkey}``
+  registered at seeding (e.g. the marketplace identity); otherwise register with ``POST /api/v1/users``.
+* ``--deploy-latency`` seconds until a node reports a workload's result: ``2`` or ``2,container=5,kubernetes=30``
+  (kinds: zdb, container, volume, kubernetes, proxy, reverse_proxy, subdomain, domain_delegate, gateway4to6,
+  network_resource). ``--delete-latency`` seconds until a node confirms a deletion.
+* ``--auto-pay-after N`` pays every capacity reservation N seconds after its creation (0 = off; decided when the
+  reservation is made). ``--error-rate`` fraction of ``/api/v1`` requests answered ``500 {"error": "injected
+  fault"}`` (the only 500s the emulator ever sends). ``--extra-latency`` seconds added to every ``/api/v1``
+  response. ``--down-nodes`` node/gateway ids that start down. ``--stellar-network`` picks the asset issuers in
+  escrow information (testnet or mainnet).
+
+Time: an emulator clock (real time + a persisted offset) drives every simulated behaviour: node heartbeats
+(``updated``), deploy/delete latencies, pool burn and ``empty_at``, pools running dry, the 1-hour expiry of unpaid
+reservations, automatic payments. Nothing runs in the background: each request first replays, in time order,
+whatever became due (lifecycle.py), so restarts and clock jumps lose nothing. HTTP-signature replay checks use
+the real clock (clients sign with theirs).
+
+Admin endpoints (local only, no HTTP signature, not affected by injected faults):
+
+* ``GET /_emulator/healthz`` - ``{"status": "ok"}``. ``GET /_emulator/info`` - seeding parameters and clock.
+* ``GET /_emulator/config``; ``POST /_emulator/config`` with any of ``{"error_rate": 0..1, "extra_latency": s,
+  "deploy_latency": s | {"default": s, "<kind>": s}, "delete_latency": s, "auto_pay_after": s}`` (400 and no
+  change on a bad value). Settings live in memory: a restart goes back to the flags.
+* ``GET /_emulator/clock``; ``POST /_emulator/clock {"advance_seconds": N}`` (N >= 0) moves the emulator clock.
+* ``POST /_emulator/pay {"reservation_id": N[, "amount": stroops]}`` pays a capacity reservation (partial amounts
+  add up; the pool is credited once the escrow amount is reached). 404 unknown, 409 already paid, 410 expired.
+* ``GET /_emulator/reservations/<id>`` - reservation state (``awaiting_payment`` / ``paid`` / ``expired``),
+  amounts, escrow information, ``created``/``expires_at``/``paid_at``/``auto_pay_at``.
+* ``POST /_emulator/fail {"workload_id": N, "message": "..."}`` forces that workload's result to Error (at once if
+  deployed, when the node reports otherwise; 409 if no longer live); ``{"node_id": "...", "message": "..."}``
+  makes the next workload that node picks up fail.
+* ``POST /_emulator/nodes/<node_id>/down`` stops its heartbeats (``updated`` at once older than 600 s) and its
+  workloads neither deploy nor get deleted; ``POST /_emulator/nodes/<node_id>/up`` resumes them.
+
+Node-side checks (a failing one gives a result with ``state`` 0 and a message, then ``DELETED``): gateway types
+only on gateways and the others only on nodes; container/VM IP inside the /24 of the newest live network resource
+of that network on the same node (not .0/.1/broadcast, not used by another deployed workload); mounted volumes
+live on the same node; subdomains under a managed domain of the gateway and not already taken; sealed secrets
+open with the target's key; a network resource's sealed WireGuard key matches its public key and its port is not
+in ``wg_ports``; disks fit the node.
+"""
+
+from emulators.grid.app import create_app
+from emulators.grid.config import EmulatorConfig
+
+__all__ = ["EmulatorConfig", "create_app"]

@@ -63,6 +63,22 @@ def make_celery(settings: Settings, service: str | None = None) -> Celery:
     return app
 
 
+def close_celery(app: Celery) -> None:
+    """Close the broker pool and the result backend's Redis connections (pub/sub included)."""
+    # Only if it was ever used (reading `app.backend` would create one). Celery keeps it per thread unless
+    # the backend is thread-safe; this closes the calling thread's.
+    backend = app._backend_cache or getattr(app._local, "backend", None)  # type: ignore[attr-defined]
+    if backend is not None:
+        consumer = getattr(backend, "result_consumer", None)
+        pubsub = getattr(consumer, "_pubsub", None)
+        if pubsub is not None:
+            pubsub.close()
+        client = getattr(backend, "client", None)
+        if client is not None:
+            client.connection_pool.disconnect()
+    app.close()
+
+
 def _route_by_prefix(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> Any:
     try:
         return {"queue": contracts.queue_of(name)}

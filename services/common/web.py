@@ -24,7 +24,7 @@ from services.common.errors import register_error_handlers
 from services.common.log import configure_logging
 from services.common.migrations import SchemaBehind, ensure_current
 from services.common.settings import Settings, load_or_exit
-from services.common.tasks import make_celery
+from services.common.tasks import close_celery, make_celery
 
 log = structlog.get_logger(__name__)
 
@@ -40,6 +40,13 @@ class Dependencies:
     db: dbmod.Database
     redis: redis.Redis
     celery: Celery
+
+    def close(self) -> None:
+        """Close every pooled connection (tests, and processes that build apps repeatedly)."""
+        self.db.close()
+        self.redis.close()
+        self.redis.connection_pool.disconnect()
+        close_celery(self.celery)
 
 
 def deps() -> Dependencies:

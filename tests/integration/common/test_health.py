@@ -1,10 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+from collections.abc import Callable, Iterator
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 
 from services.common.settings import Settings
+from services.common.web import Dependencies, create_service_app
 from tests.conftest import closed_port
 
 SERVICES = {
@@ -16,10 +20,24 @@ SERVICES = {
 }
 
 
-def _client(service: str, settings: Settings):  # type: ignore[no-untyped-def]
-    import importlib
+_apps: list[Flask] = []
 
-    return importlib.import_module(f"services.{service}.app").create_app(settings).test_client()
+
+@pytest.fixture(autouse=True)
+def _close_apps() -> Iterator[None]:
+    yield
+    while _apps:
+        deps_of(_apps.pop()).close()
+
+
+def deps_of(app: Flask) -> Dependencies:
+    return app.extensions["marketplace"]  # type: ignore[no-any-return]
+
+
+def _client(service: str, settings: Settings) -> FlaskClient:
+    app = importlib.import_module(f"services.{service}.app").create_app(settings)
+    _apps.append(app)
+    return app.test_client()
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -41,10 +59,10 @@ def test_readyz_names_a_dead_redis(migrated_database: str, make_settings: Callab
 
 
 def test_readyz_names_a_dead_postgres(migrated_database: str, make_settings: Callable[..., Settings]) -> None:
-    from services.common.web import create_service_app
-
     settings = make_settings(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/test")
-    client = create_service_app("deployer", "/api/solutions", settings, check_schema=False).test_client()
+    app = create_service_app("deployer", "/api/solutions", settings, check_schema=False)
+    _apps.append(app)
+    client = app.test_client()
     response = client.get("/api/solutions/readyz")
     assert response.status_code == 503
     assert response.json["checks"]["postgres"].startswith("unavailable")

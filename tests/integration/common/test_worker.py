@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from celery import Celery
 
 from services.common import contracts
-from services.common.settings import load_settings
-from services.common.tasks import make_celery, send
+from services.common.settings import Settings, load_settings
+from services.common.tasks import send
 from tests.conftest import PYTHON, Processes, base_env
 
 
-def _wait_for_worker(app: Celery, service: str, proc_log: callable, timeout: float = 30) -> None:  # type: ignore[valid-type]
+def _wait_for_worker(app: Celery, service: str, proc_log: Callable[[], str], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if "ready" in proc_log():
@@ -31,10 +32,10 @@ def queue_env(tmp_path: Path) -> dict[str, str]:
 
 @pytest.mark.parametrize("service", ["deployer", "pools", "backup"])
 def test_ping_round_trip_through_each_worker_queue(
-    service: str, queue_env: dict[str, str], processes: Processes
+    service: str, queue_env: dict[str, str], processes: Processes, celery_clients: Callable[[Settings], Celery]
 ) -> None:
     processes.start(service, [PYTHON, "-m", "deploy.role", f"{service}-worker"], queue_env)
-    client = make_celery(load_settings(queue_env))
+    client = celery_clients(load_settings(queue_env))
     _wait_for_worker(client, service, lambda: processes.log(service))
     pong = send(client, f"{service}.ping", contracts.Ping(echo="marco")).get(timeout=20)
     assert contracts.Pong.model_validate(pong).service == service
@@ -48,11 +49,16 @@ def test_ping_round_trip_through_each_worker_queue(
     )
 
 
-def test_a_queue_is_only_consumed_by_its_own_service(queue_env: dict[str, str], processes: Processes) -> None:
+def test_a_queue_is_only_consumed_by_its_own_service(
+    queue_env: dict[str, str], processes: Processes, celery_clients: Callable[[Settings], Celery]
+) -> None:
     processes.start("pools", [PYTHON, "-m", "deploy.role", "pools-worker"], queue_env)
-    client = make_celery(load_settings(queue_env))
+    client = celery_clients(load_settings(queue_env))
     _wait_for_worker(client, "pools", lambda: processes.log("pools"))
     client.control.purge()
     result = send(client, contracts.BACKUP_PING, contracts.Ping(echo="nobody"), expires=5)
     with pytest.raises(Exception, match="timed out"):
         result.get(timeout=3)
+    assert result.state == "PENDING"
+    # Stop listening for it now, while the backend is open (otherwise its __del__ reconnects to unsubscribe).
+    client.backend.remove_pending_result(result)

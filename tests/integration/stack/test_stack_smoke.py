@@ -7,15 +7,17 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import requests
+from celery import Celery
 
 from services.common import contracts
 from services.common.identity import load_identity
-from services.common.settings import load_settings
-from services.common.tasks import make_celery, send
+from services.common.settings import Settings, load_settings
+from services.common.tasks import send
 from tests.conftest import PYTHON, Processes, base_env, free_port, wait_http
 
 PREFIXES = ("/auth", "/api/chatflows", "/api/solutions", "/api/pools", "/api/backup")
@@ -41,7 +43,9 @@ def _port_open(port: int) -> bool:
 
 
 @pytest.mark.stack
-def test_whole_stack_starts_answers_and_stops_cleanly(tmp_path: Path, processes: Processes) -> None:
+def test_whole_stack_starts_answers_and_stops_cleanly(
+    tmp_path: Path, processes: Processes, celery_clients: Callable[[Settings], Celery]
+) -> None:
     ports = {
         name: free_port()
         for name in (
@@ -96,7 +100,7 @@ def test_whole_stack_starts_answers_and_stops_cleanly(tmp_path: Path, processes:
         assert "Marketplace" in requests.get(f"{proxy}/", timeout=5).text
 
         # A ping round trip through every worker queue.
-        client = make_celery(load_settings(env))
+        client = celery_clients(load_settings(env))
         for task in contracts.PING_TASKS:
             pong = send(client, task, contracts.Ping(echo=task)).get(timeout=30)
             assert pong["service"] == contracts.queue_of(task)

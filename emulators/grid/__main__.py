@@ -1,0 +1,196 @@
+"""`python -m emulators.grid`: parse flags (or GRID_EMULATOR_* variables), seed the state, serve with gunicorn."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from emulators.grid.app import create_app
+from emulators.grid.config import (
+    MAX_AUTO_PAY_SECONDS,
+    DeployLatency,
+    EmulatorConfig,
+    Knobs,
+    SettingError,
+    parse_rate,
+    parse_seconds,
+)
+from emulators.grid.world import open_world
+
+ENV_PREFIX = "GRID_EMULATOR_"
+PROG = "python -m emulators.grid"
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        # One line on stderr, exit code 2: what process supervisors and `make run` show to a person.
+        self.exit(2, f"{PROG}: error: {message}\n")
+
+
+def _bounded_int(low: int, high: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be between {low} and {high}, got {value}")
+        return value
+
+    return parse
+
+
+def _setting(parse: Callable[[str, Any], Any], name: str) -> Callable[[str], Any]:
+    def convert(text: str) -> Any:
+        try:
+            return parse(name, text)
+        except SettingError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return convert
+
+
+def _deploy_latency(text: str) -> DeployLatency:
+    try:
+        return DeployLatency.parse(text)
+    except SettingError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _stellar_network(text: str) -> str:
+    if text not in ("testnet", "mainnet"):
+        raise argparse.ArgumentTypeError("must be testnet or mainnet")
+    return text
+
+
+_FLAGS: list[tuple[str, Callable[[str], Any], Any, str]] = [
+    ("host", str, "127.0.0.1", "interface to listen on"),
+    ("port", _bounded_int(1, 65535), 8201, "TCP port"),
+    ("state", Path, Path(".local/grid/state.sqlite3"), "SQLite state file (created and seeded if missing)"),
+    ("farms", _bounded_int(1, 1000), 3, "farms to seed (new state only)"),
+    ("nodes", _bounded_int(0, 100_000), 50, "nodes to seed (new state only)"),
+    ("gateways", _bounded_int(0, 1000), 3, "gateways to seed (new state only)"),
+    ("seed", _bounded_int(0, 2**31), 1, "seed number of the generated world (new state only)"),
+    ("users_file", Path, None, "JSON array of {name, email, pubkey} registered when seeding"),
+    ("deploy_latency", _deploy_latency, DeployLatency(), "seconds to a result: '2' or '2,container=5,kubernetes=10'"),
+    ("delete_latency", _setting(parse_seconds, "delete_latency"), 1.0, "seconds until a deletion is confirmed"),
+    (
+        "auto_pay_after",
+        _setting(lambda n, v: parse_seconds(n, v, MAX_AUTO_PAY_SECONDS), "auto_pay_after"),
+        0.0,
+        "pay every capacity reservation N seconds after creation (0: off; must be < 3600 to beat the expiry)",
+    ),
+    ("error_rate", _setting(parse_rate, "error_rate"), 0.0, "fraction of /api/v1 requests answered 500"),
+    ("extra_latency", _setting(parse_seconds, "extra_latency"), 0.0, "seconds added to every /api/v1 response"),
+    (
+        "down_nodes",
+        lambda text: tuple(p.strip() for p in text.split(",") if p.strip()),
+        (),
+        "comma-separated node ids to start down",
+    ),
+    ("stellar_network", _stellar_network, "testnet", "asset issuers in escrow information: testnet or mainnet"),
+    ("threads", _bounded_int(1, 64), 8, "gunicorn threads (one worker process)"),
+]
+
+
+def parse_args(argv: Sequence[str], environ: dict[str, str]) -> EmulatorConfig:
+    """Flags win over GRID_EMULATOR_<FLAG> variables, which win over defaults. Exits 2 on a bad value."""
+    parser = _Parser(prog=PROG, description="TF Grid v2 explorer emulator")
+    for name, convert, default, help_text in _FLAGS:
+        env_name = ENV_PREFIX + name.upper()
+        if env_name in environ:
+            try:
+                default = convert(environ[env_name])
+            except argparse.ArgumentTypeError as exc:
+                parser.error(f"{env_name}: {exc}")
+        parser.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=name,
+            type=convert,
+            default=default,
+            help=f"{help_text} (env {env_name})",
+        )
+    args = parser.parse_args(argv)
+    return EmulatorConfig(
+        state_path=args.state,
+        host=args.host,
+        port=args.port,
+        farms=args.farms,
+        nodes=args.nodes,
+        gateways=args.gateways,
+        seed=args.seed,
+        threads=args.threads,
+        stellar_network=args.stellar_network,
+        users_file=args.users_file,
+        down_nodes=args.down_nodes,
+        knobs=Knobs(
+            error_rate=args.error_rate,
+            extra_latency=args.extra_latency,
+            deploy_latency=args.deploy_latency,
+            delete_latency=args.delete_latency,
+            auto_pay_after=args.auto_pay_after,
+        ),
+    )
+
+
+def _bind_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+class _Server(BaseApplication):  # type: ignore[misc]
+    """gunicorn embedded: one worker process (single SQLite writer), several threads."""
+
+    def __init__(self, config: EmulatorConfig) -> None:
+        self._config = config
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = {
+            "bind": _bind_address(self._config.host, self._config.port),
+            "workers": 1,
+            "worker_class": "gthread",
+            "threads": self._config.threads,
+            "graceful_timeout": 3,
+            "accesslog": None,
+            "loglevel": "info",
+            "proc_name": "grid-emulator",
+            # gunicorn's control socket has one default path per user; a second gunicorn (the connect emulator,
+            # a parallel test run) would fight over it, and nothing here uses it.
+            "control_socket_disable": True,
+        }
+        for key, value in settings.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        # Runs in the worker process after the fork, so the SQLite connection is opened there.
+        return create_app(self._config)
+
+
+def _fail(message: str) -> NoReturn:
+    sys.stderr.write(f"{PROG}: error: {message}\n")
+    raise SystemExit(2)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    config = parse_args(sys.argv[1:] if argv is None else argv, dict(os.environ))
+    # Seed (or validate) the state in the arbiter, before any worker starts: seeding 10k nodes takes a while
+    # and must not race a worker's boot timeout.
+    try:
+        open_world(config).store.close()
+    except ValueError as exc:
+        _fail(str(exc))
+    except (OSError, sqlite3.Error) as exc:
+        _fail(f"state file {config.state_path}: {exc}")
+    _Server(config).run()
+
+
+if __name__ == "__main__":
+    main()

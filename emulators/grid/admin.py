@@ -1,0 +1,152 @@
+"""Local-only control endpoints under `/_emulator/` (no HTTP signature): health, settings, clock, payments,
+forced failures and nodes going down. They exist for tests and development; the real explorer has none.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+from flask import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from emulators.grid import directory_store, nodes, pool_store, pools, workload_store, workloads
+from emulators.grid.config import SettingError
+from emulators.grid.enums import MAX_INT64
+from emulators.grid.query import path_id
+from emulators.grid.seed import SEEDED_KEY
+from emulators.grid.store import get_meta
+from emulators.grid.wire import ApiError, json_object, json_response, validated
+from emulators.grid.world import current_world
+
+bp = Blueprint("admin", __name__)
+
+Id = Annotated[int, Field(ge=1, le=MAX_INT64)]
+
+
+class _Admin(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class ClockAdvance(_Admin):
+    # Forward only (burn and expiry cannot be undone); the bound keeps the clock in a sane range.
+    advance_seconds: Annotated[float, Field(ge=0, le=100 * 365 * 86400)]
+
+
+class Payment(_Admin):
+    reservation_id: Id
+    amount: Annotated[int, Field(ge=1, le=MAX_INT64)] | None = None
+
+
+class Failure(_Admin):
+    workload_id: Id | None = None
+    node_id: str | None = None
+    message: Annotated[str, Field(max_length=1024)] = "injected failure"
+
+
+@bp.get("/healthz")
+def healthz() -> Response:
+    with current_world().store.transaction() as conn:
+        conn.execute("SELECT 1")
+    return json_response({"status": "ok"})
+
+
+@bp.get("/info")
+def info() -> Response:
+    """What the state file was seeded with, and the emulator clock."""
+    world = current_world()
+    with world.store.transaction() as conn:
+        seeded = json.loads(get_meta(conn, SEEDED_KEY) or "{}")
+    return json_response({"seeded": seeded, "now": int(world.clock.now()), "clock_offset": world.clock.offset})
+
+
+@bp.get("/config")
+def get_config() -> Response:
+    return json_response(current_world().settings.current.as_json())
+
+
+@bp.post("/config")
+def set_config() -> Response:
+    """Change any of error_rate, extra_latency, deploy_latency, delete_latency, auto_pay_after (400 if invalid)."""
+    try:
+        knobs = current_world().settings.update(json_object())
+    except SettingError as exc:
+        raise ApiError(400, str(exc)) from None
+    return json_response(knobs.as_json())
+
+
+@bp.get("/clock")
+def get_clock() -> Response:
+    world = current_world()
+    return json_response({"now": int(world.clock.now()), "offset": world.clock.offset})
+
+
+@bp.post("/clock")
+def advance_clock() -> Response:
+    request = validated(ClockAdvance, json_object())
+    world = current_world()
+    with world.store.transaction() as conn:
+        offset = world.clock.advance(conn, request.advance_seconds)
+    # Apply what became due right away, so a follow-up read is not the one paying for a long replay.
+    with world.session():
+        pass
+    return json_response({"now": int(world.clock.now()), "offset": offset})
+
+
+@bp.post("/pay")
+def pay() -> Response:
+    """Pay a capacity reservation, fully or (with `amount` in stroops) partially; partial payments add up."""
+    request = validated(Payment, json_object())
+    with current_world().session() as (conn, now):
+        reservation = pools.pay(conn, request.reservation_id, request.amount, now)
+        return json_response(pools.reservation_status(reservation, now))
+
+
+@bp.get("/reservations/<raw_id>")
+def reservation(raw_id: str) -> Response:
+    reservation_id = path_id(raw_id, "reservation")
+    with current_world().session() as (conn, now):
+        found = pool_store.get_reservation(conn, reservation_id)
+        if found is None:
+            raise ApiError(404, "reservation not found")
+        return json_response(pools.reservation_status(found, now))
+
+
+@bp.post("/fail")
+def fail() -> Response:
+    """`{"workload_id": N, "message": ...}` fails that workload; `{"node_id": ..., "message": ...}` fails the
+    next workload that node picks up."""
+    request = validated(Failure, json_object())
+    if (request.workload_id is None) == (request.node_id is None):
+        raise ApiError(400, "give exactly one of workload_id and node_id")
+    world = current_world()
+    with world.session() as (conn, now):
+        if request.workload_id is not None:
+            workload = workloads.fail(conn, request.workload_id, request.message, now, world.settings.current)
+            return json_response(workloads.workload_json(workload))
+        assert request.node_id is not None
+        if directory_store.get_node(conn, request.node_id) is None:
+            raise ApiError(404, "node not found")
+        workload_store.push_node_failure(conn, request.node_id, request.message)
+        return json_response({"node_id": request.node_id, "message": request.message})
+
+
+def _set_node_state(node_id: str, up: bool) -> Response:
+    with current_world().session() as (conn, now):
+        changed = nodes.mark_up(conn, node_id, now) if up else nodes.mark_down(conn, node_id, now)
+        if not changed:
+            raise ApiError(404, "node not found")
+        node = directory_store.get_node(conn, node_id)
+        assert node is not None
+        return json_response(nodes.nodes_json(conn, [node], now)[0])
+
+
+@bp.post("/nodes/<node_id>/down")
+def node_down(node_id: str) -> Response:
+    """The node (or gateway) stops heartbeating and picks up nothing until it is up again."""
+    return _set_node_state(node_id, up=False)
+
+
+@bp.post("/nodes/<node_id>/up")
+def node_up(node_id: str) -> Response:
+    return _set_node_state(node_id, up=True)

@@ -1,0 +1,136 @@
+"""Time-based behaviour of the simulated grid, applied lazily.
+
+Nothing runs in the background: every request first calls `advance(conn, now)`, which replays, in time order,
+everything that should have happened since the last request — nodes reporting results, nodes confirming
+deletions, pools running dry, automatic payments. Each event is applied *at its own time* (a pool burns up to the
+moment a workload started, not up to "now"), so the outcome does not depend on when somebody happened to look,
+and a restart (or a jump of the emulator clock) loses nothing.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+
+import structlog
+
+from emulators.grid import directory_store, node_agent, pool_store, pools, workload_store
+from emulators.grid.config import Knobs
+from emulators.grid.enums import NextAction, ResultState
+from emulators.grid.workloads import request_deletion
+
+log = structlog.get_logger("grid-emulator")
+
+# A safety net against a logic error turning one request into an endless loop; far above any real backlog.
+_MAX_EVENTS_PER_CALL = 100_000
+
+
+def advance(conn: sqlite3.Connection, now: float, knobs: Knobs) -> int:
+    """Apply every event due at or before ``now``; returns how many were applied."""
+    cursor = float("-inf")
+    for applied in range(_MAX_EVENTS_PER_CALL):
+        event = _next_event(conn)
+        if event is None or event[0] > now:
+            return applied
+        due, handler = event
+        # Events found later can be due earlier (a pool that is already empty when a workload starts in it);
+        # time never runs backwards inside one replay.
+        cursor = max(cursor, due)
+        handler(conn, cursor, knobs)
+    log.error("lifecycle backlog not drained", events=_MAX_EVENTS_PER_CALL)
+    return _MAX_EVENTS_PER_CALL
+
+
+Handler = Callable[[sqlite3.Connection, float, Knobs], None]
+
+
+def _next_event(conn: sqlite3.Connection) -> tuple[float, Handler] | None:
+    candidates: list[tuple[float, int, Handler]] = []
+    # The integer is a tie-breaker: at equal times payments land first, then deployments, then deletions.
+    if (payment := pool_store.next_auto_payment(conn)) is not None:
+        candidates.append((payment[1], 0, _auto_pay(payment[0])))
+    if (deploy := workload_store.next_to_deploy(conn)) is not None:
+        candidates.append((deploy[1], 1, _deploy(deploy[0])))
+    if (delete := workload_store.next_to_delete(conn)) is not None:
+        candidates.append((delete[1], 2, _confirm_deletion(delete[0])))
+    if (dry := pool_store.next_pool_running_dry(conn)) is not None:
+        candidates.append((dry[1], 3, _pool_ran_dry(dry[0])))
+    if not candidates:
+        return None
+    due, _, handler = min(candidates, key=lambda c: (c[0], c[1]))
+    return due, handler
+
+
+def _auto_pay(reservation_id: int) -> Handler:
+    def handle(conn: sqlite3.Connection, at: float, knobs: Knobs) -> None:
+        reservation = pool_store.get_reservation(conn, reservation_id)
+        if reservation is not None and reservation.paid_at is None:
+            reservation.paid_amount = reservation.amount
+            pools.credit(conn, reservation, at)
+
+    return handle
+
+
+def _deploy(workload_id: int) -> Handler:
+    """The node picks the workload up and reports a result (Ok, or Error with the reason)."""
+
+    def handle(conn: sqlite3.Connection, at: float, knobs: Knobs) -> None:
+        workload = workload_store.get_workload(conn, workload_id)
+        if workload is None:
+            return
+        node = directory_store.get_node(conn, workload.node_id)
+        workload.deploy_at = None
+        failure = (
+            workload.fail_message
+            or workload_store.pop_node_failure(conn, workload.node_id)
+            or node_agent.check(conn, workload, node)
+        )
+        if failure:
+            workload.fail_message = None
+            workload.result = node_agent.error_result(workload, node, at, failure)
+            request_deletion(workload, at, knobs)
+            workload_store.save_workload(conn, workload)
+            return
+        assert node is not None  # node_agent.check reports a missing node as a failure
+        workload.result = node_agent.ok_result(workload, node, at)
+        workload.active = True
+        workload_store.save_workload(conn, workload)
+        pools.refresh(conn, workload.pool_id, at)
+
+    return handle
+
+
+def _confirm_deletion(workload_id: int) -> Handler:
+    """The node removed the workload: DELETED, and its pool stops paying for it."""
+
+    def handle(conn: sqlite3.Connection, at: float, knobs: Knobs) -> None:
+        workload = workload_store.get_workload(conn, workload_id)
+        if workload is None:
+            return
+        was_active = workload.active
+        workload.delete_at = None
+        workload.active = False
+        workload.next_action = NextAction.DELETED
+        # A failed workload keeps its Error result (and message); anything else reports Deleted.
+        if workload.result is None or workload.result.get("state") != ResultState.ERROR:
+            node = directory_store.get_node(conn, workload.node_id)
+            workload.result = node_agent.deleted_result(workload, node, at)
+        workload_store.save_workload(conn, workload)
+        if was_active:
+            pools.refresh(conn, workload.pool_id, at)
+
+    return handle
+
+
+def _pool_ran_dry(pool_id: int) -> Handler:
+    """A pool reached empty_at: every workload it still runs is deleted (§10.3)."""
+
+    def handle(conn: sqlite3.Connection, at: float, knobs: Knobs) -> None:
+        pools.refresh(conn, pool_id, at)
+        for workload in workload_store.active_in_pool(conn, pool_id):
+            if workload.next_action == NextAction.DEPLOY:
+                request_deletion(workload, at, knobs)
+                workload_store.save_workload(conn, workload)
+        log.info("pool ran empty", pool_id=pool_id, at=int(at))
+
+    return handle

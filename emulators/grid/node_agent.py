@@ -1,0 +1,223 @@
+"""What a node (or gateway) does when it picks up a workload: the checks a real node makes (§13) and the result.
+
+`check` returns the error message a real node would report, or None; `ok_result` builds a plausible `data_json`.
+Secrets are opened with the simulated node's own key, so a value sealed to another node fails here as it would
+on the grid.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import sqlite3
+from typing import Any
+
+from emulators.grid import workload_store
+from emulators.grid.directory_store import Node
+from emulators.grid.enums import GATEWAY_TYPES, NextAction, ResultState, WorkloadType
+from emulators.grid.keys import open_sealed, sign_hex, wireguard_public_key, x25519_public_from_private_b64
+from emulators.grid.workload_store import Workload
+
+ZDB_PORT = 9900
+GATEWAY4TO6_PORT = 51820
+
+
+def check(conn: sqlite3.Connection, workload: Workload, node: Node | None) -> str | None:
+    """The reason the node refuses ``workload``, or None when it deploys."""
+    if node is None:
+        return f"node {workload.node_id} not found"
+    kind = workload.workload_type
+    if kind in GATEWAY_TYPES and not node.is_gateway:
+        return f"{kind.name} workloads can only be deployed on a gateway, {node.node_id} is a node"
+    if kind not in GATEWAY_TYPES and node.is_gateway:
+        return f"{kind.name} workloads cannot be deployed on gateway {node.node_id}"
+    body = workload.body
+    if kind == WorkloadType.CONTAINER:
+        return _check_container(conn, workload, node)
+    if kind == WorkloadType.KUBERNETES:
+        return (
+            _check_ip(conn, workload, node, body["network_id"], body["ipaddress"])
+            or _check_sealed(node, "cluster_secret", body["cluster_secret"])
+            or _check_storage(conn, workload, node)
+        )
+    if kind in (WorkloadType.VOLUME, WorkloadType.ZDB):
+        password = body.get("password", "")
+        return (_check_sealed(node, "password", password) if password else None) or _check_storage(conn, workload, node)
+    if kind == WorkloadType.NETWORK_RESOURCE:
+        return _check_network_resource(node, body)
+    if kind == WorkloadType.SUBDOMAIN:
+        return _check_subdomain(conn, workload, node)
+    if kind == WorkloadType.REVERSE_PROXY:
+        return _check_sealed(node, "secret", body["secret"])
+    if kind == WorkloadType.GATEWAY4TO6 and x25519_public_from_private_b64(body["public_key"].encode()) is None:
+        return "public_key is not a base64 WireGuard key"
+    return None
+
+
+def _check_container(conn: sqlite3.Connection, workload: Workload, node: Node) -> str | None:
+    body = workload.body
+    for mount in body["volumes"]:
+        volume_id = mount["volume_id"]
+        head, _, _ = volume_id.partition("-")
+        volume = (
+            workload_store.get_workload(conn, int(head))
+            if head.isascii() and head.isdigit() and len(head) < 19
+            else None
+        )
+        if (
+            volume is None
+            or volume.workload_type != WorkloadType.VOLUME
+            or volume.node_id != node.node_id
+            or volume.next_action != NextAction.DEPLOY
+        ):
+            return f"volume {volume_id} not found on node {node.node_id}"
+    for connection in body["network_connection"]:
+        error = _check_ip(conn, workload, node, connection["network_id"], connection["ipaddress"])
+        if error:
+            return error
+    for name, value in body["secret_environment"].items():
+        error = _check_sealed(node, f"secret_environment[{name}]", value)
+        if error:
+            return error
+    return _check_storage(conn, workload, node)
+
+
+def _check_ip(conn: sqlite3.Connection, workload: Workload, node: Node, network: str, ip: str) -> str | None:
+    resource = workload_store.latest_live_network(conn, node.node_id, network)
+    if resource is None:
+        return f"network {network!r} has no network resource on node {node.node_id}"
+    subnet = ipaddress.ip_network(resource.body["iprange"], strict=False)
+    address = ipaddress.ip_address(ip)
+    if address not in subnet:
+        return f"ip {ip} is not in the range {resource.body['iprange']} of network {network!r} on this node"
+    if address in (subnet.network_address, subnet.network_address + 1, subnet.broadcast_address):
+        return f"ip {ip} is reserved in {resource.body['iprange']} (network, node or broadcast address)"
+    if workload_store.ip_taken(conn, node.node_id, network, ip, workload.id):
+        return f"ip {ip} is already used in network {network!r}"
+    return None
+
+
+def _check_sealed(node: Node, field: str, value: str) -> str | None:
+    if open_sealed(node.signing_seed, value) is None:
+        return f"cannot decrypt {field}: it must be sealed to node {node.node_id} (hex of a NaCl sealed box)"
+    return None
+
+
+def _check_storage(conn: sqlite3.Connection, workload: Workload, node: Node) -> str | None:
+    used = workload_store.node_usage(conn, [node.node_id]).get(node.node_id)
+    total = node.doc["total_resources"]
+    reserved_sru = used[0].sru if used else 0.0
+    reserved_hru = used[0].hru if used else 0.0
+    if reserved_sru + workload.units.sru > total["sru"] or reserved_hru + workload.units.hru > total["hru"]:
+        return "not enough storage capacity on the node"
+    return None
+
+
+def _check_network_resource(node: Node, body: dict[str, Any]) -> str | None:
+    network = ipaddress.ip_network(body["network_iprange"], strict=False)
+    subnet = ipaddress.ip_network(body["iprange"], strict=False)
+    if subnet.version != network.version or not subnet.subnet_of(network):  # type: ignore[arg-type]
+        return f"iprange {body['iprange']} is not inside network_iprange {body['network_iprange']}"
+    private = open_sealed(node.signing_seed, body["wireguard_private_key_encrypted"])
+    if private is None:
+        return f"cannot decrypt wireguard_private_key_encrypted: it must be sealed to node {node.node_id}"
+    if x25519_public_from_private_b64(private) != body["wireguard_public_key"]:
+        return "wireguard_public_key does not match the sealed private key"
+    if body["wireguard_listen_port"] in node.doc.get("wg_ports", []):
+        return f"wireguard port {body['wireguard_listen_port']} is already in use on the node"
+    return None
+
+
+def _check_subdomain(conn: sqlite3.Connection, workload: Workload, node: Node) -> str | None:
+    domain = workload.body["domain"].lower().rstrip(".")
+    managed = [d.lower() for d in node.doc.get("managed_domains", [])]
+    if not any(domain.endswith("." + parent) for parent in managed):
+        return f"domain {domain} is not a subdomain of a domain managed by this gateway ({', '.join(managed)})"
+    if workload_store.domain_taken(conn, node.node_id, workload.domain or "", workload.id):
+        return f"domain {domain} is already registered on this gateway"
+    return None
+
+
+def _data_json(workload: Workload, node: Node) -> dict[str, Any]:
+    body = workload.body
+    reference = f"{workload.id}-{body['workload_id']}"
+    prefix = ipaddress.IPv6Network(node.doc["_sim"]["ipv6_prefix"]).network_address
+    # Per-workload addresses inside the node's /64, clear of the node's own ::1 and ::2.
+    own_ipv6 = str(prefix + 0x10000 + workload.id)
+    if workload.workload_type == WorkloadType.CONTAINER:
+        connections = body["network_connection"]
+        wants_ipv6 = any(c["public_ip6"] for c in connections)
+        return {
+            "id": reference,
+            "ipv4": connections[0]["ipaddress"] if connections else "",
+            "ipv6": own_ipv6 if wants_ipv6 else "",
+            "yggdrasil": _yggdrasil(reference),
+        }
+    if workload.workload_type == WorkloadType.VOLUME:
+        return {"volume_id": reference}
+    if workload.workload_type == WorkloadType.ZDB:
+        ips = [str(prefix + 1), _yggdrasil(node.node_id)]
+        return {"Namespace": reference, "IPs": ips, "Port": ZDB_PORT}
+    if workload.workload_type == WorkloadType.KUBERNETES:
+        return {"id": reference, "ip": body["ipaddress"]}
+    if workload.workload_type == WorkloadType.GATEWAY4TO6:
+        peer = {
+            "public_key": wireguard_public_key(node.signing_seed),
+            "allowed_ips": ["::/0"],
+            "endpoint": f"{node.doc['_sim']['ipv4']}:{GATEWAY4TO6_PORT}",
+        }
+        return {"ips": [f"{own_ipv6}/64"], "peers": [peer]}
+    return {}
+
+
+def _yggdrasil(seed: str) -> str:
+    digest = hashlib.sha256(seed.encode()).digest()
+    return str(ipaddress.IPv6Address(bytes([0x02, digest[0] | 0x01]) + digest[1:15]))
+
+
+def _result(workload: Workload, node: Node, now: float, state: ResultState, data: Any, message: str) -> dict[str, Any]:
+    reference = f"{workload.id}-{workload.body['workload_id']}"
+    signed = f"{reference}{int(state)}{json.dumps(data, sort_keys=True)}{message}".encode()
+    return {
+        "category": int(workload.workload_type),
+        "workload_id": reference,
+        "data_json": data,
+        "signature": sign_hex(node.signing_seed, hashlib.sha256(signed).digest()),
+        "state": int(state),
+        "message": message,
+        "epoch": int(now),
+        "node_id": node.node_id,
+    }
+
+
+def ok_result(workload: Workload, node: Node, now: float) -> dict[str, Any]:
+    return _result(workload, node, now, ResultState.OK, _data_json(workload, node), "")
+
+
+def error_result(workload: Workload, node: Node | None, now: float, message: str) -> dict[str, Any]:
+    if node is None:
+        return {**empty_result(), "category": int(workload.workload_type), "state": 0, "message": message}
+    return _result(workload, node, now, ResultState.ERROR, {}, message)
+
+
+def deleted_result(workload: Workload, node: Node | None, now: float) -> dict[str, Any]:
+    """The result once the node confirmed a deletion (an earlier Error result is kept instead by the caller)."""
+    data = (workload.result or {}).get("data_json") or {}
+    if node is None:
+        return {**empty_result(), "category": int(workload.workload_type), "state": int(ResultState.DELETED)}
+    return _result(workload, node, now, ResultState.DELETED, data, "")
+
+
+def empty_result() -> dict[str, Any]:
+    """What GET shows before the node reported (§4.6): Go zero values."""
+    return {
+        "category": 0,
+        "workload_id": "",
+        "data_json": None,
+        "signature": "",
+        "state": 0,
+        "message": "",
+        "epoch": 0,
+        "node_id": "",
+    }

@@ -1,0 +1,159 @@
+"""Queries for capacity pools and the capacity reservations that pay for them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+from emulators.grid.capacity import Burn
+
+# An unpaid capacity reservation can be paid for this long after its creation (§4.5, §12).
+RESERVATION_TTL_SECONDS = 3600
+
+
+@dataclass
+class Pool:
+    id: int
+    customer_tid: int
+    node_ids: list[str]
+    burn: Burn
+    empty_at: float | None
+
+
+@dataclass
+class Reservation:
+    id: int
+    pool_id: int
+    customer_tid: int
+    cus: int
+    sus: int
+    node_ids: list[str]
+    currency: str
+    asset: str
+    address: str
+    amount: int
+    paid_amount: int
+    created: float
+    paid_at: float | None
+    auto_pay_at: float | None
+    json: str
+    customer_signature: str
+
+    def expired(self, now: float) -> bool:
+        return self.paid_at is None and now >= self.created + RESERVATION_TTL_SECONDS
+
+
+def _pool(row: sqlite3.Row) -> Pool:
+    burn = Burn(row["cus"], row["sus"], row["last_updated"], row["active_cu"], row["active_su"])
+    return Pool(row["id"], row["customer_tid"], json.loads(row["node_ids"]), burn, row["empty_at"])
+
+
+def get_pool(conn: sqlite3.Connection, pool_id: int) -> Pool | None:
+    row = conn.execute("SELECT * FROM pools WHERE id = :id", {"id": pool_id}).fetchone()
+    return None if row is None else _pool(row)
+
+
+def pools_of(conn: sqlite3.Connection, customer_tid: int) -> list[Pool]:
+    rows = conn.execute("SELECT * FROM pools WHERE customer_tid = :tid ORDER BY id", {"tid": customer_tid}).fetchall()
+    return [_pool(row) for row in rows]
+
+
+def save_pool(conn: sqlite3.Connection, pool: Pool) -> None:
+    """Insert or update ``pool`` (its id is chosen by the caller: the id of the reservation that created it)."""
+    conn.execute(
+        "INSERT INTO pools (id, customer_tid, node_ids, cus, sus, last_updated, active_cu, active_su, empty_at)"
+        " VALUES (:id, :customer_tid, :node_ids, :cus, :sus, :last_updated, :active_cu, :active_su, :empty_at)"
+        " ON CONFLICT (id) DO UPDATE SET node_ids = :node_ids, cus = :cus, sus = :sus,"
+        " last_updated = :last_updated, active_cu = :active_cu, active_su = :active_su, empty_at = :empty_at",
+        {
+            "id": pool.id,
+            "customer_tid": pool.customer_tid,
+            "node_ids": json.dumps(pool.node_ids),
+            "cus": pool.burn.cus,
+            "sus": pool.burn.sus,
+            "last_updated": pool.burn.last_updated,
+            "active_cu": pool.burn.active_cu,
+            "active_su": pool.burn.active_su,
+            "empty_at": pool.empty_at,
+        },
+    )
+
+
+def next_pool_running_dry(conn: sqlite3.Connection) -> tuple[int, float] | None:
+    """The pool that runs empty first among those with deployed workloads still to be stopped."""
+    row = conn.execute(
+        "SELECT p.id, p.empty_at FROM pools p WHERE p.empty_at IS NOT NULL AND EXISTS ("
+        " SELECT 1 FROM workloads w WHERE w.pool_id = p.id AND w.active = 1 AND w.next_action = 3)"
+        " ORDER BY p.empty_at LIMIT 1"
+    ).fetchone()
+    return None if row is None else (int(row["id"]), float(row["empty_at"]))
+
+
+def insert_reservation(conn: sqlite3.Connection, reservation: Reservation) -> int:
+    """Store a new reservation (``id`` and ``pool_id`` 0 mean "new pool": the pool takes the new id)."""
+    cursor = conn.execute(
+        "INSERT INTO reservations (pool_id, customer_tid, cus, sus, node_ids, currency, asset, address, amount,"
+        " paid_amount, created, paid_at, auto_pay_at, json, customer_signature) VALUES (:pool_id, :customer_tid,"
+        " :cus, :sus, :node_ids, :currency, :asset, :address, :amount, 0, :created, NULL, :auto_pay_at, :json,"
+        " :customer_signature)",
+        {
+            "pool_id": reservation.pool_id,
+            "customer_tid": reservation.customer_tid,
+            "cus": reservation.cus,
+            "sus": reservation.sus,
+            "node_ids": json.dumps(reservation.node_ids),
+            "currency": reservation.currency,
+            "asset": reservation.asset,
+            "address": reservation.address,
+            "amount": reservation.amount,
+            "created": reservation.created,
+            "auto_pay_at": reservation.auto_pay_at,
+            "json": reservation.json,
+            "customer_signature": reservation.customer_signature,
+        },
+    )
+    reservation_id = int(cursor.lastrowid or 0)
+    if reservation.pool_id == 0:
+        conn.execute("UPDATE reservations SET pool_id = id WHERE id = :id", {"id": reservation_id})
+    return reservation_id
+
+
+def get_reservation(conn: sqlite3.Connection, reservation_id: int) -> Reservation | None:
+    row = conn.execute("SELECT * FROM reservations WHERE id = :id", {"id": reservation_id}).fetchone()
+    if row is None:
+        return None
+    return Reservation(
+        id=row["id"],
+        pool_id=row["pool_id"],
+        customer_tid=row["customer_tid"],
+        cus=row["cus"],
+        sus=row["sus"],
+        node_ids=json.loads(row["node_ids"]),
+        currency=row["currency"],
+        asset=row["asset"],
+        address=row["address"],
+        amount=row["amount"],
+        paid_amount=row["paid_amount"],
+        created=row["created"],
+        paid_at=row["paid_at"],
+        auto_pay_at=row["auto_pay_at"],
+        json=row["json"],
+        customer_signature=row["customer_signature"],
+    )
+
+
+def save_payment(conn: sqlite3.Connection, reservation: Reservation) -> None:
+    conn.execute(
+        "UPDATE reservations SET paid_amount = :paid_amount, paid_at = :paid_at WHERE id = :id",
+        {"paid_amount": reservation.paid_amount, "paid_at": reservation.paid_at, "id": reservation.id},
+    )
+
+
+def next_auto_payment(conn: sqlite3.Connection) -> tuple[int, float] | None:
+    """(id, time) of the next simulated payment of an unpaid reservation."""
+    row = conn.execute(
+        "SELECT id, auto_pay_at FROM reservations WHERE paid_at IS NULL AND auto_pay_at IS NOT NULL"
+        " ORDER BY auto_pay_at, id LIMIT 1"
+    ).fetchone()
+    return None if row is None else (int(row["id"]), float(row["auto_pay_at"]))
