@@ -86,7 +86,11 @@ def _pg_bin(name: str) -> str:
 
 @contextmanager
 def private_postgres(local: Path) -> Iterator[str]:
-    """A throw-away PostgreSQL cluster under ``.local/postgres`` on port 55432; yields its URL."""
+    """A throw-away PostgreSQL cluster under ``.local/postgres`` on port 55432; yields its URL.
+
+    Started and stopped with ``pg_ctl`` (its own session: a Ctrl-C meant for the stack cannot kill it half-way);
+    its log goes to ``.local/postgres.log``.
+    """
     data = (local / "postgres").resolve()
     as_user: list[str] = []
     if os.geteuid() == 0:  # initdb and postgres refuse to run as root
@@ -95,31 +99,21 @@ def private_postgres(local: Path) -> Iterator[str]:
         data.mkdir(parents=True, exist_ok=True)
         if as_user:
             shutil.chown(data, "postgres")
-        subprocess.run(
-            [*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    proc = subprocess.Popen(
-        [
-            *as_user,
-            _pg_bin("postgres"),
-            "-D",
-            str(data),
-            "-p",
-            str(PRIVATE_PG_PORT),
-            "-k",
-            str(data),
-            "-h",
-            "127.0.0.1",
-        ]
-    )
+        initdb = [*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
+        subprocess.run(initdb, check=True, stdout=subprocess.DEVNULL)
+    logfile = data.parent / "postgres.log"
+    logfile.touch()
+    if as_user:
+        shutil.chown(logfile, "postgres")
+    options = f"-p {PRIVATE_PG_PORT} -k {data} -h 127.0.0.1"
+    pg_ctl = [*as_user, _pg_bin("pg_ctl"), "-D", str(data)]
+    subprocess.run([*pg_ctl, "-l", str(logfile), "-o", options, "-w", "start"], check=True, stdout=subprocess.DEVNULL,
+                   start_new_session=True)  # fmt: skip
     try:
         _wait_port("127.0.0.1", PRIVATE_PG_PORT, "private PostgreSQL")
         yield f"postgresql://postgres@127.0.0.1:{PRIVATE_PG_PORT}/marketplace"
     finally:
-        proc.send_signal(signal.SIGINT)  # "fast" shutdown
-        proc.wait(timeout=30)
+        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, stdout=subprocess.DEVNULL)
 
 
 @contextmanager
@@ -221,11 +215,16 @@ def main(argv: list[str] | None = None) -> int:
             [sys.executable, "-m", "honcho", "start", "-f", args.procfile, "-d", str(ROOT), "--no-colour"],
             env=env,
         )
-        try:
-            return honcho.wait()
-        except KeyboardInterrupt:
-            # The terminal sent SIGINT to the whole process group; honcho forwards SIGTERM to each process.
-            return honcho.wait()
+
+        # Ctrl-C in a terminal reaches every process of the group; a `kill` reaches only us. Either way honcho is
+        # told to stop, and it stops every process of the Procfile before we stop the private servers.
+        def forward(signum: int, _frame: object) -> None:
+            if honcho.poll() is None:
+                honcho.send_signal(signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT)
+
+        signal.signal(signal.SIGINT, forward)
+        signal.signal(signal.SIGTERM, forward)
+        return honcho.wait()
 
 
 @contextmanager

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
+import tempfile
 import time
 import uuid
 from collections.abc import Callable
@@ -42,10 +44,8 @@ def _port_open(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
-@pytest.mark.stack
-def test_whole_stack_starts_answers_and_stops_cleanly(
-    tmp_path: Path, processes: Processes, celery_clients: Callable[[Settings], Celery]
-) -> None:
+def _stack_env(tmp_path: Path, **overrides: str) -> tuple[dict[str, int], dict[str, str], str]:
+    """Environment for one stack on free ports, its own Redis db and state dir, tagged with a stack id."""
     ports = {
         name: free_port()
         for name in (
@@ -70,6 +70,16 @@ def test_whole_stack_starts_answers_and_stops_cleanly(
         MARKETPLACE_STACK_ID=stack_id,
         **{k: str(v) for k, v in ports.items()},
     )
+    env.update(overrides)
+    return ports, env, stack_id
+
+
+@pytest.mark.stack
+def test_whole_stack_starts_answers_and_stops_cleanly(
+    tmp_path: Path, processes: Processes, celery_clients: Callable[[Settings], Celery]
+) -> None:
+    ports, env, stack_id = _stack_env(tmp_path)
+    local = Path(env["LOCAL_DIR"])
     proxy = f"http://127.0.0.1:{ports['PROXY_PORT']}"
     proc = processes.start("stack", [PYTHON, "-m", "deploy.run_local"], env)
     try:
@@ -125,4 +135,35 @@ def test_whole_stack_starts_answers_and_stops_cleanly(
     while time.monotonic() < deadline and _stack_pids(stack_id):
         time.sleep(0.2)
     assert _stack_pids(stack_id) == [], "processes left behind after Ctrl-C"
+    assert not any(_port_open(port) for port in ports.values())
+
+
+@pytest.mark.stack
+def test_private_postgres_and_redis_when_none_answer_and_kill_stops_all(tmp_path: Path, processes: Processes) -> None:
+    # The private PostgreSQL runs as the postgres user when we are root: its directory must be reachable.
+    local = Path(tempfile.mkdtemp(prefix="mkt-stack-", dir="/tmp"))
+    local.chmod(0o755)
+    ports, env, stack_id = _stack_env(
+        tmp_path,
+        DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/marketplace",
+        REDIS_URL=f"redis://127.0.0.1:{free_port()}/0",
+        LOCAL_DIR=str(local),
+        IDENTITY_SEED_FILE=str(local / "identity.seed"),
+    )
+    proxy = f"http://127.0.0.1:{ports['PROXY_PORT']}"
+    proc = processes.start("stack", [PYTHON, "-m", "deploy.run_local"], env)
+    try:
+        wait_http(f"{proxy}/api/pools/readyz", timeout=120, proc=proc)
+        assert "starting a private instance" in processes.log("stack")
+        assert _port_open(55432) and _port_open(56379)
+    finally:
+        # A plain `kill` of run_local alone (not the process group) must still stop everything it started.
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=90)
+        shutil.rmtree(local, ignore_errors=True)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (_stack_pids(stack_id) or _port_open(55432) or _port_open(56379)):
+        time.sleep(0.2)
+    assert _stack_pids(stack_id) == []
+    assert not _port_open(55432) and not _port_open(56379)
     assert not any(_port_open(port) for port in ports.values())
