@@ -84,6 +84,19 @@ class Settings(BaseModel):
     )
     identity_email: str = Field("marketplace@localhost", alias="IDENTITY_EMAIL")
 
+    # The auth service signs a short-lived assertion per request (Caddy forward_auth); every service verifies it.
+    # Only auth needs the seed; the others need AUTH_PUBLIC_KEY (hex) or, in dev, derive it from the seed file.
+    auth_signing_seed_file: Path | None = Field(None, alias="AUTH_SIGNING_SEED_FILE")
+    auth_public_key: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = Field("", alias="AUTH_PUBLIC_KEY")
+    assertion_ttl: Annotated[int, Field(ge=5, le=600)] = Field(60, alias="ASSERTION_TTL")
+    session_ttl: Annotated[int, Field(ge=60, le=90 * 86400)] = Field(7 * 86400, alias="SESSION_TTL")
+    session_absolute_ttl: Annotated[int, Field(ge=60, le=365 * 86400)] = Field(
+        30 * 86400, alias="SESSION_ABSOLUTE_TTL"
+    )
+    login_rate_limit: Annotated[int, Field(ge=1, le=10000)] = Field(30, alias="LOGIN_RATE_LIMIT")
+    login_rate_window: Annotated[int, Field(ge=1, le=86400)] = Field(60, alias="LOGIN_RATE_WINDOW")
+    grid_network: Literal["mainnet", "testnet", "devnet"] = Field("testnet", alias="GRID_NETWORK")
+
     over_provisioning: bool = Field(False, alias="OVER_PROVISIONING")
     terms_version: Annotated[str, Field(min_length=1, max_length=32)] = Field("1", alias="TERMS_VERSION")
 
@@ -108,6 +121,13 @@ class Settings(BaseModel):
     @property
     def is_dev(self) -> bool:
         return self.app_env != "production"
+
+    @property
+    def public_origin(self) -> str:
+        """The origin browsers send for our own pages: http for a localhost domain, https otherwise."""
+        host = self.marketplace_domain.split(":")[0]
+        scheme = "http" if host in ("localhost", "127.0.0.1") else "https"
+        return f"{scheme}://{self.marketplace_domain}"
 
 
 class SettingsError(Exception):

@@ -11,16 +11,21 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg2
 import redis
 import structlog
 from celery import Celery
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import db as dbmod
-from services.common.errors import register_error_handlers
+from services.common.assertion import User, auth_public_key, current_user, require_terms
+from services.common.errors import ApiError, FieldError, register_error_handlers
 from services.common.log import configure_logging
 from services.common.migrations import SchemaBehind, ensure_current
 from services.common.settings import Settings, load_or_exit
@@ -40,6 +45,14 @@ class Dependencies:
     db: dbmod.Database
     redis: redis.Redis
     celery: Celery
+    _auth_key: bytes | None = None
+
+    @property
+    def auth_key(self) -> bytes:
+        """The auth service's verify key (read once per process)."""
+        if self._auth_key is None:
+            self._auth_key = auth_public_key(self.settings)
+        return self._auth_key
 
     def close(self) -> None:
         """Close every pooled connection (tests, and processes that build apps repeatedly)."""
@@ -52,6 +65,62 @@ class Dependencies:
 def deps() -> Dependencies:
     """The dependencies of the current app (inside a request or app context)."""
     return current_app.extensions[EXTENSION]  # type: ignore[no-any-return]
+
+
+def user() -> User:
+    """The verified caller of the current request.
+
+    Raises:
+        ApiError: 401 without a valid assertion from the auth service.
+    """
+    d = deps()
+    return current_user(d.settings, d.auth_key)
+
+
+def require_accepted_terms() -> User:
+    """The verified caller, who must have accepted the current terms (every spending/deploying endpoint).
+
+    Raises:
+        ApiError: 401 when not signed in, 403 until the current terms are accepted.
+    """
+    caller = user()
+    require_terms(deps().settings, caller)
+    return caller
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def csrf_exempt(view: F) -> F:
+    """Mark a view as server-to-server (no browser, no cookie): the same-origin check does not apply."""
+    view.csrf_exempt = True  # type: ignore[attr-defined]
+    return view
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_BODY_TYPES = frozenset({"application/json", "application/x-www-form-urlencoded", "multipart/form-data"})
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def _check_same_origin() -> None:
+    # Unknown routes and wrong methods fall through to their JSON 404/405.
+    if request.method in _SAFE_METHODS or request.url_rule is None:
+        return
+    view = current_app.view_functions.get(request.endpoint or "")
+    if getattr(view, "csrf_exempt", False):
+        return
+    expected = deps().settings.public_origin
+    origin = request.headers.get("Origin") or _origin_of(request.headers.get("Referer", ""))
+    if origin != expected:
+        message = "cross-site request refused"
+        raise ApiError(403, message, (FieldError("cross_site_request", message),))
+    if request.content_length and request.mimetype not in _BODY_TYPES:
+        message = "send a JSON body (Content-Type: application/json) or a form"
+        raise ApiError(415, message, (FieldError("unsupported_media_type", message),))
 
 
 def _begin_request() -> None:
@@ -137,7 +206,10 @@ def create_service_app(
         celery=make_celery(settings),
     )
     register_error_handlers(app)
+    # Caddy is the one proxy in front: trust its X-Forwarded-For/-Proto (client address for rate limits).
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.before_request(_begin_request)
+    app.before_request(_check_same_origin)
     app.after_request(_end_request)
     app.register_blueprint(_health_blueprint(prefix))
     return app

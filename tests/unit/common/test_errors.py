@@ -13,6 +13,9 @@ from services.common.settings import Settings
 from services.common.web import create_service_app
 
 
+SAME_ORIGIN = {"Origin": "http://localhost:8080"}
+
+
 class Body(BaseModel):
     name: str = Field(min_length=1)
     count: int = Field(ge=1)
@@ -71,7 +74,7 @@ def test_wrong_method_is_a_json_405_with_allow(client: FlaskClient) -> None:
 
 
 def test_validation_error_is_422_with_one_entry_per_field(client: FlaskClient) -> None:
-    response = client.post("/auth/echo", json={"name": "", "count": 0})
+    response = client.post("/auth/echo", json={"name": "", "count": 0}, headers=SAME_ORIGIN)
     assert response.status_code == 422
     assert_shape(response.json)
     fields = sorted(e["field"] for e in response.json["errors"])
@@ -117,6 +120,26 @@ def test_health_is_served_bare_and_under_the_prefix(make_settings: Callable[...,
 
 
 def test_oversized_body_is_a_json_413(client: FlaskClient) -> None:
-    response = client.post("/auth/echo", data=b"x" * (2 * 1024 * 1024), content_type="application/json")
+    response = client.post(
+        "/auth/echo", data=b"x" * (2 * 1024 * 1024), content_type="application/json", headers=SAME_ORIGIN
+    )
     assert response.status_code == 413
     assert_shape(response.json)
+
+
+def test_cross_site_post_is_refused(client: FlaskClient) -> None:
+    for headers in ({}, {"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"}):
+        response = client.post("/auth/echo", json={"name": "a", "count": 1}, headers=headers)
+        assert response.status_code == 403
+        assert response.json["message"] == "cross-site request refused"
+    same_site_referer = {"Referer": "http://localhost:8080/pools"}
+    assert client.post("/auth/echo", json={"name": "a", "count": 1}, headers=same_site_referer).status_code == 200
+
+
+def test_post_with_a_non_json_non_form_body_is_refused(client: FlaskClient) -> None:
+    response = client.post("/auth/echo", data="name=a", content_type="text/plain", headers=SAME_ORIGIN)
+    assert response.status_code == 415
+
+
+def test_unknown_post_route_is_still_a_404(client: FlaskClient) -> None:
+    assert client.post("/auth/nowhere", json={}).status_code == 404

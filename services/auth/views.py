@@ -1,0 +1,202 @@
+"""HTTP of the auth service: login page and flow, callback, logout, me, terms, and /auth/verify for Caddy."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+import structlog
+from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from services.auth import store
+from services.auth.provider import LoginRejected, UpstreamFailure
+from services.auth.service import provider_redirect, safe_next, verify_attempt
+from services.auth.sessions import ATTEMPT_TTL, Session, SessionStore
+from services.common import assertion
+from services.common.errors import ApiError, FieldError, error_response
+from services.common.identity import Identity
+from services.common.web import deps
+
+log = structlog.get_logger(__name__)
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+
+class AuthContext:
+    """Per-app objects of the auth service (keys and stores), built once in create_app."""
+
+    def __init__(self, identity: Identity, signer: Identity, sessions: SessionStore) -> None:
+        self.identity = identity
+        self.signer = signer
+        self.sessions = sessions
+
+
+def ctx() -> AuthContext:
+    from flask import current_app
+
+    return current_app.extensions["auth"]  # type: ignore[no-any-return]
+
+
+def _cookie_names() -> tuple[str, str]:
+    # `__Host-` cookies must be Secure: only outside dev, where the site is served over https.
+    return ("mp_session", "mp_login") if deps().settings.is_dev else ("__Host-mp_session", "__Host-mp_login")
+
+
+def _set_cookie(response: WerkzeugResponse, name: str, value: str, max_age: int) -> None:
+    response.set_cookie(
+        name, value, max_age=max_age, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax"
+    )
+
+
+def _current_session() -> Session | None:
+    return ctx().sessions.get(request.cookies.get(_cookie_names()[0]))
+
+
+def _require_session() -> Session:
+    session = _current_session()
+    if session is None:
+        raise ApiError(401, "sign in first", (FieldError("not_authenticated", "sign in first"),))
+    return session
+
+
+def _wants_html() -> bool:
+    best = request.accept_mimetypes.best_match(["application/json", "text/html"])
+    return best == "text/html"
+
+
+def _failure(status: int, title: str, message: str, next_path: str = "/") -> Response:
+    """A login failure: an HTML page for a browser, the standard JSON error for anything else."""
+    if _wants_html():
+        response = make_response(render_template("message.html", title=title, message=message, next=next_path))
+        response.status_code = status
+        return response
+    return error_response(status, message, (FieldError("login_failed", message),))
+
+
+def _client() -> str:
+    return request.remote_addr or "unknown"
+
+
+def _rate_limited(bucket: str) -> Response | None:
+    wait = ctx().sessions.over_limit(_client(), bucket)
+    if wait is None:
+        return None
+    log.warning("login rate limit hit", bucket=bucket, client=_client())
+    message = f"too many sign-in attempts from your address; try again in {wait} s"
+    response = error_response(429, message, (FieldError("rate_limited", message),), {"Retry-After": str(wait)})
+    return response
+
+
+@bp.get("/auth/login")
+def login() -> Any:
+    next_path = safe_next(request.args.get("next"))
+    if request.args.get("provider") != "3bot":
+        return render_template("login.html", next=next_path)
+    if (limited := _rate_limited("login")) is not None:
+        return limited
+    _, login_cookie = _cookie_names()
+    browser_id = request.cookies.get(login_cookie) or secrets.token_urlsafe(24)
+    state = ctx().sessions.start_attempt(browser_id, next_path)
+    response = redirect(provider_redirect(deps().settings, ctx().identity, state), 302)
+    _set_cookie(response, login_cookie, browser_id, ATTEMPT_TTL)
+    return response
+
+
+@bp.get("/auth/3bot_callback")
+def callback() -> Any:
+    if (limited := _rate_limited("callback")) is not None:
+        return limited
+    session_cookie, login_cookie = _cookie_names()
+    # Single use, whatever the outcome: the attempt is gone from here on.
+    attempt = ctx().sessions.consume_attempt(request.cookies.get(login_cookie))
+    if request.args.get("error"):
+        log.info("login cancelled by the user")
+        return _failure(400, "Sign-in cancelled", "You cancelled the sign-in in the 3Bot Connect app.")
+    if attempt is None:
+        log.info("login rejected", reason="no pending attempt (missing, reused or expired)")
+        return _failure(400, "Sign-in failed", "This sign-in has expired or was already used. Please sign in again.")
+    next_path = safe_next(attempt["next"])
+    raw = request.args.get("signedAttempt", "")
+    try:
+        who = verify_attempt(deps().settings, ctx().identity, raw, attempt["state"])
+    except LoginRejected as exc:
+        log.info("login rejected", reason=str(exc))
+        return _failure(400, "Sign-in failed", f"Sign-in failed: {exc}.", next_path)
+    except UpstreamFailure as exc:
+        log.warning("login upstream failure", status=exc.status, reason=exc.message)
+        return _failure(exc.status, "Sign-in unavailable", exc.message, next_path)
+
+    user_id = store.upsert_user(deps().db, who.username, who.email, who.public_key)
+    # A fresh session id at every login; the browser's previous session (if any) ends here.
+    ctx().sessions.destroy(request.cookies.get(session_cookie))
+    session = ctx().sessions.create(user_id, who.username, who.email)
+    log.info("login succeeded", user=who.username)
+    response = redirect(next_path, 302)
+    _set_cookie(response, session_cookie, session.sid, deps().settings.session_ttl)
+    response.delete_cookie(login_cookie, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax")
+    return response
+
+
+@bp.post("/auth/logout")
+def logout() -> Any:
+    session_cookie, _ = _cookie_names()
+    ctx().sessions.destroy(request.cookies.get(session_cookie))
+    response = redirect("/", 303) if request.mimetype != "application/json" else jsonify(message="signed out")
+    response.delete_cookie(session_cookie, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax")
+    return response
+
+
+@bp.get("/auth/me")
+def me() -> Any:
+    session = _require_session()
+    return jsonify(username=session.username, email=session.email)
+
+
+def _terms_accepted(session: Session) -> bool:
+    settings = deps().settings
+    return store.accepted_terms(deps().db, session.user_id, settings.grid_network, settings.terms_version)
+
+
+@bp.get("/auth/terms")
+def terms() -> Any:
+    session = _require_session()
+    settings = deps().settings
+    return jsonify(
+        version=settings.terms_version, grid_network=settings.grid_network, accepted=_terms_accepted(session)
+    )
+
+
+@bp.post("/auth/terms/accept")
+def accept_terms() -> Any:
+    session = _require_session()
+    settings = deps().settings
+    store.accept_terms(deps().db, session.user_id, settings.grid_network, settings.terms_version)
+    log.info("terms accepted", user=session.username, version=settings.terms_version)
+    return jsonify(version=settings.terms_version, grid_network=settings.grid_network, accepted=True)
+
+
+def _is_page_navigation() -> bool:
+    method = request.headers.get("X-Forwarded-Method", request.method)
+    uri = request.headers.get("X-Forwarded-Uri", "/")
+    return method == "GET" and not uri.startswith("/api/") and _wants_html()
+
+
+@bp.get("/auth/verify")
+def verify() -> Any:
+    """Caddy forward_auth: 200 + the user headers, or 401 JSON (APIs) / 302 to the login page (pages)."""
+    session = _current_session()
+    if session is None:
+        if _is_page_navigation():
+            next_path = safe_next(request.headers.get("X-Forwarded-Uri", "/"))
+            return redirect(f"/auth/login?next={quote(next_path, safe='/')}", 302)
+        return error_response(401, "sign in first", (FieldError("not_authenticated", "sign in first"),))
+    settings = deps().settings
+    accepted = settings.terms_version if _terms_accepted(session) else None
+    user = assertion.User(session.username, session.email, accepted)
+    token = assertion.issue(ctx().signer, user, settings.assertion_ttl)
+    response = make_response("", 200)
+    response.headers[assertion.USER_HEADER] = session.username
+    response.headers[assertion.EMAIL_HEADER] = session.email
+    response.headers[assertion.ASSERTION_HEADER] = token
+    return response
