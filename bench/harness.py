@@ -94,18 +94,20 @@ def bench_env(**overrides: str) -> dict[str, str]:
 
 @contextmanager
 def process(args: list[str], env: dict[str, str], ready: Callable[[], bool], timeout: float = 60) -> Iterator[None]:
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    log = open(Path(env["LOCAL_DIR"]) / f"{args[-1]}.log", "wb")  # noqa: SIM115 — closed below
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     try:
         deadline = time.monotonic() + timeout
         while not ready():
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"benchmark process did not start: {' '.join(args)}")
+                raise SystemExit(f"benchmark process did not start: {' '.join(args)} (log: {log.name})")
             time.sleep(0.2)
         yield
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
+        log.close()
 
 
 def http_ok(url: str) -> Callable[[], bool]:

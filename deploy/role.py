@@ -160,7 +160,14 @@ def main(argv: list[str]) -> None:
     try:
         args, extra = command(argv[0], os.environ)
     except RoleError as exc:
-        raise SystemExit(f"configuration error: {exc}") from None
+        print(f"configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if argv[0] not in ("proxy", "grid-emulator", "connect-emulator"):
+        # Check the product settings here, before gunicorn/celery start: a bad variable is then one line and
+        # exit code 2, not a worker restart loop (each process parses them again itself).
+        from services.common.settings import load_or_exit
+
+        load_or_exit()
     os.environ.update(extra)
     os.execv(args[0], args)  # noqa: S606 — replace this process: signals go straight to the real program
 

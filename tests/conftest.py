@@ -50,6 +50,7 @@ def base_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "THREEBOT_LOGIN_URL": f"http://127.0.0.1:{closed_port()}",
         "OPENKYC_URL": f"http://127.0.0.1:{closed_port()}",
         "IDENTITY_SEED_FILE": str(tmp / "identity.seed"),
+        "AUTH_SIGNING_SEED_FILE": str(tmp / "auth-signing.seed"),
         "LOCAL_DIR": str(tmp),
     }
     env.update(overrides)

@@ -18,8 +18,6 @@ import requests
 from services.common.settings import Settings
 
 
-
-
 class LoginRejected(Exception):
     """The attempt is not acceptable (bad signature, wrong state, unverified e-mail…): a 400."""
 

@@ -90,9 +90,7 @@ class Settings(BaseModel):
     auth_public_key: Annotated[str, Field(pattern=r"^([0-9a-f]{64})?$")] = Field("", alias="AUTH_PUBLIC_KEY")
     assertion_ttl: Annotated[int, Field(ge=5, le=600)] = Field(60, alias="ASSERTION_TTL")
     session_ttl: Annotated[int, Field(ge=60, le=90 * 86400)] = Field(7 * 86400, alias="SESSION_TTL")
-    session_absolute_ttl: Annotated[int, Field(ge=60, le=365 * 86400)] = Field(
-        30 * 86400, alias="SESSION_ABSOLUTE_TTL"
-    )
+    session_absolute_ttl: Annotated[int, Field(ge=60, le=365 * 86400)] = Field(30 * 86400, alias="SESSION_ABSOLUTE_TTL")
     login_rate_limit: Annotated[int, Field(ge=1, le=10000)] = Field(30, alias="LOGIN_RATE_LIMIT")
     login_rate_window: Annotated[int, Field(ge=1, le=86400)] = Field(60, alias="LOGIN_RATE_WINDOW")
     grid_network: Literal["mainnet", "testnet", "devnet"] = Field("testnet", alias="GRID_NETWORK")

@@ -1,4 +1,4 @@
-"""3Bot Connect login end to end, through Caddy, against the connect emulator (LOGIN_PROTOCOL §3–§7)."""
+"""3Bot Connect login end to end, through Caddy, against the connect emulator (LOGIN_PROTOCOL §3 to §7)."""
 
 from __future__ import annotations
 

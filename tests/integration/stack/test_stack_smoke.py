@@ -102,12 +102,17 @@ def test_whole_stack_starts_answers_and_stops_cleanly(
                 "redis": "ok",
             }
 
-        # Unknown API routes are JSON 404s (from Caddy, and from a service); the frontend is served.
-        for path in ("/api/nothing-here", "/auth/nothing-here"):
-            response = requests.get(f"{proxy}{path}", timeout=5)
-            assert response.status_code == 404
-            assert response.json()["message"] == "no such resource"
-        assert "Marketplace" in requests.get(f"{proxy}/", timeout=5).text
+        # Unknown routes are JSON errors: 404 from a service; an unknown API path needs a session first (401).
+        response = requests.get(f"{proxy}/auth/nothing-here", timeout=5)
+        assert response.status_code == 404
+        assert response.json()["message"] == "no such resource"
+        response = requests.get(f"{proxy}/api/nothing-here", timeout=5)
+        assert response.status_code == 401
+        assert response.json()["message"] == "sign in first"
+        # A browser opening the site without a session lands on the sign-in page.
+        page = requests.get(f"{proxy}/", headers={"Accept": "text/html"}, timeout=5)
+        assert page.url.startswith(f"{proxy}/auth/login?next=/")
+        assert "Sign in with 3Bot Connect" in page.text
 
         # A ping round trip through every worker queue.
         client = celery_clients(load_settings(env))

@@ -12,7 +12,6 @@ from services.common.errors import ApiError, FieldError
 from services.common.settings import Settings
 from services.common.web import create_service_app
 
-
 SAME_ORIGIN = {"Origin": "http://localhost:8080"}
 
 

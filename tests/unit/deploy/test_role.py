@@ -90,3 +90,18 @@ def test_env_file_rejects_malformed_lines(tmp_path: Path) -> None:
     good.write_text("# comment\nGOOD=1\nOTHER=a=b\n")
     load_env_file(good, env)
     assert env == {"GOOD": "from-environment", "OTHER": "a=b"}
+
+
+@pytest.mark.parametrize("role", ["auth-web", "pools-worker", "beat", "migrate"])
+def test_role_with_a_malformed_setting_exits_with_one_line(tmp_path: Path, role: str) -> None:
+    from tests.conftest import base_env
+
+    env = base_env(tmp_path, LOGIN_RATE_LIMIT="lots", AUTH_PORT="9999")
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.role", role], cwd=ROOT, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "configuration error: LOGIN_RATE_LIMIT is invalid: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    ]

@@ -1,0 +1,73 @@
+"""A person signs in with 3Bot Connect, is sent to the terms, accepts, sees their menu, signs out."""
+
+from __future__ import annotations
+
+import re
+
+import psycopg2
+from playwright.sync_api import Page, expect
+
+from tests.integration.auth.conftest import Stack
+
+
+def _forget_terms(stack: Stack, username: str) -> None:
+    conn = psycopg2.connect(stack.env["DATABASE_URL"])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "DELETE FROM auth.terms_acceptance WHERE user_id = (SELECT id FROM auth.users WHERE username = %s)",
+                (username,),
+            )
+    finally:
+        conn.close()
+
+
+def _sign_in(page: Page, stack: Stack, user: str) -> None:
+    page.goto(f"{stack.proxy}/")
+    expect(page).to_have_url(re.compile(r"/auth/login\?next=/$"))
+    page.get_by_role("button", name="Sign in with 3Bot Connect").click()
+    expect(page.get_by_role("button", name="Approve")).to_be_visible()
+    page.get_by_label(user).check()
+    page.get_by_role("button", name="Approve").click()
+
+
+def test_sign_in_accept_terms_see_menu_and_sign_out(stack: Stack, page: Page) -> None:
+    stack.connect_config()
+    page.goto(f"{stack.proxy}/auth/healthz")  # a first request, so the user row may exist below
+    _forget_terms(stack, "carol.3bot")
+    _sign_in(page, stack, "carol.3bot")
+
+    # Terms not yet accepted: every page sends the user to the terms page first.
+    expect(page).to_have_url(re.compile(r"/terms\.html\?next="))
+    expect(page.get_by_role("heading", name="Terms of service")).to_be_visible()
+    page.get_by_role("button", name="Accept").click()
+
+    expect(page).to_have_url(f"{stack.proxy}/")
+    menu = page.get_by_role("navigation", name="Account")
+    expect(menu).to_contain_text("carol.3bot")
+    expect(menu).to_contain_text("carol@example.com")
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(re.compile(r"/auth/login"))
+    page.goto(f"{stack.proxy}/")
+    expect(page).to_have_url(re.compile(r"/auth/login\?next=(/|%2F)$"))
+
+
+def test_declining_the_terms_signs_out(stack: Stack, page: Page) -> None:
+    stack.connect_config()
+    _forget_terms(stack, "bob.3bot")
+    _sign_in(page, stack, "bob.3bot")
+    expect(page).to_have_url(re.compile(r"/terms\.html"))
+    page.get_by_role("button", name="Decline and sign out").click()
+    expect(page).to_have_url(re.compile(r"/auth/login"))
+    response = page.request.get(f"{stack.proxy}/auth/me", headers={"Accept": "application/json"})
+    assert response.status == 401
+
+
+def test_the_keyboard_alone_can_sign_in(stack: Stack, page: Page) -> None:
+    stack.connect_config()
+    page.goto(f"{stack.proxy}/auth/login")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("button", name="Approve")).to_be_visible()
