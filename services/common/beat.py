@@ -36,7 +36,15 @@ def create_beat(settings: Settings | None = None) -> Celery:
     settings = settings or load_or_exit()
     configure_logging(json=settings.app_env == "production", level=settings.log_level)
     app = make_celery(settings)
-    app.conf.beat_schedule = schedule()
+    entries = schedule()
+    # Payment watch (SOLUTIONS §7.4): driven here, never a loop in a web process.
+    entries["pools watch payments"] = {
+        "task": contracts.POOLS_WATCH_PAYMENTS,
+        "schedule": settings.payment_watch_interval,
+        "kwargs": {"payload_json": contracts.WatchPayments().model_dump(mode="json")},
+        "options": {"queue": "pools", "expires": settings.payment_watch_interval},
+    }
+    app.conf.beat_schedule = entries
     return app
 
 

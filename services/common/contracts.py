@@ -52,3 +52,56 @@ def queue_of(task_name: str) -> str:
     if not dot or not service or not verb:
         raise ValueError(f"task name {task_name!r} is not '<service>.<verb_noun>'")
     return service
+
+
+# -- pools ----------------------------------------------------------------------------------------------------
+
+POOLS_WATCH_PAYMENTS = "pools.watch_payments"
+POOLS_LIST_CAPABLE = "pools.list_capable_pools"
+POOLS_CHECK_CAPACITY = "pools.check_capacity"
+
+
+class WatchPayments(Payload):
+    """Beat: look at every reservation awaiting payment once (credited → active, past expiry → expired)."""
+
+
+class CapacityQuery(Payload):
+    """A plan's needs: cores, GiB of memory/SSD/HDD, for how long (seconds), for which owner."""
+
+    owner: str = Field(min_length=1, max_length=64)
+    cru: float = Field(ge=0, le=10_000)
+    mru: float = Field(ge=0, le=1_000_000)
+    sru: float = Field(ge=0, le=10_000_000)
+    hru: float = Field(ge=0, le=10_000_000)
+    seconds: int = Field(ge=1, le=10 * 365 * 86400)
+
+
+class CheckCapacity(CapacityQuery):
+    """Can pool ``pool_id`` (ours, owned by ``owner``) carry this plan?"""
+
+    pool_id: int = Field(gt=0)
+
+
+class CapablePool(BaseModel):
+    pool_id: int
+    grid_pool_id: int
+    farm: str
+    cus: float
+    sus: float
+    node_ids: list[str]
+    label: str
+
+
+class CapablePools(Payload):
+    """Answer of ``pools.list_capable_pools``."""
+
+    pools: list[CapablePool]
+
+
+class CapacityVerdict(Payload):
+    """Answer of ``pools.check_capacity``: ``ok``, or the reason a user can act on."""
+
+    ok: bool
+    reason: str = ""
+    grid_pool_id: int | None = None
+    node_ids: list[str] = Field(default_factory=list)

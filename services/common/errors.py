@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from services.common.db import DatabaseUnavailable
+from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +117,17 @@ def _handle_unavailable(exc: Exception) -> Response:
     return error_response(503, message, (FieldError("unavailable", message),), {"Retry-After": "5"})
 
 
+def _handle_explorer_unavailable(exc: Exception) -> Response:
+    message = f"the grid explorer is unavailable; try again ({exc})"
+    return error_response(503, message, (FieldError("explorer_unavailable", message),), {"Retry-After": "10"})
+
+
+def _handle_explorer_rejected(exc: Exception) -> Response:
+    message = f"the grid explorer refused the request: {getattr(exc, 'message', exc)}"
+    log.warning("explorer refused", error=message)
+    return error_response(502, message, (FieldError("explorer_rejected", message),))
+
+
 def _handle_unexpected(exc: Exception) -> Response:
     # The stack trace goes to the log with the request id; the client learns only that id.
     log.exception("unhandled error", error_type=type(exc).__name__)
@@ -133,4 +145,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(HTTPException, _handle_http)
     for unavailable in (DatabaseUnavailable, CeleryTimeout, redis.ConnectionError, redis.TimeoutError):
         app.register_error_handler(unavailable, _handle_unavailable)
+    app.register_error_handler(ExplorerUnavailable, _handle_explorer_unavailable)
+    app.register_error_handler(ExplorerRejected, _handle_explorer_rejected)
     app.register_error_handler(Exception, _handle_unexpected)

@@ -95,6 +95,12 @@ class Settings(BaseModel):
     login_rate_window: Annotated[int, Field(ge=1, le=86400)] = Field(60, alias="LOGIN_RATE_WINDOW")
     grid_network: Literal["mainnet", "testnet", "devnet"] = Field("testnet", alias="GRID_NETWORK")
 
+    # Pool payments (SOLUTIONS §7.4): how long the wizard waits, how long the escrow stays payable, how often
+    # the beat-driven watcher asks the explorer.
+    payment_wait: Annotated[int, Field(ge=10, le=3600)] = Field(300, alias="PAYMENT_WAIT")
+    payment_expiry: Annotated[int, Field(ge=60, le=86400)] = Field(3600, alias="PAYMENT_EXPIRY")
+    payment_watch_interval: Annotated[float, Field(ge=1, le=600)] = Field(10.0, alias="PAYMENT_WATCH_INTERVAL")
+
     over_provisioning: bool = Field(False, alias="OVER_PROVISIONING")
     terms_version: Annotated[str, Field(min_length=1, max_length=32)] = Field("1", alias="TERMS_VERSION")
 

@@ -1,0 +1,314 @@
+"""The rules of capacity pools: buy, extend, show, and recognise payments (SOLUTIONS §3.1, §7; GRID_API §4.5).
+
+A pool row is written *before* the explorer is called and the answer is recorded in the same locked row, so a
+repeated request (same idempotency key) returns the same pool and a lost answer never leaves a second pool. The
+explorer only ever receives the CU-/SU-seconds to **add** (sending "current + added" charged users twice).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+
+from services.common.capacity import Resources, can_carry, cu_su
+from services.common.db import Database
+from services.common.errors import ApiError, FieldError, ServiceUnavailable
+from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
+from services.common.settings import Settings
+from services.pools import farms, payment, store
+
+log = structlog.get_logger(__name__)
+MAX_INT64 = 9223372036854775807
+
+
+def _not_found() -> ApiError:
+    return ApiError(404, "no such pool", (FieldError("not_found", "no such pool"),))
+
+
+def signed_reservation(explorer: Explorer, pool_id: int, cus: int, sus: int, node_ids: list[str],
+                       currency: str) -> dict[str, Any]:  # fmt: skip
+    """The PoolCreate body: ``json`` text, the same data, our tid and an Ed25519 signature over the text."""
+    data = {"pool_id": pool_id, "cus": cus, "sus": sus, "node_ids": node_ids, "currencies": [currency]}
+    text = json.dumps(data)
+    return {
+        "json": text,
+        "data_reservation": data,
+        "customer_tid": explorer.tid,
+        "customer_signature": explorer.identity.sign(text.encode()).hex(),
+    }
+
+
+def _send(explorer: Explorer, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, int]:
+    """POST the reservation; (answer, None, 0) or (None, reason for the user, status to answer)."""
+    try:
+        answer = explorer.post("/reservations/pools", body)
+    except ExplorerUnavailable as exc:
+        return None, f"the grid explorer is unavailable, nothing was reserved; try again ({exc})", 503
+    except ExplorerRejected as exc:
+        return None, f"the grid explorer refused the reservation: {exc.message}", 502
+    if not isinstance(answer, dict) or "reservation_id" not in answer or "escrow_information" not in answer:
+        return None, "the grid explorer answered without a reservation; try again", 502
+    return answer, None, 0
+
+
+def _record_answer(cur: Any, reservation_id: int, answer: dict[str, Any]) -> None:
+    escrow = answer["escrow_information"]
+    store.update_reservation(
+        cur,
+        reservation_id,
+        grid_reservation_id=int(answer["reservation_id"]),
+        escrow_address=str(escrow["address"]),
+        escrow_asset=str(escrow["asset"]),
+        escrow_amount=int(escrow["amount"]),
+        state="awaiting_payment",
+        state_reason=None,
+    )
+
+
+def create_pool(db: Database, explorer: Explorer, settings: Settings, owner: str, key: str, farm_id: int,
+                currency: str, cus: int, sus: int, days: int | None) -> tuple[int, bool]:  # fmt: skip
+    """Buy a new pool; returns (our pool id, created now). The same key returns the same pool.
+
+    Raises:
+        ApiError: 422 unknown/unsuitable farm, 503 explorer down, 502 explorer refusal (the row records why).
+    """
+    try:
+        offer = farms.find_offer(explorer, farm_id, currency)
+    except ExplorerUnavailable as exc:
+        raise ServiceUnavailable(f"the grid explorer is unavailable; try again ({exc})") from None
+    if offer is None:
+        message = f"unknown farm, or it has no up node that accepts {currency}"
+        raise ApiError(422, "the request is not valid", (FieldError("unsuitable_farm", message, "farm_id"),))
+    with db.transaction() as cur:
+        store.insert_pool(cur, owner, key, offer, currency, days)
+    failure: tuple[str, int] | None = None
+    with db.transaction() as cur:
+        pool = store.lock_pool_by_key(cur, owner, key)
+        assert pool is not None
+        if pool["state"] not in ("submitting", "failed"):
+            return int(pool["id"]), False
+        reservation = store.upsert_reservation(
+            cur, pool["id"], key, "create", cus, sus, currency, settings.payment_expiry
+        )
+        # The explorer call happens while we hold the row lock: a concurrent request with this key waits for it.
+        answer, reason, status = _send(explorer, signed_reservation(explorer, 0, cus, sus, offer["node_ids"], currency))
+        if answer is None:
+            store.update_reservation(cur, reservation["id"], state="failed", state_reason=reason)
+            store.update_pool(cur, pool["id"], state="failed", state_reason=reason)
+            failure = (str(reason), status)
+        else:
+            _record_answer(cur, reservation["id"], answer)
+            # For a new pool the pool id is the reservation id (GRID_API §4.5).
+            store.update_pool(cur, pool["id"], grid_pool_id=int(answer["reservation_id"]), node_ids=offer["node_ids"],
+                              state="awaiting_payment", state_reason=None)  # fmt: skip
+    if failure is not None:
+        log.warning("pool reservation failed", pool=pool["id"], reason=failure[0])
+        raise ApiError(failure[1], failure[0], (FieldError("explorer", failure[0]),))
+    log.info("pool reserved", pool=pool["id"], owner=owner, farm=offer["name"], cus=cus, sus=sus)
+    return int(pool["id"]), True
+
+
+def extend_pool(db: Database, explorer: Explorer, settings: Settings, owner: str, pool_id: int, key: str,
+                currency: str, cus: int, sus: int) -> dict[str, Any]:  # fmt: skip
+    """Add capacity to an active pool; returns the reservation row (the same one for a repeated key).
+
+    Raises:
+        ApiError: 404 not the owner's, 409 pool not active, 422 currency not accepted, 502/503 explorer.
+    """
+    with db.transaction() as cur:
+        pool = store.get_pool(cur, owner, pool_id)
+    if pool is None:
+        raise _not_found()
+    if pool["state"] != "active":
+        message = f"only an active pool can be extended (this one is {pool['state'].replace('_', ' ')})"
+        raise ApiError(409, message, (FieldError("pool_not_active", message),))
+    try:
+        offer = farms.find_offer(explorer, pool["farm_id"], currency)
+        live = explorer.get_json(f"/reservations/pools/{pool['grid_pool_id']}")
+    except ExplorerUnavailable as exc:
+        raise ServiceUnavailable(f"the grid explorer is unavailable; try again ({exc})") from None
+    if offer is None or (currency == "FreeTFT" and not set(pool["node_ids"]) <= set(offer["node_ids"])):
+        message = f"this pool's farm does not accept {currency}"
+        raise ApiError(422, "the request is not valid", (FieldError("currency_not_accepted", message, "currency"),))
+    # A pool never loses nodes; new nodes of the farm join it (GRID_API §4.5).
+    node_ids = list(pool["node_ids"]) + [n for n in offer["node_ids"] if n not in set(pool["node_ids"])]
+    failure: tuple[str, int] | None = None
+    with db.transaction() as cur:
+        locked = store.lock_pool(cur, owner, pool_id)
+        assert locked is not None
+        reservation = store.upsert_reservation(cur, pool_id, key, "extend", cus, sus, currency, settings.payment_expiry)
+        if reservation["state"] not in ("submitting", "failed"):
+            return reservation
+        store.update_reservation(
+            cur, reservation["id"], baseline_cus=float(live["cus"]), baseline_sus=float(live["sus"]),
+            baseline_active_cu=float(live["active_cu"]), baseline_active_su=float(live["active_su"]),
+            baseline_at=datetime.now(UTC),
+        )  # fmt: skip
+        body = signed_reservation(explorer, int(pool["grid_pool_id"]), cus, sus, node_ids, currency)
+        answer, reason, status = _send(explorer, body)
+        if answer is None:
+            store.update_reservation(cur, reservation["id"], state="failed", state_reason=reason)
+            failure = (str(reason), status)
+        else:
+            _record_answer(cur, reservation["id"], answer)
+            store.update_pool(cur, pool_id, node_ids=node_ids)
+        result = store.get_reservation(cur, reservation["id"])
+    if failure is not None:
+        raise ApiError(failure[1], failure[0], (FieldError("explorer", failure[0]),))
+    assert result is not None
+    return result
+
+
+def live_state(explorer: Explorer, grid_pool_id: int | None) -> dict[str, Any] | None:
+    """The pool as the explorer sees it now, or None (not reserved yet, or explorer unreachable)."""
+    if grid_pool_id is None:
+        return None
+    try:
+        return dict(explorer.get_json(f"/reservations/pools/{grid_pool_id}"))
+    except (ExplorerUnavailable, ExplorerRejected):
+        return None
+
+
+def pool_view(pool: dict[str, Any], live: dict[str, Any] | None) -> dict[str, Any]:
+    """What a user needs to decide: farm, nodes, bought, left, burn, empty date, state."""
+    view: dict[str, Any] = {
+        "id": pool["id"],
+        "grid_pool_id": pool["grid_pool_id"],
+        "farm": pool["farm_name"],
+        "farm_id": pool["farm_id"],
+        "node_count": len(pool["node_ids"] or []),
+        "currency": pool["currency"],
+        "cu_hours_bought": round(pool["cus_bought"] / 3600, 2),
+        "su_hours_bought": round(pool["sus_bought"] / 3600, 2),
+        "state": pool["state"],
+        "state_reason": pool["state_reason"],
+        "created": pool["created_at"].isoformat(),
+        "live": live is not None,
+    }
+    if live is not None:
+        empty_at = int(live.get("empty_at", MAX_INT64))
+        view.update(
+            cu_hours_left=round(float(live["cus"]) / 3600, 2),
+            su_hours_left=round(float(live["sus"]) / 3600, 2),
+            active_cu=float(live["active_cu"]),
+            active_su=float(live["active_su"]),
+            empty_at=None if empty_at >= MAX_INT64 else datetime.fromtimestamp(empty_at, UTC).isoformat(),
+        )
+    return view
+
+
+def payment_view(settings: Settings, reservation: dict[str, Any]) -> dict[str, Any]:
+    """Escrow address, currency, memo, amount, QR text, and whether the wizard should stop waiting."""
+    waited = (datetime.now(UTC) - reservation["created_at"]).total_seconds()
+    state = reservation["state"]
+    view: dict[str, Any] = {"reservation_id": reservation["grid_reservation_id"], "kind": reservation["kind"],
+                            "state": state, "state_reason": reservation["state_reason"]}  # fmt: skip
+    if reservation["escrow_address"]:
+        view.update(
+            address=reservation["escrow_address"],
+            currency=payment.asset_code(reservation["escrow_asset"]),
+            asset=reservation["escrow_asset"],
+            amount=payment.display_amount(reservation["escrow_amount"]),
+            amount_stroops=reservation["escrow_amount"],
+            memo=f"p-{reservation['grid_reservation_id']}",
+            qr_text=payment.payment_uri(reservation),
+            expires_at=reservation["expires_at"].isoformat(),
+        )
+    view["wait_over"] = state == "awaiting_payment" and waited > settings.payment_wait
+    view["message"] = {
+        "awaiting_payment": "waiting for the payment"
+        if not view["wait_over"]
+        else "payment not seen yet — the pool will be activated automatically when it arrives",
+        "paid": "payment received; the capacity is available",
+        "expired": "the payment did not arrive in time; nothing was charged",
+        "failed": reservation["state_reason"] or "the reservation failed",
+        "submitting": "reserving capacity…",
+    }[state]
+    return view
+
+
+def _credited(reservation: dict[str, Any], live: dict[str, Any]) -> bool:
+    cus, sus = float(live["cus"]), float(live["sus"])
+    if reservation["kind"] == "create":
+        return cus > 0 or sus > 0
+    # Extension: the balance rose above what it would be without payment by at least half the purchase.
+    elapsed = time.time() - reservation["baseline_at"].timestamp()
+    expected_cus = reservation["baseline_cus"] - reservation["baseline_active_cu"] * elapsed
+    expected_sus = reservation["baseline_sus"] - reservation["baseline_active_su"] * elapsed
+    if reservation["cus"] > 0:
+        return bool(cus - expected_cus >= reservation["cus"] / 2)
+    return bool(sus - expected_sus >= reservation["sus"] / 2)
+
+
+def check_payments(db: Database, explorer: Explorer) -> dict[str, int]:
+    """One pass of the payment watcher: credited → active; past the escrow expiry → expired. Idempotent."""
+    counts = {"paid": 0, "expired": 0, "waiting": 0}
+    with db.transaction() as cur:
+        for row in store.claim_waiting_reservations(cur):
+            live = live_state(explorer, row["grid_pool_id"])
+            if live is not None and _credited(row, live):
+                store.update_reservation(cur, row["id"], state="paid", paid_at=datetime.now(UTC))
+                store.add_bought(cur, row["pool_id"], row["cus"], row["sus"])
+                store.update_pool(cur, row["pool_id"], state="active", state_reason=None)
+                log.info("pool payment credited", pool=row["pool_id"], reservation=row["grid_reservation_id"])
+                counts["paid"] += 1
+            elif datetime.now(UTC) >= row["expires_at"]:
+                minutes = int((row["expires_at"] - row["created_at"]) / timedelta(minutes=1))
+                reason = (
+                    f"payment for reservation {row['grid_reservation_id']} did not arrive within {minutes} minutes; "
+                    "nothing was charged"
+                )
+                store.update_reservation(cur, row["id"], state="expired", state_reason=reason)
+                if row["kind"] == "create":
+                    store.update_pool(cur, row["pool_id"], state="expired", state_reason=reason)
+                log.info("pool payment expired", pool=row["pool_id"], reservation=row["grid_reservation_id"])
+                counts["expired"] += 1
+            else:
+                counts["waiting"] += 1
+    return counts
+
+
+def capable_pools(db: Database, explorer: Explorer, settings: Settings, owner: str, query: Resources,
+                  seconds: int) -> list[dict[str, Any]]:  # fmt: skip
+    """The owner's active pools that can carry ``query`` for ``seconds`` and have an up node that fits it.
+
+    Raises:
+        ExplorerUnavailable: the explorer cannot be read.
+    """
+    cu, su = cu_su(query)
+    with db.transaction() as cur:
+        pools = store.list_pools(cur, owner, ("active",))
+    result = []
+    nodes_by_farm: dict[int, list[dict[str, Any]]] = {}
+    for pool in pools:
+        live = explorer.get_json(f"/reservations/pools/{pool['grid_pool_id']}")
+        if not can_carry(float(live["cus"]), float(live["sus"]), float(live["active_cu"]), float(live["active_su"]),
+                         cu, su, seconds):  # fmt: skip
+            continue
+        if pool["farm_id"] not in nodes_by_farm:
+            nodes_by_farm[pool["farm_id"]] = explorer.list_all("/nodes", {"farm": pool["farm_id"]})
+        members = set(pool["node_ids"])
+        fitting = [
+            n["node_id"]
+            for n in nodes_by_farm[pool["farm_id"]]
+            if n["node_id"] in members and farms.is_up(n) and _fits(n, query, settings.over_provisioning)
+        ]
+        if not fitting:
+            continue
+        result.append({
+            "pool_id": pool["id"], "grid_pool_id": pool["grid_pool_id"], "farm": pool["farm_name"],
+            "cus": float(live["cus"]), "sus": float(live["sus"]), "node_ids": fitting,
+            "label": f"Pool {pool['grid_pool_id']} — CU {float(live['cus']) / 3600:.1f} h, "
+                     f"SU {float(live['sus']) / 3600:.1f} h left ({pool['farm_name']})",
+        })  # fmt: skip
+    return result
+
+
+def _fits(node: dict[str, Any], query: Resources, over_provisioning: bool) -> bool:
+    total, reserved = node.get("total_resources", {}), node.get("reserved_resources", {})
+    units = ("sru", "hru") if over_provisioning else ("cru", "mru", "sru", "hru")  # disks always count
+    return all(float(total.get(u, 0)) - max(0.0, float(reserved.get(u, 0))) >= float(getattr(query, u)) for u in units)

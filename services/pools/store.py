@@ -1,0 +1,160 @@
+"""The pools schema: user pools and their capacity reservations. The only module of pools that runs SQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg2.extras import RealDictCursor
+
+Row = dict[str, Any]
+
+
+def _one(cur: RealDictCursor) -> Row | None:
+    row = cur.fetchone()
+    return None if row is None else dict(row)
+
+
+POOL_COLUMNS = """p.id, p.owner, p.grid_pool_id, p.farm_id, p.farm_name, p.node_ids, p.currency, p.cus_bought,
+    p.sus_bought, p.state, p.state_reason, p.days, p.created_at, p.updated_at"""
+
+
+def insert_pool(cur: RealDictCursor, owner: str, key: str, farm: Row, currency: str, days: int | None) -> Row | None:
+    """A new pool row in state ``submitting``; None when (owner, key) already exists (the caller reads it)."""
+    cur.execute(
+        """
+        INSERT INTO pools.pools (owner, idempotency_key, farm_id, farm_name, currency, days)
+        VALUES (%(owner)s, %(key)s, %(farm_id)s, %(farm_name)s, %(currency)s, %(days)s)
+        ON CONFLICT (owner, idempotency_key) DO NOTHING
+        RETURNING id
+        """,
+        {
+            "owner": owner,
+            "key": key,
+            "farm_id": farm["id"],
+            "farm_name": farm["name"],
+            "currency": currency,
+            "days": days,
+        },
+    )
+    return _one(cur)
+
+
+def lock_pool_by_key(cur: RealDictCursor, owner: str, key: str) -> Row | None:
+    # FOR UPDATE: a second request with the same key waits here until the first has talked to the explorer and
+    # committed, then sees its result instead of buying a second pool.
+    cur.execute(
+        f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE owner = %(owner)s AND idempotency_key = %(key)s FOR UPDATE",
+        {"owner": owner, "key": key},
+    )
+    return _one(cur)
+
+
+def lock_pool(cur: RealDictCursor, owner: str, pool_id: int) -> Row | None:
+    cur.execute(
+        f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE owner = %(owner)s AND id = %(id)s FOR UPDATE",
+        {"owner": owner, "id": pool_id},
+    )
+    return _one(cur)
+
+
+def get_pool(cur: RealDictCursor, owner: str, pool_id: int) -> Row | None:
+    """The pool ``pool_id`` if ``owner`` owns it (another user's pool is indistinguishable from none)."""
+    cur.execute(f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE owner = %(owner)s AND id = %(id)s",
+                {"owner": owner, "id": pool_id})  # fmt: skip
+    return _one(cur)
+
+
+def list_pools(cur: RealDictCursor, owner: str, states: tuple[str, ...] | None = None) -> list[Row]:
+    cur.execute(
+        f"""SELECT {POOL_COLUMNS} FROM pools.pools p
+             WHERE owner = %(owner)s AND (%(states)s::text[] IS NULL OR state = ANY(%(states)s::text[]))
+             ORDER BY p.id""",
+        {"owner": owner, "states": list(states) if states else None},
+    )
+    return list(cur.fetchall())
+
+
+def update_pool(cur: RealDictCursor, pool_id: int, **fields: Any) -> None:
+    allowed = {"grid_pool_id", "node_ids", "cus_bought", "sus_bought", "state", "state_reason", "currency"}
+    assert set(fields) <= allowed, set(fields) - allowed
+    assignments = ", ".join(f"{name} = %({name})s" for name in fields)
+    cur.execute(
+        f"UPDATE pools.pools SET {assignments}, updated_at = now() WHERE id = %(id)s", {**fields, "id": pool_id}
+    )
+
+
+def add_bought(cur: RealDictCursor, pool_id: int, cus: int, sus: int) -> None:
+    cur.execute(
+        """UPDATE pools.pools SET cus_bought = cus_bought + %(cus)s, sus_bought = sus_bought + %(sus)s,
+                  updated_at = now() WHERE id = %(id)s""",
+        {"cus": cus, "sus": sus, "id": pool_id},
+    )
+
+
+RESERVATION_COLUMNS = """r.id, r.pool_id, r.kind, r.grid_reservation_id, r.cus, r.sus, r.currency, r.escrow_address,
+    r.escrow_asset, r.escrow_amount, r.state, r.state_reason, r.created_at, r.expires_at, r.paid_at,
+    r.baseline_cus, r.baseline_sus, r.baseline_active_cu, r.baseline_active_su, r.baseline_at"""
+
+
+def upsert_reservation(cur: RealDictCursor, pool_id: int, key: str, kind: str, cus: int, sus: int, currency: str,
+                       expiry_seconds: int) -> Row:  # fmt: skip
+    """The reservation of (pool, key), created in state ``submitting`` when new."""
+    cur.execute(
+        """
+        INSERT INTO pools.reservations (pool_id, idempotency_key, kind, cus, sus, currency, expires_at)
+        VALUES (%(pool)s, %(key)s, %(kind)s, %(cus)s, %(sus)s, %(currency)s, now() + make_interval(secs => %(exp)s))
+        ON CONFLICT (pool_id, idempotency_key) DO UPDATE SET pool_id = EXCLUDED.pool_id
+        RETURNING id
+        """,
+        {
+            "pool": pool_id,
+            "key": key,
+            "kind": kind,
+            "cus": cus,
+            "sus": sus,
+            "currency": currency,
+            "exp": expiry_seconds,
+        },
+    )
+    row = cur.fetchone()
+    assert row is not None
+    return get_reservation(cur, int(row["id"]))  # type: ignore[return-value]
+
+
+def get_reservation(cur: RealDictCursor, reservation_id: int) -> Row | None:
+    cur.execute(f"SELECT {RESERVATION_COLUMNS} FROM pools.reservations r WHERE id = %(id)s", {"id": reservation_id})
+    return _one(cur)
+
+
+def latest_reservation(cur: RealDictCursor, pool_id: int) -> Row | None:
+    cur.execute(
+        f"""SELECT {RESERVATION_COLUMNS} FROM pools.reservations r
+             WHERE pool_id = %(pool)s AND state <> 'failed' ORDER BY id DESC LIMIT 1""",
+        {"pool": pool_id},
+    )
+    return _one(cur)
+
+
+def update_reservation(cur: RealDictCursor, reservation_id: int, **fields: Any) -> None:
+    allowed = {
+        "grid_reservation_id", "escrow_address", "escrow_asset", "escrow_amount", "state", "state_reason",
+        "paid_at", "baseline_cus", "baseline_sus", "baseline_active_cu", "baseline_active_su", "baseline_at",
+        "expires_at",
+    }  # fmt: skip
+    assert set(fields) <= allowed, set(fields) - allowed
+    assignments = ", ".join(f"{name} = %({name})s" for name in fields)
+    cur.execute(f"UPDATE pools.reservations SET {assignments} WHERE id = %(id)s", {**fields, "id": reservation_id})
+
+
+def claim_waiting_reservations(cur: RealDictCursor, limit: int = 100) -> list[Row]:
+    # SKIP LOCKED: several pools workers (or an overlapping beat tick) each take different rows and nobody
+    # waits on a row another worker is already checking.
+    cur.execute(
+        f"""SELECT {RESERVATION_COLUMNS}, p.grid_pool_id, p.owner
+              FROM pools.reservations r JOIN pools.pools p ON p.id = r.pool_id
+             WHERE r.state = 'awaiting_payment'
+             ORDER BY r.id LIMIT %(limit)s
+               FOR UPDATE OF r SKIP LOCKED""",
+        {"limit": limit},
+    )
+    return list(cur.fetchall())

@@ -1,0 +1,45 @@
+"""Celery tasks of the pools worker: the beat-driven payment watch and the capacity queries of other services."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from services.common import contracts
+from services.common.capacity import Resources
+from services.common.db import Database, DatabaseUnavailable
+from services.common.explorer import Explorer, ExplorerUnavailable
+from services.common.identity import load_identity
+from services.common.settings import Settings
+from services.common.tasks import define_task
+from services.pools import service
+
+
+def register(app: Celery, settings: Settings) -> None:
+    db = Database(settings.database_url, maxconn=4)
+    explorer = Explorer(settings, load_identity(settings.identity_seed_file, create=settings.is_dev))
+
+    @define_task(app, contracts.POOLS_WATCH_PAYMENTS, contracts.WatchPayments, time_limit=120,
+                 retry_on=(DatabaseUnavailable,), max_retries=2)  # fmt: skip
+    def watch_payments(payload: contracts.WatchPayments) -> dict[str, int]:
+        return service.check_payments(db, explorer)
+
+    @define_task(app, contracts.POOLS_LIST_CAPABLE, contracts.CapacityQuery, time_limit=30)
+    def list_capable_pools(payload: contracts.CapacityQuery) -> contracts.CapablePools:
+        query = Resources(payload.cru, payload.mru, payload.sru, payload.hru)
+        pools = service.capable_pools(db, explorer, settings, payload.owner, query, payload.seconds)
+        return contracts.CapablePools(pools=[contracts.CapablePool(**p) for p in pools])
+
+    @define_task(app, contracts.POOLS_CHECK_CAPACITY, contracts.CheckCapacity, time_limit=30)
+    def check_capacity(payload: contracts.CheckCapacity) -> contracts.CapacityVerdict:
+        query = Resources(payload.cru, payload.mru, payload.sru, payload.hru)
+        try:
+            pools = service.capable_pools(db, explorer, settings, payload.owner, query, payload.seconds)
+        except ExplorerUnavailable as exc:
+            return contracts.CapacityVerdict(ok=False, reason=f"the grid explorer is unavailable ({exc})")
+        match = next((p for p in pools if p["pool_id"] == payload.pool_id), None)
+        if match is None:
+            return contracts.CapacityVerdict(
+                ok=False, reason="this pool cannot carry the deployment (not yours, not active, too little capacity "
+                "left for the duration, or no up node that fits); extend it or choose another"
+            )  # fmt: skip
+        return contracts.CapacityVerdict(ok=True, grid_pool_id=match["grid_pool_id"], node_ids=match["node_ids"])

@@ -1,0 +1,107 @@
+"""Pools against real parts: the grid emulator and a pools worker as processes, PostgreSQL, Redis."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+import pytest
+import requests
+from celery import Celery
+from flask import Flask
+from flask.testing import FlaskClient
+
+from services.common import assertion
+from services.common.identity import Identity
+from services.common.migrations import migrate
+from services.common.settings import Settings, load_settings
+from services.common.tasks import close_celery, make_celery, send
+from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, base_env, free_port, wait_http
+
+AUTH_SIGNER = Identity(bytes(range(0xA0, 0xC0)))  # plays the auth service: signs the per-request assertions
+
+
+@dataclass
+class PoolsWorld:
+    env: dict[str, str]
+    settings: Settings
+    grid: str  # emulator base (admin endpoints under /_emulator)
+    app: Flask
+    celery: Celery
+
+    def client(self) -> FlaskClient:
+        return self.app.test_client()
+
+    def headers(self, username: str, terms: bool = True) -> dict[str, str]:
+        who = assertion.User(username, f"{username.split('.')[0]}@example.com",
+                             self.settings.terms_version if terms else None)  # fmt: skip
+        return {
+            assertion.USER_HEADER: username,
+            assertion.EMAIL_HEADER: who.email,
+            assertion.ASSERTION_HEADER: assertion.issue(AUTH_SIGNER, who, ttl=300),
+            "Origin": self.settings.public_origin,
+        }
+
+    def admin(self, path: str, body: dict[str, Any] | None = None) -> requests.Response:
+        return requests.post(f"{self.grid}/_emulator/{path}", json=body or {}, timeout=10)
+
+    def watch(self) -> dict[str, int]:
+        """One pass of the payment watcher, run by the real pools worker."""
+        from services.common import contracts
+
+        return dict(send(self.celery, contracts.POOLS_WATCH_PAYMENTS, contracts.WatchPayments()).get(timeout=60))
+
+    def query(self, task: str, payload: Any) -> dict[str, Any]:
+        return dict(send(self.celery, task, payload).get(timeout=60))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
+    tmp: Path = tmp_path_factory.mktemp("pools")
+    (tmp / "logs").mkdir()
+    grid_port = free_port()
+    grid = f"http://127.0.0.1:{grid_port}"
+    env = base_env(
+        tmp,
+        EXPLORER_URL=f"{grid}/api/v1",
+        REDIS_URL="redis://127.0.0.1:6379/8",
+        AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
+        HTTP_READ_TIMEOUT="3",
+        WORKER_CONCURRENCY="2",
+    )
+    migrate(TEST_DATABASE_URL, ("pools",))
+    # Each run starts a fresh emulator whose reservation ids restart at 1: start from empty tables too.
+    conn = psycopg2.connect(TEST_DATABASE_URL)
+    with conn, conn.cursor() as cur:
+        cur.execute("TRUNCATE pools.pools, pools.reservations")
+    conn.close()
+    settings = load_settings(env)
+    processes = Processes(tmp / "logs")
+    celery = make_celery(settings)
+    try:
+        proc = processes.start("grid", [PYTHON, "-m", "emulators.grid", "--port", str(grid_port),
+                                        "--state", str(tmp / "grid.sqlite3"), "--deploy-latency", "0.3"], {})  # fmt: skip
+        wait_http(f"{grid}/_emulator/healthz", proc=proc)
+        processes.start("pools-worker", [PYTHON, "-m", "deploy.role", "pools-worker"], env)
+        from services.pools.app import create_app
+
+        app = create_app(settings)
+        world = PoolsWorld(env=env, settings=settings, grid=grid, app=app, celery=celery)
+        world.watch()  # the worker is up and consuming
+        yield world
+        app.extensions["marketplace"].close()
+    finally:
+        gc.collect()
+        close_celery(celery)
+        processes.stop_all()
+
+
+@pytest.fixture(autouse=True)
+def healthy_explorer(world: PoolsWorld) -> Iterator[None]:
+    world.admin("config", {"error_rate": 0, "extra_latency": 0})
+    yield
+    world.admin("config", {"error_rate": 0, "extra_latency": 0})
