@@ -83,8 +83,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
     processes = Processes(tmp / "logs")
     celery = make_celery(settings)
     try:
-        proc = processes.start("grid", [PYTHON, "-m", "emulators.grid", "--port", str(grid_port),
-                                        "--state", str(tmp / "grid.sqlite3"), "--deploy-latency", "0.3"], {})  # fmt: skip
+        grid_args = ["--port", str(grid_port), "--state", str(tmp / "grid.sqlite3"), "--deploy-latency", "0.3"]
+        proc = processes.start("grid", [PYTHON, "-m", "emulators.grid", *grid_args], {})
         wait_http(f"{grid}/_emulator/healthz", proc=proc)
         processes.start("pools-worker", [PYTHON, "-m", "deploy.role", "pools-worker"], env)
         from services.pools.app import create_app

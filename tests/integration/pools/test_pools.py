@@ -236,9 +236,11 @@ def test_signature_rejected_by_the_explorer_is_a_clear_error_recorded_on_the_row
 
 def test_farms_offered_per_currency(world: PoolsWorld) -> None:
     client, h = world.client(), world.headers("alice.3bot")
-    names = lambda currency: {
-        f["name"] for f in client.get(f"/api/pools/farms?currency={currency}", headers=h).json["farms"]
-    }  # noqa: E731
+
+    def names(currency: str) -> set[str]:
+        farms = client.get(f"/api/pools/farms?currency={currency}", headers=h).json["farms"]
+        return {f["name"] for f in farms}
+
     assert names("TFT") == {"freefarm", "greenedge"}
     assert names("TFTA") == {"greenedge", "bluebox"}
     assert names("FreeTFT") == {"freefarm"}
