@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import re
 
-import psycopg2
 from playwright.sync_api import Page, expect
 
-from tests.integration.auth.conftest import Stack
-
-
-def _forget_terms(stack: Stack, username: str) -> None:
-    conn = psycopg2.connect(stack.env["DATABASE_URL"])
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "DELETE FROM auth.terms_acceptance WHERE user_id = (SELECT id FROM auth.users WHERE username = %s)",
-                (username,),
-            )
-    finally:
-        conn.close()
+from tests.integration.auth.conftest import Stack, forget_terms
 
 
 def _sign_in(page: Page, stack: Stack, user: str) -> None:
@@ -34,7 +21,7 @@ def _sign_in(page: Page, stack: Stack, user: str) -> None:
 def test_sign_in_accept_terms_see_menu_and_sign_out(stack: Stack, page: Page) -> None:
     stack.connect_config()
     page.goto(f"{stack.proxy}/auth/healthz")  # a first request, so the user row may exist below
-    _forget_terms(stack, "carol.3bot")
+    forget_terms(stack.env["DATABASE_URL"], "carol.3bot")
     _sign_in(page, stack, "carol.3bot")
 
     # Terms not yet accepted: every page sends the user to the terms page first.
@@ -55,7 +42,7 @@ def test_sign_in_accept_terms_see_menu_and_sign_out(stack: Stack, page: Page) ->
 
 def test_declining_the_terms_signs_out(stack: Stack, page: Page) -> None:
     stack.connect_config()
-    _forget_terms(stack, "bob.3bot")
+    forget_terms(stack.env["DATABASE_URL"], "bob.3bot")
     _sign_in(page, stack, "bob.3bot")
     expect(page).to_have_url(re.compile(r"/terms\.html"))
     page.get_by_role("button", name="Decline and sign out").click()

@@ -14,6 +14,7 @@ import requests
 from playwright.sync_api import Page, expect
 
 from tests.conftest import PYTHON, Processes, wait_http
+from tests.integration.auth.conftest import forget_terms
 from tests.integration.stack.test_stack_smoke import _stack_env
 
 
@@ -41,7 +42,8 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 
 def test_buy_a_pool_pay_it_and_watch_it_become_active(full_stack: dict[str, str], page: Page) -> None:
     proxy = full_stack["proxy"]
-    _forget_terms(full_stack["database"], "alice.3bot")
+    forget_terms(full_stack["database"], "alice.3bot")
+    _empty_pools(full_stack["database"])
     page.goto(f"{proxy}/pools.html")
     page.get_by_role("button", name="Sign in with 3Bot Connect").click()
     page.get_by_label("alice.3bot").check()
@@ -71,17 +73,13 @@ def test_buy_a_pool_pay_it_and_watch_it_become_active(full_stack: dict[str, str]
     expect(page.locator("#pools tbody tr").first).to_contain_text("active")
 
 
-def _forget_terms(database: str, username: str) -> None:
+def _empty_pools(database: str) -> None:
+    # This stack's emulator is new, so its reservation ids restart at 1: start from empty pool tables.
     import psycopg2
 
     conn = psycopg2.connect(database)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(
-                "DELETE FROM auth.terms_acceptance WHERE user_id = (SELECT id FROM auth.users WHERE username = %s)",
-                (username,),
-            )
-            # This stack's emulator is new, so its reservation ids restart at 1: start from empty pool tables.
             cur.execute("TRUNCATE pools.pools, pools.reservations")
     finally:
         conn.close()

@@ -181,3 +181,18 @@ def error_message(response: requests.Response) -> str:
 
 def dumps(value: Any) -> str:
     return json.dumps(value)
+
+
+def forget_terms(database: str, username: str) -> None:
+    """Remove a user's terms acceptances (the suite shares one database across tests)."""
+    import psycopg2
+
+    conn = psycopg2.connect(database)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(
+                "DELETE FROM auth.terms_acceptance WHERE user_id = (SELECT id FROM auth.users WHERE username = %s)",
+                (username,),
+            )
+    finally:
+        conn.close()

@@ -8,7 +8,7 @@ import requests
 
 from services.common import assertion
 from services.common.identity import Identity, load_identity
-from tests.integration.auth.conftest import Browser, Stack, error_message
+from tests.integration.auth.conftest import Browser, Stack, error_message, forget_terms
 
 
 def test_me_and_api_calls_without_a_session_are_401_json(stack: Stack, browser: Browser) -> None:
@@ -65,7 +65,7 @@ def test_forged_expired_or_mismatched_assertions_straight_to_a_service_get_401(s
 
 def test_terms_start_unaccepted_and_acceptance_is_recorded_idempotently(stack: Stack, browser: Browser) -> None:
     browser.login(user="alice.3bot")
-    _reset_terms(stack, "alice.3bot")
+    forget_terms(stack.env["DATABASE_URL"], "alice.3bot")
     terms = browser.get("/auth/terms").json()
     assert terms == {"version": stack.settings.terms_version, "grid_network": "testnet", "accepted": False}
     for _ in range(2):
@@ -77,7 +77,7 @@ def test_terms_start_unaccepted_and_acceptance_is_recorded_idempotently(stack: S
 
 def test_terms_gate_blocks_a_deploy_capable_endpoint_until_accepted(stack: Stack, browser: Browser) -> None:
     browser.login(user="bob.3bot")
-    _reset_terms(stack, "bob.3bot")
+    forget_terms(stack.env["DATABASE_URL"], "bob.3bot")
     blocked = browser.post("/api/pools/spend")
     assert blocked.status_code == 403
     assert "accept the terms of service" in error_message(blocked)
@@ -113,17 +113,3 @@ def test_logout_from_a_form_redirects_home(browser: Browser) -> None:
     )
     assert response.status_code == 303
     assert browser.get("/auth/me").status_code == 401
-
-
-def _reset_terms(stack: Stack, username: str) -> None:
-    import psycopg2
-
-    conn = psycopg2.connect(stack.env["DATABASE_URL"])
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(
-                "DELETE FROM auth.terms_acceptance WHERE user_id = (SELECT id FROM auth.users WHERE username = %s)",
-                (username,),
-            )
-    finally:
-        conn.close()
