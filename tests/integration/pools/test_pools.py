@@ -266,3 +266,21 @@ def test_capacity_queries_for_other_services(world: PoolsWorld) -> None:
     theirs = {**small, "owner": "bob.3bot"}
     verdict = world.query(contracts.POOLS_CHECK_CAPACITY, contracts.CheckCapacity(pool_id=pool["id"], **theirs))
     assert verdict["ok"] is False and "cannot carry" in verdict["reason"]
+
+
+ODD_VALUES: list[Any] = [None, True, -1, 0, 2**63, 1e308, "", "x" * 5000, [], {}, [1], {"a": 1}, "1; DROP TABLE x"]
+
+
+@pytest.mark.parametrize(
+    "field", ["farm_id", "currency", "cu", "su", "days", "cu_hours", "su_hours", "idempotency_key"]
+)
+def test_no_odd_value_in_any_field_causes_a_500(world: PoolsWorld, field: str) -> None:
+    client, headers = world.client(), world.headers("alice.3bot")
+    for value in ODD_VALUES:
+        body = {"farm_id": FREEFARM, "currency": "TFT", "cu": 1, "su": 1, "days": 1, field: value}
+        for path in ("/api/pools", "/api/pools/1/extend"):
+            response = client.post(path, json=body, headers=headers)
+            assert response.status_code < 500 or response.status_code == 503, (path, field, value, response.json)
+            assert set(response.json) >= {"message"} or response.status_code in (200, 201)
+    for raw in ("/api/pools/abc", "/api/pools/-1", "/api/pools/99999999999999999999", "/api/pools/1/payment.gif"):
+        assert client.get(raw, headers=headers).status_code == 404
