@@ -79,6 +79,11 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
         "CADDY_DATA_DIR": env.get("CADDY_DATA_DIR") or str(Path(env.get("LOCAL_DIR", ".local")) / "caddy"),
     }
     derived.update({f"{name.upper()}_UPSTREAM": upstream(name) for name in WEB})
+    connect = env.get("CONNECT_EMULATOR_UPSTREAM", "")
+    derived["CADDY_EXTRA_SITE"] = str(ROOT / "proxy" / "sites" / ("login-emulator.caddy" if connect else "none.caddy"))
+    if connect:
+        derived["CONNECT_EMULATOR_UPSTREAM"] = connect
+        derived["LOGIN_EMULATOR_PUBLIC_PORT"] = _port(env, "LOGIN_EMULATOR_PUBLIC_PORT", "8202")
     return derived
 
 

@@ -30,7 +30,8 @@ def validate(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 def main() -> int:
     dev: dict[str, str] = {}
     load_env_file(ROOT / "dev.env", dev)
-    for name, env in (("dev", dev), ("production", {**dev, **PRODUCTION})):
+    compose = {**dev, "CONNECT_EMULATOR_UPSTREAM": "connect-emulator:8000", "AUTH_UPSTREAM": "auth-web:8000"}
+    for name, env in (("dev", dev), ("production", {**dev, **PRODUCTION}), ("compose", compose)):
         result = validate(env)
         status = "valid" if result.returncode == 0 else "INVALID"
         print(f"Caddyfile ({name} environment): {status}")

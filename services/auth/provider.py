@@ -42,7 +42,8 @@ def fetch_user_key(settings: Settings, double_name: str) -> bytes:
         LoginRejected: the provider does not know the user, or publishes a malformed key.
         UpstreamFailure: the provider is unreachable, slow or failing.
     """
-    url = f"{settings.threebot_login_url}/api/users/{quote(double_name, safe='')}"
+    base = settings.threebot_login_api_url or settings.threebot_login_url
+    url = f"{base}/api/users/{quote(double_name, safe='')}"
     try:
         response = requests.get(url, timeout=_timeout(settings))
     except requests.Timeout:

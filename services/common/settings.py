@@ -76,6 +76,9 @@ class Settings(BaseModel):
 
     explorer_url: HttpUrl = Field(alias="EXPLORER_URL")
     threebot_login_url: HttpUrl = Field(alias="THREEBOT_LOGIN_URL")
+    # Where the services call the provider's API, when it differs from the address browsers are sent to
+    # (compose: the browser goes through Caddy, the services use the internal name). Empty: THREEBOT_LOGIN_URL.
+    threebot_login_api_url: OptionalHttpUrl = Field("", alias="THREEBOT_LOGIN_API_URL")
     openkyc_url: HttpUrl = Field(alias="OPENKYC_URL")
 
     identity_seed_file: Path = Field(alias="IDENTITY_SEED_FILE")

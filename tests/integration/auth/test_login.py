@@ -275,3 +275,16 @@ def test_html_failure_page_for_browsers(browser: Browser) -> None:
     assert response.status_code == 400
     assert "text/html" in response.headers["Content-Type"]
     assert "Sign in again" in response.text
+
+
+def test_services_can_call_the_provider_at_another_address_than_the_browser(stack: Stack) -> None:
+    from services.auth import provider
+    from services.auth.service import provider_redirect
+    from services.common.identity import Identity
+    from services.common.settings import load_settings
+
+    split = load_settings(
+        {**stack.env, "THREEBOT_LOGIN_URL": "http://localhost:8202", "THREEBOT_LOGIN_API_URL": stack.connect}
+    )
+    assert provider_redirect(split, Identity(bytes(32)), "S" * 40).startswith("http://localhost:8202/?state=")
+    assert len(provider.fetch_user_key(split, "alice.3bot")) == 32

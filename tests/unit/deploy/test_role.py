@@ -58,9 +58,18 @@ def test_public_domain_uses_acme_and_test_cert_selects_staging(dev_env: dict[str
 
 
 @pytest.mark.parametrize("domain", ["localhost:8080", "market.example.org"])
-def test_caddyfile_validates(dev_env: dict[str, str], domain: str) -> None:
-    result = validate({**dev_env, "MARKETPLACE_DOMAIN": domain, "TEST_CERT": "true"})
+@pytest.mark.parametrize("login_site", ["", "connect-emulator:8000"])
+def test_caddyfile_validates(dev_env: dict[str, str], domain: str, login_site: str) -> None:
+    env = {**dev_env, "MARKETPLACE_DOMAIN": domain, "TEST_CERT": "true", "CONNECT_EMULATOR_UPSTREAM": login_site}
+    result = validate(env)
     assert result.returncode == 0, result.stderr
+
+
+def test_login_emulator_site_only_when_asked(dev_env: dict[str, str]) -> None:
+    assert proxy_env(dev_env)["CADDY_EXTRA_SITE"].endswith("none.caddy")
+    compose = proxy_env({**dev_env, "CONNECT_EMULATOR_UPSTREAM": "connect-emulator:8000"})
+    assert compose["CADDY_EXTRA_SITE"].endswith("login-emulator.caddy")
+    assert compose["LOGIN_EMULATOR_PUBLIC_PORT"] == "8202"
 
 
 def test_bad_layout_variables_are_named(dev_env: dict[str, str]) -> None:
