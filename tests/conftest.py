@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -163,3 +164,18 @@ def celery_clients() -> Iterator[Callable[[Settings], Celery]]:
     gc.collect()
     for app in made:
         close_celery(app)
+
+
+@pytest.fixture
+def rollback_cursor(migrated_database: str) -> Iterator[Any]:
+    """A cursor in a transaction that is rolled back after the test: store tests leave nothing behind."""
+    import psycopg2
+    import psycopg2.extras
+
+    conn = psycopg2.connect(migrated_database)
+    try:
+        with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
+            yield cur
+        conn.rollback()
+    finally:
+        conn.close()

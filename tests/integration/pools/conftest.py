@@ -100,7 +100,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
         processes.stop_all()
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture
 def healthy_explorer(world: PoolsWorld) -> Iterator[None]:
     world.admin("config", {"error_rate": 0, "extra_latency": 0})
     yield

@@ -15,6 +15,8 @@ from tests.conftest import TEST_DATABASE_URL
 from tests.integration.pools.conftest import PoolsWorld
 
 FREEFARM, GREENEDGE, BLUEBOX = 1, 2, 3
+# Every test here starts (and ends) with the explorer healthy, whatever faults a test injected.
+pytestmark = pytest.mark.usefixtures("healthy_explorer")
 
 
 def buy(world: PoolsWorld, who: str, **body: Any) -> Any:

@@ -1,0 +1,56 @@
+"""The pools store on real PostgreSQL, each test inside a transaction that is rolled back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg2
+import pytest
+
+from services.pools import store
+
+FARM = {"id": 1, "name": "freefarm"}
+
+
+def _pool(cur: Any, owner: str = "alice.3bot", key: str | None = None) -> int:
+    row = store.insert_pool(cur, owner, key or uuid.uuid4().hex, FARM, "TFT", 30)
+    assert row is not None
+    return int(row["id"])
+
+
+def test_one_pool_per_owner_and_key(rollback_cursor: Any) -> None:
+    key = uuid.uuid4().hex
+    first = store.insert_pool(rollback_cursor, "alice.3bot", key, FARM, "TFT", 30)
+    assert first is not None
+    assert store.insert_pool(rollback_cursor, "alice.3bot", key, FARM, "TFT", 30) is None
+    assert store.insert_pool(rollback_cursor, "bob.3bot", key, FARM, "TFT", 30) is not None  # keys are per owner
+    locked = store.lock_pool_by_key(rollback_cursor, "alice.3bot", key)
+    assert locked is not None and locked["state"] == "submitting"
+
+
+def test_pools_are_only_visible_to_their_owner(rollback_cursor: Any) -> None:
+    pool_id = _pool(rollback_cursor, "alice.3bot")
+    assert store.get_pool(rollback_cursor, "alice.3bot", pool_id) is not None
+    assert store.get_pool(rollback_cursor, "bob.3bot", pool_id) is None
+    assert pool_id not in [p["id"] for p in store.list_pools(rollback_cursor, "bob.3bot")]
+
+
+def test_reservation_upsert_is_idempotent_per_key(rollback_cursor: Any) -> None:
+    pool_id = _pool(rollback_cursor)
+    a = store.upsert_reservation(rollback_cursor, pool_id, "k" * 10, "create", 10, 20, "TFT", 3600)
+    b = store.upsert_reservation(rollback_cursor, pool_id, "k" * 10, "create", 10, 20, "TFT", 3600)
+    assert a["id"] == b["id"] and a["state"] == "submitting"
+    store.update_reservation(rollback_cursor, a["id"], state="awaiting_payment", grid_reservation_id=10**12)
+    claimed = store.claim_waiting_reservations(rollback_cursor)
+    assert a["id"] in [r["id"] for r in claimed]
+
+
+def test_bought_capacity_only_grows_and_states_are_checked(rollback_cursor: Any) -> None:
+    pool_id = _pool(rollback_cursor)
+    store.add_bought(rollback_cursor, pool_id, 100, 200)
+    store.add_bought(rollback_cursor, pool_id, 1, 2)
+    pool = store.get_pool(rollback_cursor, "alice.3bot", pool_id)
+    assert pool is not None and (pool["cus_bought"], pool["sus_bought"]) == (101, 202)
+    with pytest.raises(psycopg2.errors.CheckViolation):
+        store.update_pool(rollback_cursor, pool_id, state="paid-ish")
