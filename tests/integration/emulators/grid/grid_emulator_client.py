@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import nacl.public
 import requests
@@ -34,9 +34,10 @@ class Reply:
     headers: Any  # case-insensitive (werkzeug Headers or requests' CaseInsensitiveDict)
 
 
-class Transport:
-    def send(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Reply:
-        raise NotImplementedError
+class Transport(Protocol):
+    """How a test reaches the emulator: the Flask test client or real HTTP."""
+
+    def send(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Reply: ...
 
 
 class FlaskTransport(Transport):
