@@ -16,13 +16,23 @@ async function signOut() {
   window.location.assign("/auth/login");
 }
 
+// The account menu is built here once for every page (name, e-mail, sign out).
 function renderUserMenu(me) {
-  const menu = document.getElementById("user-menu");
-  if (!menu) return;
-  menu.hidden = false;
-  document.getElementById("user-name").textContent = me.username;
-  document.getElementById("user-email").textContent = me.email;
-  document.getElementById("sign-out").addEventListener("click", signOut);
+  const header = document.querySelector("header");
+  if (!header) return;
+  const menu = document.createElement("nav");
+  menu.setAttribute("aria-label", "Account");
+  const name = document.createElement("span");
+  name.textContent = me.username;
+  const email = document.createElement("span");
+  email.className = "muted";
+  email.textContent = me.email;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.textContent = "Sign out";
+  button.addEventListener("click", signOut);
+  menu.append(name, " ", email, " ", button);
+  header.appendChild(menu);
 }
 
 async function boot() {

@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from emulators.grid.sql_page import select_page
+
 
 @dataclass(frozen=True)
 class User:
@@ -86,13 +88,8 @@ def user_by_name(conn: sqlite3.Connection, name: str) -> User | None:
 def find_users(
     conn: sqlite3.Connection, name: str | None, email: str | None, limit: int, offset: int
 ) -> tuple[list[User], int]:
-    where, params = _where({"name = :name": name, "email = :email": email})
-    total = conn.execute(f"SELECT count(*) FROM users {where}", params).fetchone()[0]  # noqa: S608
-    rows = conn.execute(
-        f"SELECT * FROM users {where} ORDER BY id LIMIT :limit OFFSET :offset",  # noqa: S608
-        {**params, "limit": limit, "offset": offset},
-    ).fetchall()
-    return [_user(row) for row in rows], int(total)
+    rows, total = select_page(conn, "users", {"name = :name": name, "email = :email": email}, limit, offset)
+    return [_user(row) for row in rows], total
 
 
 def insert_farm(conn: sqlite3.Connection, farm_id: int, threebot_id: int, name: str, doc: dict[str, Any]) -> None:
@@ -114,13 +111,8 @@ def get_farm(conn: sqlite3.Connection, farm_id: int) -> Farm | None:
 def find_farms(
     conn: sqlite3.Connection, owner: int | None, name: str | None, limit: int, offset: int
 ) -> tuple[list[Farm], int]:
-    where, params = _where({"threebot_id = :owner": owner, "name = :name": name})
-    total = conn.execute(f"SELECT count(*) FROM farms {where}", params).fetchone()[0]  # noqa: S608
-    rows = conn.execute(
-        f"SELECT * FROM farms {where} ORDER BY id LIMIT :limit OFFSET :offset",  # noqa: S608
-        {**params, "limit": limit, "offset": offset},
-    ).fetchall()
-    return [_farm(row) for row in rows], int(total)
+    rows, total = select_page(conn, "farms", {"threebot_id = :owner": owner, "name = :name": name}, limit, offset)
+    return [_farm(row) for row in rows], total
 
 
 def insert_nodes(conn: sqlite3.Connection, nodes: Iterable[dict[str, Any]]) -> None:
@@ -168,24 +160,18 @@ def get_nodes(conn: sqlite3.Connection, node_ids: Sequence[str]) -> dict[str, No
 
 
 def find_nodes(conn: sqlite3.Connection, flt: NodeFilter, limit: int, offset: int) -> tuple[list[Node], int]:
-    where, params = _where(
-        {
-            "is_gateway = :is_gateway": int(flt.is_gateway),
-            "farm_id = :farm_id": flt.farm_id,
-            "country = :country": flt.country,
-            "city = :city": flt.city,
-            "cru >= :cru": flt.cru,
-            "mru >= :mru": flt.mru,
-            "sru >= :sru": flt.sru,
-            "hru >= :hru": flt.hru,
-        }
-    )
-    total = conn.execute(f"SELECT count(*) FROM nodes {where}", params).fetchone()[0]  # noqa: S608
-    rows = conn.execute(
-        f"SELECT * FROM nodes {where} ORDER BY id LIMIT :limit OFFSET :offset",  # noqa: S608
-        {**params, "limit": limit, "offset": offset},
-    ).fetchall()
-    return [_node(row) for row in rows], int(total)
+    conditions = {
+        "is_gateway = :is_gateway": int(flt.is_gateway),
+        "farm_id = :farm_id": flt.farm_id,
+        "country = :country": flt.country,
+        "city = :city": flt.city,
+        "cru >= :cru": flt.cru,
+        "mru >= :mru": flt.mru,
+        "sru >= :sru": flt.sru,
+        "hru >= :hru": flt.hru,
+    }
+    rows, total = select_page(conn, "nodes", conditions, limit, offset)
+    return [_node(row) for row in rows], total
 
 
 def set_last_seen(conn: sqlite3.Connection, node_id: str, last_seen: float | None) -> bool:
@@ -195,18 +181,3 @@ def set_last_seen(conn: sqlite3.Connection, node_id: str, last_seen: float | Non
         {"last_seen": last_seen, "node_id": node_id},
     )
     return cursor.rowcount > 0
-
-
-def _where(conditions: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A WHERE clause from the conditions whose value is not None, and its named parameters.
-
-    Only the fixed condition strings written in this module are formatted into SQL; values are always bound.
-    """
-    clauses: list[str] = []
-    params: dict[str, Any] = {}
-    for clause, value in conditions.items():
-        if value is None:
-            continue
-        clauses.append(clause)
-        params[clause.rsplit(":", 1)[1]] = value
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params

@@ -10,6 +10,7 @@ from typing import Any
 
 from emulators.grid.capacity import Units
 from emulators.grid.enums import NextAction, WorkloadType
+from emulators.grid.sql_page import select_page
 
 _LIVE = int(NextAction.DEPLOY)
 
@@ -123,17 +124,9 @@ def get_workload(conn: sqlite3.Connection, workload_id: int) -> Workload | None:
 def find_workloads(
     conn: sqlite3.Connection, customer_tid: int | None, next_action: int | None, limit: int, offset: int
 ) -> tuple[list[Workload], int]:
-    clauses = [
-        c for c, v in (("customer_tid = :tid", customer_tid), ("next_action = :na", next_action)) if v is not None
-    ]
-    where = ("WHERE " + " AND ".join(clauses)) if clauses else ""
-    params = {"tid": customer_tid, "na": next_action}
-    total = conn.execute(f"SELECT count(*) FROM workloads {where}", params).fetchone()[0]  # noqa: S608
-    rows = conn.execute(
-        f"SELECT * FROM workloads {where} ORDER BY id LIMIT :limit OFFSET :offset",  # noqa: S608
-        {**params, "limit": limit, "offset": offset},
-    ).fetchall()
-    return [_workload(row) for row in rows], int(total)
+    conditions = {"customer_tid = :tid": customer_tid, "next_action = :na": next_action}
+    rows, total = select_page(conn, "workloads", conditions, limit, offset)
+    return [_workload(row) for row in rows], total
 
 
 def active_in_pool(conn: sqlite3.Connection, pool_id: int) -> list[Workload]:
