@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bench import bench_login, bench_platform
+from bench import bench_login, bench_node_search, bench_platform
 
 
 def main() -> None:
-    for table in [*bench_platform.run(), bench_login.run()]:
+    for table in [*bench_platform.run(), bench_login.run(), bench_node_search.run()]:
         print(table, end="\n\n", flush=True)
 
 

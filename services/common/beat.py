@@ -44,6 +44,19 @@ def create_beat(settings: Settings | None = None) -> Celery:
         "kwargs": {"payload_json": contracts.WatchPayments().model_dump(mode="json")},
         "options": {"queue": "pools", "expires": settings.payment_watch_interval},
     }
+    # Deployer: the node index stays fresh without any request listing the grid; the reconciler re-drives
+    # stalled deployments and compares our index with the grid.
+    for name, task, payload, every in (
+        ("deployer refresh nodes", contracts.DEPLOYER_REFRESH_NODES, contracts.RefreshNodes(),
+         settings.node_index_refresh),
+        ("deployer reconcile", contracts.DEPLOYER_RECONCILE, contracts.Reconcile(), settings.reconcile_interval),
+    ):  # fmt: skip
+        entries[name] = {
+            "task": task,
+            "schedule": every,
+            "kwargs": {"payload_json": payload.model_dump(mode="json")},
+            "options": {"queue": "deployer", "expires": every},
+        }
     app.conf.beat_schedule = entries
     return app
 

@@ -105,3 +105,60 @@ class CapacityVerdict(Payload):
     reason: str = ""
     grid_pool_id: int | None = None
     node_ids: list[str] = Field(default_factory=list)
+
+
+# -- deployer -------------------------------------------------------------------------------------------------
+
+DEPLOYER_SUBMIT = "deployer.submit_solution"
+DEPLOYER_ADVANCE = "deployer.advance_solution"
+DEPLOYER_REFRESH_NODES = "deployer.refresh_nodes"
+DEPLOYER_RECONCILE = "deployer.reconcile"
+
+_KEY = r"^[A-Za-z0-9_.:-]{8,128}$"
+_OWNER = r"^[A-Za-z0-9_.-]{1,64}$"
+
+
+class SubmitSolution(Payload):
+    """Deploy a solution for ``owner``: the same ``idempotency_key`` (the chatflow session id) → one solution.
+
+    ``spec`` is the planner's spec (SOLUTIONS §3); ``secrets`` is the JSON object of the solution's secrets
+    (cluster secret, secret keys) encrypted to the marketplace identity with
+    :meth:`services.common.identity.Identity.encrypt_secrets`, so no secret crosses Redis or lands in
+    PostgreSQL in clear.
+    """
+
+    idempotency_key: str = Field(pattern=_KEY)
+    owner: str = Field(pattern=_OWNER)
+    type: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    spec: dict[str, object]
+    secrets: str = Field("", max_length=16_384)
+
+
+class SubmitError(BaseModel):
+    field: str
+    description: str
+
+
+class SubmitResult(Payload):
+    """Answer of ``deployer.submit_solution``: the solution, or why the spec was refused (nothing deployed)."""
+
+    ok: bool
+    solution_id: str | None = None
+    status: str | None = None
+    errors: list[SubmitError] = Field(default_factory=list)
+
+
+class AdvanceSolution(Payload):
+    """Drive one solution as far as it can go now. ``wake_token`` is set on the self-scheduled re-checks only:
+    a re-check whose token is no longer the solution's current one is a duplicate and does nothing."""
+
+    solution_id: str = Field(pattern=r"^[0-9a-f-]{32,36}$")
+    wake_token: str | None = None
+
+
+class RefreshNodes(Payload):
+    """Beat: refresh the deployer's node index from the explorer."""
+
+
+class Reconcile(Payload):
+    """Beat: re-drive stalled solutions; compare our workloads with the grid's (both directions)."""

@@ -163,6 +163,24 @@ class Identity:
             raise IdentityError("metadata record too large (explorer limit is 1024 characters)")
         return value
 
+    def encrypt_secrets(self, record: dict[str, Any]) -> str:
+        """Encrypt secrets at rest or in transit between our services (box to ourselves, base85, no size limit)."""
+        return base64.b85encode(self.box_encrypt(self.verify_key, json.dumps(record).encode())).decode()
+
+    def decrypt_secrets(self, value: str) -> dict[str, Any]:
+        """The record of :meth:`encrypt_secrets`.
+
+        Raises:
+            IdentityError: not encrypted by us, or tampered with.
+        """
+        try:
+            record = json.loads(self.box_decrypt(self.verify_key, base64.b85decode(value)))
+        except ValueError:
+            raise IdentityError("cannot decode the encrypted secrets") from None
+        if not isinstance(record, dict):
+            raise IdentityError("the encrypted secrets are not an object")
+        return record
+
     def decrypt_metadata(self, value: str) -> dict[str, Any] | None:
         """The record of :meth:`encrypt_metadata`, or None when it is not ours or not metadata at all."""
         try:

@@ -105,6 +105,16 @@ class Settings(BaseModel):
     payment_watch_interval: Annotated[float, Field(ge=1, le=600)] = Field(10.0, alias="PAYMENT_WATCH_INTERVAL")
 
     over_provisioning: bool = Field(False, alias="OVER_PROVISIONING")
+
+    # Deployer (DESIGN "Deployment lifecycle"): how long a workload may take to deploy before the solution is
+    # rolled back; how often a waiting deployment re-checks the grid (a countdown, far below the visibility
+    # timeout); how often beat refreshes the node index and runs the reconciler; how long a pool must be able
+    # to carry a new deployment.
+    workload_deadline: Annotated[int, Field(ge=5, le=86400)] = Field(600, alias="WORKLOAD_DEADLINE")
+    deploy_poll_interval: Annotated[float, Field(ge=0.1, le=60)] = Field(2.0, alias="DEPLOY_POLL_INTERVAL")
+    node_index_refresh: Annotated[float, Field(ge=5, le=3600)] = Field(60.0, alias="NODE_INDEX_REFRESH")
+    reconcile_interval: Annotated[float, Field(ge=5, le=3600)] = Field(60.0, alias="RECONCILE_INTERVAL")
+    min_pool_runtime: Annotated[int, Field(ge=60, le=365 * 86400)] = Field(3600, alias="MIN_POOL_RUNTIME")
     terms_version: Annotated[str, Field(min_length=1, max_length=32)] = Field("1", alias="TERMS_VERSION")
 
     backup_server1: SshTarget = Field("", alias="BACKUP_SERVER1")

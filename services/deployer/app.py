@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.common.identity import IdentityError, load_identity
 from services.common.settings import Settings
 from services.common.web import create_service_app
+from services.deployer.views import bp
 
 SERVICE = "deployer"
 PREFIX = "/api/solutions"
@@ -18,6 +20,13 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the deployer app (settings from the environment when not given).
 
     Raises:
-        SystemExit: malformed environment, or the deployer schema lacks migrations.
+        SystemExit: malformed environment, no identity, or the deployer schema lacks migrations.
     """
-    return create_service_app(SERVICE, PREFIX, settings)
+    app = create_service_app(SERVICE, PREFIX, settings)
+    settings = app.extensions["marketplace"].settings
+    try:
+        app.extensions["deployer_identity"] = load_identity(settings.identity_seed_file, create=settings.is_dev)
+    except IdentityError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+    app.register_blueprint(bp)
+    return app

@@ -1,0 +1,61 @@
+"""What the deployer's work needs at hand: the database, the grid, the marketplace identity, settings, Celery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeout
+from kombu.exceptions import OperationalError as BrokerError
+
+from services.common import contracts
+from services.common.db import Database
+from services.common.identity import Identity
+from services.common.settings import Settings
+from services.common.tasks import send
+from services.deployer.grid.client import GridClient
+
+
+class Transient(Exception):
+    """Something we depend on is unavailable right now: try again later (the solution keeps its state)."""
+
+
+class PlanningFailed(Exception):
+    """The solution cannot be deployed as asked; the message is what the user reads."""
+
+
+@dataclass
+class Deployer:
+    db: Database
+    grid: GridClient
+    identity: Identity
+    settings: Settings
+    celery: Celery
+
+    @property
+    def tid(self) -> int:
+        return self.grid.tid
+
+    def check_pool(self, owner: str, pool_id: int, cru: float, mru: float, sru: float, hru: float,
+                   ) -> contracts.CapacityVerdict:  # fmt: skip
+        """Ask the pools service whether ``pool_id`` is the owner's, active, and can carry these resources.
+
+        Raises:
+            Transient: the pools service did not answer within the query timeout.
+        """
+        query = contracts.CheckCapacity(owner=owner, pool_id=pool_id, cru=cru, mru=mru, sru=sru, hru=hru,
+                                        seconds=self.settings.min_pool_runtime)  # fmt: skip
+        try:
+            # A bounded wait on another service's queue (never our own, so it cannot deadlock on our workers).
+            answer: Any = send(self.celery, contracts.POOLS_CHECK_CAPACITY, query).get(
+                timeout=self.settings.query_timeout, disable_sync_subtasks=False
+            )
+        except (CeleryTimeout, BrokerError, OSError) as exc:
+            raise Transient(f"the pools service did not answer ({type(exc).__name__})") from None
+        return contracts.CapacityVerdict.model_validate(answer)
+
+    def wake(self, solution_id: str, token: str | None = None, countdown: float | None = None) -> None:
+        """Send ``deployer.advance_solution`` (after ``countdown`` seconds)."""
+        payload = contracts.AdvanceSolution(solution_id=solution_id, wake_token=token)
+        send(self.celery, contracts.DEPLOYER_ADVANCE, payload, countdown=countdown)

@@ -1,0 +1,64 @@
+"""Workload kinds the deployer creates and their wire enumerations (GRID_API §6)."""
+
+from __future__ import annotations
+
+from enum import Enum, IntEnum
+
+
+class WorkloadType(IntEnum):
+    """``workload_type`` on the wire (GRID_API §6.1)."""
+
+    ZDB = 0
+    CONTAINER = 1
+    VOLUME = 2
+    KUBERNETES = 4
+    REVERSE_PROXY = 6
+    SUBDOMAIN = 7
+    DOMAIN_DELEGATE = 8
+    GATEWAY4TO6 = 9
+    NETWORK_RESOURCE = 10
+
+
+class Kind(str, Enum):
+    """The ``kind`` column of ``deployer.workloads``: one per workload type the marketplace deploys."""
+
+    ZDB = "zdb"
+    CONTAINER = "container"
+    VOLUME = "volume"
+    KUBERNETES = "kubernetes"
+    NETWORK_RESOURCE = "network_resource"
+
+    @property
+    def wire_type(self) -> WorkloadType:
+        return WorkloadType[self.name]
+
+
+class NextAction(IntEnum):
+    """``next_action`` (GRID_API §6.2)."""
+
+    CREATE = 0
+    SIGN = 1
+    PAY = 2
+    DEPLOY = 3
+    DELETE = 4
+    INVALID = 5
+    DELETED = 6
+    MIGRATED = 7
+
+
+class ResultState(IntEnum):
+    """``result.state`` (GRID_API §6.3)."""
+
+    ERROR = 0
+    OK = 1
+    DELETED = 2
+
+
+class DiskType(IntEnum):
+    HDD = 0
+    SSD = 1
+
+
+class ZdbMode(IntEnum):
+    SEQ = 0
+    USER = 1

@@ -1,0 +1,213 @@
+"""SQL of the node index (``deployer.nodes``): refresh, search, explain a failed search, reserve.
+
+Every statement is static with named parameters. An unused filter is passed as NULL (or false) and written
+``(%(x)s IS NULL OR column = %(x)s)``: psycopg2 sends the values inline, so PostgreSQL folds the unused
+branches away at plan time and the remaining predicates can still use the indexes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import psycopg2.extras
+
+Cursor = Any  # a RealDictCursor (services.common.db.Database.transaction())
+
+UP_WITHIN_SECONDS = 600  # a node is up while its last heartbeat is at most 10 minutes old (GRID_API §5.4)
+# Held (per transaction) by whoever refreshes the index, so N workers never list the grid N times at once.
+_REFRESH_LOCK = 0x6E6F6465  # "node"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a node must satisfy; None / False / () switch a filter off (a resource of None is not checked)."""
+
+    node_ids: Sequence[str] | None = None
+    farm_id: int | None = None
+    country: str | None = None
+    city: str | None = None
+    free_to_use: bool = False
+    public_ipv4: bool = False
+    public_ipv6: bool = False
+    cru: float | None = None
+    mru: float | None = None
+    sru: float | None = None
+    hru: float | None = None
+    exclude: Sequence[str] = ()
+
+    def params(self) -> dict[str, Any]:
+        values = asdict(self)
+        values["node_ids"] = None if self.node_ids is None else list(self.node_ids)
+        values["exclude"] = list(self.exclude)
+        values["up_within"] = UP_WITHIN_SECONDS
+        return values
+
+
+# Keep the predicates of _SEARCH and _DIAGNOSE identical: the second explains why the first found too little.
+_SEARCH = """
+SELECT node_id, farm_id, country, city, public_ipv4, public_ipv6, wg_ports, free_cru, free_mru, free_sru, free_hru
+FROM deployer.nodes
+WHERE (%(node_ids)s::text[] IS NULL OR node_id = ANY(%(node_ids)s::text[]))
+  AND (%(farm_id)s::bigint IS NULL OR farm_id = %(farm_id)s::bigint)
+  AND (%(country)s::text IS NULL OR country = %(country)s::text)
+  AND (%(city)s::text IS NULL OR city = %(city)s::text)
+  AND updated >= now() - make_interval(secs => %(up_within)s)
+  AND (NOT %(free_to_use)s OR free_to_use)
+  AND (NOT %(public_ipv4)s OR public_ipv4 IS NOT NULL)
+  AND (NOT %(public_ipv6)s OR public_ipv6 IS NOT NULL)
+  AND (%(cru)s::float8 IS NULL OR free_cru >= %(cru)s::float8)
+  AND (%(mru)s::float8 IS NULL OR free_mru >= %(mru)s::float8)
+  AND (%(sru)s::float8 IS NULL OR free_sru >= %(sru)s::float8)
+  AND (%(hru)s::float8 IS NULL OR free_hru >= %(hru)s::float8)
+  AND NOT (node_id = ANY(%(exclude)s::text[]))
+ORDER BY random()
+LIMIT %(limit)s
+"""
+
+# One row per combination of satisfied / failed filters, with how many nodes have it and the most free capacity
+# among them: enough to tell, in Python, which filter (or pair of filters) leaves too few nodes.
+_DIAGNOSE = """
+SELECT in_pool, in_farm, in_country, in_city, up, free_to_use, public_ipv4, public_ipv6,
+       cru, mru, sru, hru, unused, count(*) AS nodes,
+       max(free_cru) AS max_cru, max(free_mru) AS max_mru, max(free_sru) AS max_sru, max(free_hru) AS max_hru
+FROM (
+    SELECT free_cru, free_mru, free_sru, free_hru,
+           (%(node_ids)s::text[] IS NULL OR node_id = ANY(%(node_ids)s::text[])) AS in_pool,
+           (%(farm_id)s::bigint IS NULL OR farm_id = %(farm_id)s::bigint) AS in_farm,
+           (%(country)s::text IS NULL OR country = %(country)s::text) AS in_country,
+           (%(city)s::text IS NULL OR city = %(city)s::text) AS in_city,
+           updated >= now() - make_interval(secs => %(up_within)s) AS up,
+           (NOT %(free_to_use)s OR free_to_use) AS free_to_use,
+           (NOT %(public_ipv4)s OR public_ipv4 IS NOT NULL) AS public_ipv4,
+           (NOT %(public_ipv6)s OR public_ipv6 IS NOT NULL) AS public_ipv6,
+           (%(cru)s::float8 IS NULL OR free_cru >= %(cru)s::float8) AS cru,
+           (%(mru)s::float8 IS NULL OR free_mru >= %(mru)s::float8) AS mru,
+           (%(sru)s::float8 IS NULL OR free_sru >= %(sru)s::float8) AS sru,
+           (%(hru)s::float8 IS NULL OR free_hru >= %(hru)s::float8) AS hru,
+           NOT (node_id = ANY(%(exclude)s::text[])) AS unused
+    FROM deployer.nodes
+    WHERE %(only)s::text IS NULL OR node_id = %(only)s::text
+) AS flags
+GROUP BY in_pool, in_farm, in_country, in_city, up, free_to_use, public_ipv4, public_ipv6,
+         cru, mru, sru, hru, unused
+"""
+
+
+def search(cur: Cursor, filters: Filters, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` distinct nodes that pass every filter, in random order (a fair spread over the fits)."""
+    cur.execute(_SEARCH, {**filters.params(), "limit": limit})
+    return list(cur.fetchall())
+
+
+def diagnose(cur: Cursor, filters: Filters, only: str | None = None) -> list[dict[str, Any]]:
+    """Every combination of passed (True) and failed (False) filters over the index (or over node ``only``).
+
+    Each row holds the filter names as booleans, ``nodes`` (how many have that combination) and ``max_cru`` …
+    ``max_hru`` (the most free capacity among them).
+    """
+    cur.execute(_DIAGNOSE, {**filters.params(), "only": only})
+    return list(cur.fetchall())
+
+
+def get_node(cur: Cursor, node_id: str) -> dict[str, Any] | None:
+    cur.execute(
+        """
+        SELECT node_id, farm_id, country, city, public_ipv4, public_ipv6, wg_ports,
+               free_cru, free_mru, free_sru, free_hru
+        FROM deployer.nodes WHERE node_id = %(node_id)s
+        """,
+        {"node_id": node_id},
+    )
+    row: dict[str, Any] | None = cur.fetchone()
+    return row
+
+
+def add_reserved(cur: Cursor, node_id: str, amounts: dict[str, float], checks: dict[str, float | None]) -> bool:
+    """Add ``amounts`` (cru … hru) to the node's reserved capacity if its free capacity still covers ``checks``.
+
+    False when the node is unknown or no longer has room. The UPDATE re-checks the row after waiting for any
+    concurrent reservation of the same node (READ COMMITTED), so two deployments cannot both take the last space.
+    """
+    cur.execute(
+        """
+        UPDATE deployer.nodes
+        SET reserved_cru = GREATEST(reserved_cru, 0) + %(cru)s, reserved_mru = GREATEST(reserved_mru, 0) + %(mru)s,
+            reserved_sru = GREATEST(reserved_sru, 0) + %(sru)s, reserved_hru = GREATEST(reserved_hru, 0) + %(hru)s
+        WHERE node_id = %(node_id)s
+          AND (%(check_cru)s::float8 IS NULL OR free_cru >= %(check_cru)s::float8)
+          AND (%(check_mru)s::float8 IS NULL OR free_mru >= %(check_mru)s::float8)
+          AND (%(check_sru)s::float8 IS NULL OR free_sru >= %(check_sru)s::float8)
+          AND (%(check_hru)s::float8 IS NULL OR free_hru >= %(check_hru)s::float8)
+        RETURNING node_id
+        """,
+        {"node_id": node_id, **amounts, **{f"check_{unit}": value for unit, value in checks.items()}},
+    )
+    return cur.fetchone() is not None
+
+
+_UPSERT = """
+INSERT INTO deployer.nodes (node_id, farm_id, country, city, total_cru, total_mru, total_sru, total_hru,
+                            reserved_cru, reserved_mru, reserved_sru, reserved_hru, updated, free_to_use,
+                            public_ipv4, public_ipv6, wg_ports, refreshed_at)
+VALUES %s
+ON CONFLICT (node_id) DO UPDATE SET
+    farm_id = EXCLUDED.farm_id, country = EXCLUDED.country, city = EXCLUDED.city,
+    total_cru = EXCLUDED.total_cru, total_mru = EXCLUDED.total_mru,
+    total_sru = EXCLUDED.total_sru, total_hru = EXCLUDED.total_hru,
+    reserved_cru = EXCLUDED.reserved_cru, reserved_mru = EXCLUDED.reserved_mru,
+    reserved_sru = EXCLUDED.reserved_sru, reserved_hru = EXCLUDED.reserved_hru,
+    updated = EXCLUDED.updated, free_to_use = EXCLUDED.free_to_use,
+    public_ipv4 = EXCLUDED.public_ipv4, public_ipv6 = EXCLUDED.public_ipv6,
+    wg_ports = EXCLUDED.wg_ports, refreshed_at = EXCLUDED.refreshed_at
+"""
+_UPSERT_ROW = (
+    "(%(node_id)s, %(farm_id)s, %(country)s, %(city)s, %(total_cru)s, %(total_mru)s, %(total_sru)s, %(total_hru)s,"
+    " %(reserved_cru)s, %(reserved_mru)s, %(reserved_sru)s, %(reserved_hru)s, %(updated)s, %(free_to_use)s,"
+    " %(public_ipv4)s, %(public_ipv6)s, %(wg_ports)s::integer[], now())"
+)
+
+
+def upsert_nodes(cur: Cursor, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert or overwrite nodes (grid truth replaces local reservations); ``refreshed_at`` = transaction start."""
+    psycopg2.extras.execute_values(cur, _UPSERT, rows, template=_UPSERT_ROW, page_size=1000)
+
+
+def prune_nodes(cur: Cursor) -> int:
+    """Delete the nodes this transaction's refresh did not see (gone from the grid); returns how many."""
+    cur.execute("DELETE FROM deployer.nodes WHERE refreshed_at < now()")
+    return int(cur.rowcount)
+
+
+def record_refresh(cur: Cursor, node_count: int) -> None:
+    cur.execute(
+        """
+        INSERT INTO deployer.node_index (singleton, refreshed_at, node_count) VALUES (true, now(), %(count)s)
+        ON CONFLICT (singleton) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at, node_count = EXCLUDED.node_count
+        """,
+        {"count": node_count},
+    )
+
+
+def index_age(cur: Cursor) -> float | None:
+    """Seconds since the last refresh; None when the index was never filled."""
+    cur.execute("SELECT extract(epoch FROM now() - refreshed_at)::float8 AS age FROM deployer.node_index")
+    row = cur.fetchone()
+    return None if row is None else float(row["age"])
+
+
+def count_nodes(cur: Cursor) -> int:
+    cur.execute("SELECT count(*) AS n FROM deployer.nodes")
+    return int(cur.fetchone()["n"])
+
+
+def try_lock_refresh(cur: Cursor) -> bool:
+    """Take the refresh lock for this transaction if nobody holds it."""
+    cur.execute("SELECT pg_try_advisory_xact_lock(%(key)s) AS locked", {"key": _REFRESH_LOCK})
+    return bool(cur.fetchone()["locked"])
+
+
+def lock_refresh(cur: Cursor) -> None:
+    """Wait for the refresh lock (a refresh in progress ends) and hold it for this transaction."""
+    cur.execute("SELECT pg_advisory_xact_lock(%(key)s)", {"key": _REFRESH_LOCK})

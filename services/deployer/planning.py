@@ -1,0 +1,153 @@
+"""Planning (DESIGN "Deployment lifecycle" step 2): pools checked, nodes chosen, network and IPs allocated.
+
+Everything planning decides is written in one transaction together with the move to ``deploying``: a crash
+before the commit leaves nothing behind; a crash after it leaves a plan the next pass simply carries on with.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict
+from typing import Any
+
+import structlog
+
+from services.common import contracts
+from services.deployer import network_store, networks, store
+from services.deployer.context import Deployer, PlanningFailed
+from services.deployer.grid.node_finder import (
+    NodeQuery,
+    NoNodeFits,
+    ensure_fresh,
+    find_nodes,
+    get_node,
+    node_fits,
+    reserve,
+)
+from services.deployer.solutions.base import Placed, Placement, Planner, Spec
+
+log = structlog.get_logger(__name__)
+
+
+Verdicts = dict[tuple[int, Any], contracts.CapacityVerdict]
+
+
+def _verdicts(dep: Deployer, owner: str, placements: list[Placement]) -> Verdicts:
+    """One capacity verdict per (pool, resources) the placements may use, asked before any lock is taken."""
+    verdicts: Verdicts = {}
+    for p in placements:
+        for pool_id in (p.pool_id, *p.alternatives):
+            key = (pool_id, p.resources)
+            if key not in verdicts:
+                r = p.resources
+                verdicts[key] = dep.check_pool(owner, pool_id, r.cru, r.mru, r.sru, r.hru)
+    return verdicts
+
+
+def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: dict[tuple[int, Any], contracts.CapacityVerdict],
+            taken: list[str]) -> tuple[str, int]:  # fmt: skip
+    """(node id, grid pool id) for one placement, trying its pool then its alternatives.
+
+    Raises:
+        PlanningFailed: no pool of the placement is usable, or no node of them fits (the reason says which).
+    """
+    reasons: list[str] = []
+    for pool_id in (p.pool_id, *p.alternatives):
+        verdict = verdicts[(pool_id, p.resources)]
+        if not verdict.ok or verdict.grid_pool_id is None:
+            reasons.append(f"pool {pool_id}: {verdict.reason}")
+            continue
+        query = NodeQuery(resources=p.resources, node_ids=verdict.node_ids, public_ipv4=p.public_ipv4,
+                          public_ipv6=p.public_ipv6, exclude=tuple(taken), pool_label=f"pool {pool_id}")  # fmt: skip
+        over = dep.settings.over_provisioning
+        try:
+            if p.node_id is not None:
+                node = node_fits(cur, p.node_id, query, over_provisioning=over)
+            else:
+                node = find_nodes(cur, query, 1, over_provisioning=over)[0]
+        except NoNodeFits as exc:
+            reasons.append(f"pool {pool_id}: {exc}")
+            continue
+        reserve(cur, node.node_id, p.resources)
+        return node.node_id, verdict.grid_pool_id
+    raise PlanningFailed("; ".join(reasons) if reasons else f"no usable pool for {p.role}")
+
+
+def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
+    """Resolve every placement and move the solution to ``deploying``; False when it is no longer ``planning``.
+
+    Raises:
+        PlanningFailed: the user's choices cannot be honoured (pool, node, network, IP); nothing was kept.
+        Transient: the pools service or the explorer is unavailable (try again later).
+    """
+    with dep.db.transaction() as cur:
+        sol = store.solution(cur, solution_id)
+    assert sol is not None
+    owner = sol["owner"]
+    placements = planner.placements(spec)
+    # Beat keeps the index fresh; this only matters right after a start, before beat's first refresh.
+    ensure_fresh(dep.db, dep.grid.explorer, max(3 * dep.settings.node_index_refresh, 600))
+    verdicts = _verdicts(dep, owner, placements)
+    with dep.db.transaction() as cur:
+        sol = store.solution(cur, solution_id, lock=True)
+        if sol is None or sol["status"] != "planning":
+            return False
+        net = None
+        if sol["type"] == "network":
+            net = networks.create(cur, owner, sol["name"], sol["spec"].get("ip_range"), solution_id)
+        elif any(p.network for p in placements):
+            short = planner.network_of(spec)
+            net = network_store.network_by_name(cur, networks.grid_name(owner, short or ""))
+            if net is not None:
+                # Lock before checking: a cancel of the network holds the same lock while it looks for users.
+                network_store.lock_network(cur, net["id"])
+            if net is None or net["owner"] != owner or not _network_live(cur, net):
+                raise PlanningFailed(f"you have no network named {short!r}; create it first")
+        placed: dict[str, Placed] = {}
+        taken: dict[str | None, list[str]] = defaultdict(list)
+        changed = False
+        for p in placements:
+            node_id, grid_pool_id = _choose(dep, cur, p, verdicts, taken[p.group] if p.group else [])
+            if p.group:
+                taken[p.group].append(node_id)
+            ip = None
+            if net is not None and (p.network or sol["type"] == "network"):
+                node = _node(cur, node_id)
+                changed |= networks.attach_node(cur, net, node, grid_pool_id)
+                if p.network:
+                    ip = networks.allocate_ip(cur, net, node_id, solution_id, p.ip)
+            placed[p.role] = Placed(p.role, node_id, grid_pool_id, ip)
+            store.add_event(cur, solution_id, f"node {node_id} chosen for {p.role} (pool {grid_pool_id})")
+        values: dict[str, Any] = {}
+        if sol["type"] == "network":
+            assert net is not None
+            values["secret_outputs"] = _add_laptop(dep, cur, net, placed["access"].node_id, sol)
+            changed = True
+        if net is not None and changed:
+            owner_solution = store.solution(cur, str(net["solution_id"])) if sol["type"] != "network" else sol
+            networks.record_rewrite(cur, dep, net, owner_solution or sol)
+            store.add_event(cur, solution_id, f"network {net['name'].split('_', 1)[-1]} updated")
+        store.update_solution(cur, solution_id, status="deploying", stage=-1 if net is not None else 0,
+                              placed={k: asdict(v) for k, v in placed.items()},
+                              network_id=net["id"] if net is not None else None, **values)  # fmt: skip
+        store.extend_deadline(cur, solution_id, dep.settings.workload_deadline + 60)
+    return True
+
+
+def _node(cur: Any, node_id: str) -> Any:
+    node = get_node(cur, node_id)
+    if node is None:
+        raise PlanningFailed(f"node {node_id} is not on the grid")
+    return node
+
+
+def _network_live(cur: Any, net: dict[str, Any]) -> bool:
+    owner_solution = store.solution(cur, str(net["solution_id"])) if net["solution_id"] else None
+    return owner_solution is not None and owner_solution["status"] == "deployed"
+
+
+def _add_laptop(dep: Deployer, cur: Any, net: dict[str, Any], via: str, sol: dict[str, Any]) -> str:
+    """The laptop's access: its /24 and key pair; returns the WireGuard config encrypted to ourselves."""
+    peer, private_key = networks.add_access(cur, net, via)
+    config = networks.wireguard_config(cur, net, peer, private_key, bool(sol["spec"].get("ipv6")))
+    return dep.identity.encrypt_secrets({"wireguard": config})

@@ -1,0 +1,108 @@
+"""The reconciler (beat): re-drive stalled solutions and make our index and the grid agree, both directions.
+
+Forward: a live workload on the grid signed by us that our index does not know is adopted when its metadata
+names a row still waiting for its answer (the worker died between the POST and saving the answer), and deleted
+otherwise (a leftover of a deployment that is over). Reverse: a workload our index believes live that the grid
+removed (its pool ran out, a farmer removed it) is marked deleted, and its solution told.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from services.common.explorer import ExplorerRejected, ExplorerUnavailable
+from services.deployer import store, teardown
+from services.deployer.context import Deployer
+from services.deployer.grid.kinds import Kind, NextAction
+
+log = structlog.get_logger(__name__)
+LIVE_SOLUTION = ("submitted", "planning", "deploying", "deployed")
+
+
+def reconcile(dep: Deployer) -> dict[str, int]:
+    """One reconciliation pass; returns counters (re-driven, adopted, orphans deleted, vanished)."""
+    counts = {"redriven": 0, "adopted": 0, "orphans_deleted": 0, "vanished": 0}
+    idle = max(30.0, 10 * dep.settings.deploy_poll_interval)
+    with dep.db.transaction() as cur:
+        stalled = store.stalled_solutions(cur, idle)
+    for solution_id in stalled:
+        dep.wake(solution_id)
+        counts["redriven"] += 1
+    try:
+        live = list(dep.grid.live_workloads())
+    except ExplorerUnavailable as exc:
+        log.warning("reconciler cannot list the grid", reason=str(exc))
+        return counts
+    live_ids = {int(w["id"]) for w in live}
+    with dep.db.transaction() as cur:
+        known = store.workload_by_grid_ids(cur, sorted(live_ids))
+    for workload in live:
+        grid_id = int(workload["id"])
+        row = known.get(grid_id)
+        if row is None:
+            counts[_unknown(dep, workload)] += 1
+        elif row["state"] in ("deleting", "deleted") or row["solution_status"] in ("rolled_back", "cancelled"):
+            _delete(dep, grid_id)  # we asked for its deletion before; ask again (idempotent)
+    counts["vanished"] = _reverse(dep, live_ids)
+    if any(counts.values()):
+        log.info("reconciled", **counts)
+    return counts
+
+
+def _unknown(dep: Deployer, workload: dict[str, Any]) -> str:
+    record = dep.identity.decrypt_metadata(workload.get("metadata") or "")
+    grid_id = int(workload["id"])
+    row = None
+    if record is not None and isinstance(record.get("wl"), int):
+        with dep.db.transaction() as cur:
+            row = store.workload_row(cur, record["wl"])
+    if row is not None and row["grid_id"] is None and row["state"] == "recorded" \
+            and row["solution_status"] in ("planning", "deploying"):  # fmt: skip
+        with dep.db.transaction() as cur:
+            store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline)
+        log.info("adopted a workload sent before a crash", workload=row["id"], grid_id=grid_id)
+        return "adopted"
+    if row is not None and row["kind"] == Kind.NETWORK_RESOURCE.value and row["solution_status"] in LIVE_SOLUTION:
+        # Deleting any network resource tears its network down on that node: a duplicate version of a live
+        # network is harmless (the node runs the newest) and goes with the network.
+        return "adopted"
+    log.warning("deleting a workload no deployment owns", grid_id=grid_id, known_row=row is not None)
+    _delete(dep, grid_id)
+    return "orphans_deleted"
+
+
+def _delete(dep: Deployer, grid_id: int) -> None:
+    try:
+        dep.grid.sign_delete(grid_id)
+    except (ExplorerUnavailable, ExplorerRejected) as exc:
+        log.warning("could not delete a workload", grid_id=grid_id, reason=str(exc))
+
+
+def _reverse(dep: Deployer, live_ids: set[int]) -> int:
+    vanished = 0
+    with dep.db.transaction() as cur:
+        believed = [w for w in store.deployed_workloads(cur) if int(w["grid_id"]) not in live_ids]
+    for row in believed:
+        try:
+            workload = dep.grid.workload(int(row["grid_id"]))
+        except ExplorerUnavailable:
+            return vanished
+        except ExplorerRejected:
+            workload = {"next_action": NextAction.DELETED}
+        if workload.get("next_action") not in (NextAction.DELETED, NextAction.DELETE, NextAction.INVALID):
+            continue  # sent after the listing was taken
+        vanished += 1
+        with dep.db.transaction() as cur:
+            store.set_workload_state(cur, row["id"], "deleted", error="removed from the grid")
+            sol = store.solution(cur, str(row["solution_id"]), lock=True) if row["solution_id"] else None
+            if sol is None:
+                continue
+            store.add_event(cur, str(sol["id"]), f"workload {row['grid_id']} on node {row['node_id']} was removed "
+                            "from the grid (its capacity pool may have run out)", level="warning")  # fmt: skip
+            if sol["status"] in ("deployed", "deploying"):
+                teardown.fail(cur, sol, f"workload {row['grid_id']} was removed from the grid (its capacity pool "
+                              "may have run out)")  # fmt: skip
+        dep.wake(str(row["solution_id"]))
+    return vanished

@@ -1,0 +1,178 @@
+"""The deployer's rules behind its tasks and its HTTP API: submit, list, show, cancel (no Flask, no Celery here)."""
+
+from __future__ import annotations
+
+import secrets as random_secrets
+from typing import Any
+
+import psycopg2.errors
+from pydantic import ValidationError
+
+from services.common import contracts
+from services.common.db import Database
+from services.common.identity import Identity, IdentityError
+from services.deployer import lifecycle, network_store, store
+from services.deployer.solutions import PLANNERS
+
+# Every type of SOLUTIONS §6.1 (the ones later issues deploy count 0 until then).
+TYPES = ("network", "ubuntu", "kubernetes", "minio", "monitoring", "flist", "gitea", "4to6gw", "delegated_domain",
+         "exposed", "publisher", "peertube", "discourse", "mattermost", "threebot", "cryptpad", "pools", "wiki",
+         "blog", "website", "taiga")  # fmt: skip
+
+
+class NotFound(Exception):
+    """No such solution for this user (another user's solution reads the same)."""
+
+
+class Conflict(Exception):
+    """The request cannot be honoured now; the message says why."""
+
+
+def _refusal(field: str, description: str) -> contracts.SubmitResult:
+    return contracts.SubmitResult(ok=False, errors=[contracts.SubmitError(field=field, description=description)])
+
+
+def submit(db: Database, identity: Identity, settings_deadline: int,
+           payload: contracts.SubmitSolution) -> tuple[contracts.SubmitResult, bool]:  # fmt: skip
+    """Create the solution for ``payload`` (once per idempotency key); returns (answer, newly created).
+
+    The spec is validated against the planner's model; secrets are checked to decrypt and to hold every secret
+    the spec needs, and the generated ones (e.g. a ZDB password) are added before they are stored encrypted.
+    """
+    planner = PLANNERS.get(payload.type)
+    if planner is None:
+        return _refusal("type", f"unknown solution type {payload.type!r}"), False
+    try:
+        spec = planner.spec_model.model_validate(payload.spec)
+    except ValidationError as exc:
+        errors = [contracts.SubmitError(field=".".join(str(p) for p in e["loc"]) or "spec", description=e["msg"])
+                  for e in exc.errors()]  # fmt: skip
+        return contracts.SubmitResult(ok=False, errors=errors), False
+    try:
+        secrets = identity.decrypt_secrets(payload.secrets) if payload.secrets else {}
+    except IdentityError:
+        return _refusal("secrets", "the secrets are not encrypted to this marketplace"), False
+    missing = [name for name in spec.secret_names if not isinstance(secrets.get(name), str) or not secrets[name]]
+    if missing:
+        return _refusal(missing[0], f"the secret {missing[0]!r} is required"), False
+    for name in spec.generated_secrets:
+        secrets.setdefault(name, random_secrets.token_hex(16))
+    sealed = identity.encrypt_secrets(secrets) if secrets else None
+    try:
+        with db.transaction() as cur:
+            row, created = store.insert_solution(
+                cur, key=payload.idempotency_key, owner=payload.owner, type=payload.type, name=spec.name,
+                spec=spec.model_dump(mode="json"), secrets=sealed, deadline_seconds=settings_deadline,
+            )  # fmt: skip
+            if created:
+                store.add_event(cur, str(row["id"]), "submitted")
+    except psycopg2.errors.UniqueViolation:
+        return _refusal("name", f"you already have a {payload.type} solution named {spec.name!r}"), False
+    if row["owner"] != payload.owner or row["type"] != payload.type:
+        return _refusal("idempotency_key", "this key was already used for another deployment"), False
+    result = contracts.SubmitResult(ok=True, solution_id=str(row["id"]), status=row["status"])
+    return result, created
+
+
+def _listed(sol: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
+    planner = PLANNERS.get(sol["type"])
+    keys: dict[str, Any] = {"Name": sol["name"], "wids": []}
+    if planner is not None:
+        spec = planner.spec_model.model_validate(sol["spec"])
+        keys = planner.listing(spec, lifecycle.views(sol, rows))
+    return {
+        "id": str(sol["id"]),
+        "type": sol["type"],
+        "name": sol["name"],
+        "status": sol["status"],
+        "error": sol["error"],
+        "created": sol["created_at"].isoformat(),
+        **keys,
+    }
+
+
+def list_solutions(db: Database, owner: str, type: str | None) -> list[dict[str, Any]]:
+    """The owner's solutions (of ``type``) with their listing keys, read from our own tables only.
+
+    Raises:
+        NotFound: ``type`` is not a solution type.
+    """
+    if type is not None and type not in TYPES:
+        raise NotFound(type)
+    with db.transaction() as cur:
+        solutions = store.solutions_of(cur, owner, type)
+        rows = store.workloads_by_solution(cur, [str(s["id"]) for s in solutions])
+    return [_listed(s, rows.get(str(s["id"]), [])) for s in solutions]
+
+
+def count(db: Database, owner: str) -> dict[str, int]:
+    with db.transaction() as cur:
+        counts = store.count_by_type(cur, owner)
+    return {t: counts.get(t, 0) for t in TYPES}
+
+
+def show(db: Database, owner: str, solution_id: str) -> dict[str, Any]:
+    """One solution with its events, outputs and workloads.
+
+    Raises:
+        NotFound: not a solution of ``owner``.
+    """
+    with db.transaction() as cur:
+        sol = store.solution(cur, solution_id, owner=owner)
+        if sol is None:
+            raise NotFound(solution_id)
+        rows = store.workloads_of(cur, solution_id)
+        events = store.events(cur, solution_id)
+    listed = _listed(sol, rows)
+    return {
+        **listed,
+        "outputs": sol["outputs"],
+        "wireguard_config": "available" if sol["secret_outputs"] else None,
+        "events": [{"at": e["at"].isoformat(), "level": e["level"], "message": e["message"]} for e in events],
+        "workloads": [
+            {"id": w["grid_id"], "kind": w["kind"], "key": w["key"], "node": w["node_id"], "pool": w["pool_id"],
+             "state": w["state"], "error": w["error"]}
+            for w in rows
+        ],
+    }  # fmt: skip
+
+
+def cancel(db: Database, owner: str, solution_id: str) -> tuple[dict[str, Any], bool]:
+    """Start cancelling (idempotent); returns (solution, whether a pass must be sent).
+
+    Raises:
+        NotFound: not a solution of ``owner``.
+        Conflict: a network that other live solutions still use.
+    """
+    with db.transaction() as cur:
+        sol = store.solution(cur, solution_id, owner=owner, lock=True)
+        if sol is None:
+            raise NotFound(solution_id)
+        if sol["status"] in ("cancelling", "cancelled"):
+            return sol, False
+        if sol["type"] == "network" and sol["network_id"] is not None:
+            # Under the network's lock: a deployment planning into this network right now either committed
+            # (and is listed below) or will find the network gone.
+            network_store.lock_network(cur, sol["network_id"])
+            users = store.live_solutions_in_network(cur, sol["network_id"], exclude=solution_id)
+            if users:
+                names = ", ".join(f"{u['type']} {u['name']}" for u in users)
+                raise Conflict(f"the network is still used by: {names}; delete those first")
+        store.update_solution(cur, solution_id, status="cancelling", wake_token=None)
+        store.add_event(cur, solution_id, "cancelling: removing every workload from the grid")
+        sol = store.solution(cur, solution_id)
+    assert sol is not None
+    return sol, True
+
+
+def take_wireguard(db: Database, identity: Identity, owner: str, solution_id: str) -> str:
+    """The WireGuard config (with the laptop's private key), handed out once and then erased.
+
+    Raises:
+        NotFound: not a solution of ``owner``, or the config was already downloaded.
+    """
+    with db.transaction() as cur:
+        value = store.take_secret_outputs(cur, solution_id, owner)
+    if value is None:
+        raise NotFound(solution_id)
+    return str(identity.decrypt_secrets(value)["wireguard"])

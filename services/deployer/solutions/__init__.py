@@ -1,0 +1,18 @@
+"""One planner per solution type (SOLUTIONS §3): spec → placements → staged workload lists → listing keys."""
+
+from __future__ import annotations
+
+from services.deployer.solutions import flist, kubernetes, minio, monitoring, network, ubuntu
+from services.deployer.solutions.base import Planner
+
+PLANNERS: dict[str, Planner] = {
+    planner.type: planner
+    for planner in (
+        network.PLANNER,
+        ubuntu.PLANNER,
+        flist.PLANNER,
+        kubernetes.PLANNER,
+        minio.PLANNER,
+        monitoring.PLANNER,
+    )
+}

@@ -1,0 +1,217 @@
+"""What a planner is: a pure function of a validated spec (and of what the deployer already placed and deployed).
+
+The deployer runs a solution in *stages*. Before stage 0 it resolves every :class:`Placement` the planner asks for
+(pool → grid pool and node ids through the pools service, node via the node finder, attachment of the node to the
+solution's network, IP allocation) into a :class:`Placed`. Then, for ``stage = 0, 1, …``, it calls
+``planner.build(spec, ctx, stage)``: the workloads of that stage are recorded, sent, and all awaited before the next
+stage is built, so a later stage can use the results of earlier ones (a volume's id in a container mount, the ZDB
+namespaces in MinIO's shard list). ``build`` returns ``None`` once there are no more stages.
+
+Planners never touch the database, the explorer or the clock: they are unit-tested as plain functions.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.common.capacity import Resources
+from services.deployer.grid.kinds import Kind
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,30}$"
+
+
+class Spec(BaseModel):
+    """Base of every solution spec: the short name the user typed; unknown fields rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Names of the secrets the user typed (never in the spec: stored encrypted, referenced by Sealed) and of those
+    # the deployer generates at submit time (32 random hex chars each).
+    secret_names: ClassVar[tuple[str, ...]] = ()
+    generated_secrets: ClassVar[tuple[str, ...]] = ()
+
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """A secret in a workload field: sealed to the target node (GRID_API §8) when the workload is rendered.
+
+    ``secret`` names an entry of the solution's encrypted secrets (``ctx.secrets``); planners never hold the
+    plaintext, so a plan can be logged or compared in a test without leaking anything.
+    """
+
+    secret: str
+
+
+@dataclass(frozen=True)
+class SealedTemplate:
+    """A sealed value composed of plain text and secrets, e.g. MinIO's shard list with the ZDB password in each URL.
+
+    ``template`` uses ``str.format`` fields that name secrets (``"ns1:{zdb_password}@[10.1.2.3]:9900"``; literal
+    braces doubled); ``secrets`` lists them. The renderer seals ``template.format(**{n: secrets[n] for n in
+    self.secrets})`` to the node, exactly like a :class:`Sealed` value.
+
+    Raises:
+        ValueError: when a template field is not listed in ``secrets`` or is not a plain name.
+    """
+
+    template: str
+    secrets: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for _, field_name, spec, conversion in string.Formatter().parse(self.template):
+            if field_name is None:
+                continue
+            if field_name not in self.secrets or spec or conversion:
+                raise ValueError(f"template field {{{field_name}}} is not one of the secrets {self.secrets}")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A request for one node (and pool) that workloads of the plan will run on.
+
+    ``pool_id`` is the user's pool id in the pools service; ``node_id`` is the user's pick or ``None`` for an
+    automatic choice among the up nodes of the pool that fit ``resources`` (with ``group``: never the same node
+    as another placement of that group). ``network`` asks for the node to be in the solution's network and
+    for one IP on it (``ip`` when the user chose one, else the first free). ``public_ipv4``/``public_ipv6`` ask for
+    a node with a public address of that family (a network's access node). ``alternatives`` are further pools
+    of the user tried in order when no node of ``pool_id`` fits (e.g. the other pools a Kubernetes user selected).
+    """
+
+    role: str
+    pool_id: int
+    resources: Resources
+    node_id: str | None = None
+    network: bool = True
+    ip: str | None = None
+    group: str | None = None
+    public_ipv4: bool = False
+    public_ipv6: bool = False
+    alternatives: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A resolved placement: the node, the grid pool paying for it, and its IP in the network (if any)."""
+
+    role: str
+    node_id: str
+    grid_pool_id: int
+    ip: str | None = None
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """A deployed workload of an earlier stage: its grid id and the node's ``result.data_json``."""
+
+    key: str
+    grid_id: int
+    node_id: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """Everything a planner may read besides the spec. ``network`` is the grid-side network name."""
+
+    owner: str
+    network: str | None
+    placed: Mapping[str, Placed]
+    deployed: Mapping[str, Deployed] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class WorkloadPlan:
+    """One workload to create: ``fields`` are the type-specific wire fields (GRID_API §5.9).
+
+    Values may be :class:`Sealed` or :class:`SealedTemplate`, also inside ``secret_environment``. ``key`` is unique
+    within the solution (``"container"``, ``"zdb-2"``, ``"worker-1"``); ``role`` names the :class:`Placed` it runs on;
+    ``description`` goes to the wire ``description`` field (e.g. ``{"role": "master"}``).
+    """
+
+    key: str
+    kind: Kind
+    role: str
+    fields: Mapping[str, Any]
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class WorkloadView:
+    """A workload as the listing sees it: what was sent (``fields``, secrets sealed) and what the node said."""
+
+    key: str
+    kind: Kind
+    role: str
+    node_id: str
+    grid_pool_id: int
+    grid_id: int | None
+    state: str
+    fields: Mapping[str, Any]
+    data: Mapping[str, Any]
+
+
+class Planner(Protocol):
+    """One solution type. Implementations are modules-level singletons registered in ``solutions/__init__``."""
+
+    spec_model: ClassVar[type[Spec]]
+    type: ClassVar[str]
+
+    def placements(self, spec: Any) -> list[Placement]:
+        """The nodes the plan needs, in the order they are resolved."""
+        ...
+
+    def network_of(self, spec: Any) -> str | None:
+        """The short name of the user network the solution lives in (``None``: no network)."""
+        ...
+
+    def build(self, spec: Any, ctx: PlanContext, stage: int) -> list[WorkloadPlan] | None:
+        """The workloads of ``stage`` (sent together, all awaited before the next); ``None`` after the last."""
+        ...
+
+    def listing(self, spec: Any, workloads: list[WorkloadView]) -> dict[str, Any]:
+        """The type's listing keys (SOLUTIONS §6.2), ``Name`` and ``wids`` included."""
+        ...
+
+    def outputs(self, spec: Any, workloads: list[WorkloadView]) -> dict[str, Any]:
+        """What the user gets once deployed: IPs, URLs, ssh commands (no secrets)."""
+        ...
+
+
+def container_fields(
+    *,
+    flist: str,
+    cpu: int,
+    memory: int,
+    disk: int,
+    network: str,
+    ip: str,
+    public_ipv6: bool = False,
+    entrypoint: str = "",
+    interactive: bool = False,
+    environment: Mapping[str, str] | None = None,
+    secret_environment: Mapping[str, Sealed | SealedTemplate] | None = None,
+    volumes: list[dict[str, str]] | None = None,
+    logs: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """The wire fields of a container (GRID_API §5.9) with the marketplace's defaults (SOLUTIONS §2)."""
+    return {
+        "flist": flist,
+        "hub_url": "",
+        "storage_url": "zdb://hub.grid.tf:9900",
+        "environment": dict(environment or {}),
+        "secret_environment": dict(secret_environment or {}),
+        "entrypoint": entrypoint,
+        "interactive": interactive,
+        "volumes": list(volumes or []),
+        "network_connection": [{"network_id": network, "ipaddress": ip, "public_ip6": public_ipv6}],
+        "logs": list(logs or []),
+        "stats_aggregator": [],
+        "capacity": {"cpu": cpu, "memory": memory, "disk_size": disk, "disk_type": 1},
+    }

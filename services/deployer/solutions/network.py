@@ -1,0 +1,84 @@
+"""Network (SOLUTIONS §3.2): a WireGuard overlay; the planner only asks for an access node and lists the NRs.
+
+The network resources themselves are computed by the deployer's network code (GRID_API §11), so ``build`` has no
+stage: a network solution is its placement plus the NRs that code records under it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, ClassVar
+
+from pydantic import AfterValidator, Field
+
+from services.common.capacity import Resources
+from services.deployer.grid.kinds import Kind
+from services.deployer.solutions.base import Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
+from services.deployer.solutions.fields import PoolId
+from services.deployer.solutions.listing import LIVE_STATES, wids
+
+RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
+
+
+def _private_16(value: str) -> str:
+    try:
+        net = ipaddress.IPv4Network(value)
+    except ValueError:
+        raise ValueError("not an IPv4 network like 10.20.0.0/16") from None
+    if net.prefixlen != 16 or not any(net.subnet_of(block) for block in RFC1918):
+        raise ValueError("must be a private (RFC 1918) /16, e.g. 10.20.0.0/16 or 172.16.0.0/16")
+    return str(net)
+
+
+PrivateRange = Annotated[str, Field(max_length=18), AfterValidator(_private_16)]
+
+
+class NetworkSpec(Spec):
+    pool_ids: tuple[PoolId, ...] = Field(min_length=1, max_length=64)
+    ipv6: bool = False
+    ip_range: PrivateRange | None = None
+
+
+class Network:
+    spec_model: ClassVar[type[Spec]] = NetworkSpec
+    type: ClassVar[str] = "network"
+
+    def placements(self, spec: NetworkSpec) -> list[Placement]:
+        first, *rest = spec.pool_ids
+        access = Placement(
+            "access",
+            first,
+            Resources(),
+            network=False,
+            public_ipv4=not spec.ipv6,
+            public_ipv6=spec.ipv6,
+            alternatives=tuple(rest),
+        )
+        return [access]
+
+    def network_of(self, spec: NetworkSpec) -> str | None:
+        return spec.name
+
+    def build(self, spec: NetworkSpec, ctx: PlanContext, stage: int) -> list[WorkloadPlan] | None:
+        return None
+
+    def listing(self, spec: NetworkSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
+        return {"Name": spec.name, "wids": wids(workloads), **_ranges(spec, workloads)}
+
+    def outputs(self, spec: NetworkSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
+        # The WireGuard config carries a private key: the deployer hands it out once, never through outputs.
+        return _ranges(spec, workloads)
+
+
+def _ranges(spec: NetworkSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
+    """``IP Range`` (the /16) and ``nodes`` (node id → its /24), from the newest live NR of each node."""
+    nrs = [w for w in workloads if w.kind is Kind.NETWORK_RESOURCE and w.state in LIVE_STATES]
+    # A rewrite (GRID_API §11) replaces every NR, so the highest grid id per node is current; a recorded NR not
+    # sent yet (no grid id) is the newest of all.
+    nrs.sort(key=lambda w: (w.grid_id is None, w.grid_id or 0))
+    nodes = {w.node_id: w.fields.get("iprange", "") for w in nrs}
+    ip_range = nrs[-1].fields.get("network_iprange", "") if nrs else spec.ip_range or ""
+    return {"IP Range": ip_range, "nodes": nodes}
+
+
+PLANNER = Network()

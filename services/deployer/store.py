@@ -1,0 +1,293 @@
+"""The deployer's SQL for solutions, workloads and events (the only module besides ``grid/node_store`` with SQL).
+
+Every function takes the cursor of the caller's transaction, so a service function decides what commits together.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import Any
+
+from services.common.db import json_param
+
+LIVE_SOLUTION = ("submitted", "planning", "deploying", "deployed")
+IN_FLIGHT = ("submitted", "planning", "deploying", "failed", "cancelling")
+FINAL = ("rolled_back", "cancelled")
+
+
+# -- solutions ------------------------------------------------------------------------------------------------
+
+
+Row = dict[str, Any]
+
+
+def insert_solution(cur: Any, *, key: str, owner: str, type: str, name: str, spec: dict[str, Any],
+                    secrets: str | None, deadline_seconds: int, listed: bool = True) -> tuple[Row, bool]:  # fmt: skip
+    """Create the solution for ``key`` unless it exists; returns (row, created).
+
+    Raises:
+        psycopg2.errors.UniqueViolation: a live solution of this owner and type already has this name.
+    """
+    cur.execute(
+        """
+        INSERT INTO deployer.solutions (id, idempotency_key, owner, type, name, spec, secrets, deadline, listed)
+        VALUES (%(id)s, %(key)s, %(owner)s, %(type)s, %(name)s, %(spec)s, %(secrets)s,
+                now() + make_interval(secs => %(deadline)s), %(listed)s)
+        ON CONFLICT (idempotency_key) DO NOTHING
+        RETURNING *
+        """,
+        {"id": uuid.uuid4().hex, "key": key, "owner": owner, "type": type, "name": name, "spec": json_param(spec),
+         "secrets": secrets, "deadline": deadline_seconds, "listed": listed},
+    )  # fmt: skip
+    row = cur.fetchone()
+    if row is not None:
+        return dict(row), True
+    cur.execute("SELECT * FROM deployer.solutions WHERE idempotency_key = %(key)s", {"key": key})
+    return dict(cur.fetchone()), False
+
+
+def solution(cur: Any, solution_id: str, *, owner: str | None = None, lock: bool = False) -> dict[str, Any] | None:
+    """One solution (of ``owner`` when given: another owner's id reads as missing)."""
+    cur.execute(
+        "SELECT * FROM deployer.solutions WHERE id = %(id)s AND (%(owner)s::text IS NULL OR owner = %(owner)s)"
+        + (" FOR UPDATE" if lock else ""),
+        {"id": solution_id, "owner": owner},
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def solutions_of(cur: Any, owner: str, type: str | None = None) -> list[dict[str, Any]]:
+    """The owner's listed solutions (all but cancelled), newest first."""
+    cur.execute(
+        """
+        SELECT * FROM deployer.solutions
+        WHERE owner = %(owner)s AND listed AND status <> 'cancelled' AND (%(type)s::text IS NULL OR type = %(type)s)
+        ORDER BY created_at DESC
+        """,
+        {"owner": owner, "type": type},
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def count_by_type(cur: Any, owner: str) -> dict[str, int]:
+    cur.execute(
+        """
+        SELECT type, count(*) AS n FROM deployer.solutions
+        WHERE owner = %(owner)s AND listed AND status <> 'cancelled' GROUP BY type
+        """,
+        {"owner": owner},
+    )
+    return {r["type"]: r["n"] for r in cur.fetchall()}
+
+
+def update_solution(cur: Any, solution_id: str, **values: Any) -> None:
+    """Set columns of a solution (names are code, never user input); ``updated_at`` moves too."""
+    allowed = {"status", "error", "placed", "stage", "network_id", "outputs", "secret_outputs", "wake_token",
+               "deadline", "finished_at"}  # fmt: skip
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"not updatable: {sorted(unknown)}")
+    params = {k: json_param(v) if k in ("placed", "outputs") else v for k, v in values.items()}
+    assignments = ", ".join(f"{k} = %({k})s" for k in values)
+    cur.execute(
+        f"UPDATE deployer.solutions SET {assignments}, updated_at = now() WHERE id = %(_id)s",
+        {**params, "_id": solution_id},
+    )
+
+
+def extend_deadline(cur: Any, solution_id: str, seconds: int) -> None:
+    cur.execute(
+        "UPDATE deployer.solutions SET deadline = now() + make_interval(secs => %(s)s), updated_at = now() "
+        "WHERE id = %(id)s",
+        {"id": solution_id, "s": seconds},
+    )
+
+
+def take_secret_outputs(cur: Any, solution_id: str, owner: str) -> str | None:
+    """Read and erase the one-time outputs (the WireGuard config with the laptop's private key)."""
+    cur.execute(
+        "SELECT secret_outputs FROM deployer.solutions WHERE id = %(id)s AND owner = %(owner)s FOR UPDATE",
+        {"id": solution_id, "owner": owner},
+    )
+    row = cur.fetchone()
+    if row is None or row["secret_outputs"] is None:
+        return None
+    cur.execute("UPDATE deployer.solutions SET secret_outputs = NULL WHERE id = %(id)s", {"id": solution_id})
+    return str(row["secret_outputs"])
+
+
+def stalled_solutions(cur: Any, idle_seconds: float, limit: int = 500) -> list[str]:
+    """Solutions in flight that nothing has touched for ``idle_seconds``, or past their deadline."""
+    cur.execute(
+        """
+        SELECT id FROM deployer.solutions
+        WHERE status = ANY(%(states)s)
+          AND (updated_at < now() - make_interval(secs => %(idle)s) OR deadline < now())
+        ORDER BY updated_at LIMIT %(limit)s
+        """,
+        {"states": list(IN_FLIGHT), "idle": idle_seconds, "limit": limit},
+    )
+    return [str(r["id"]) for r in cur.fetchall()]
+
+
+def live_solutions_in_network(cur: Any, network_id: int, exclude: str) -> list[dict[str, Any]]:
+    cur.execute(
+        """
+        SELECT id, type, name FROM deployer.solutions
+        WHERE network_id = %(net)s AND id <> %(exclude)s AND status = ANY(%(live)s)
+        """,
+        {"net": network_id, "exclude": exclude, "live": [*LIVE_SOLUTION, "failed", "cancelling"]},
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- events ---------------------------------------------------------------------------------------------------
+
+
+def add_event(cur: Any, solution_id: str, message: str, level: str = "info") -> None:
+    cur.execute(
+        "INSERT INTO deployer.solution_events (solution_id, level, message) VALUES (%(id)s, %(level)s, %(msg)s)",
+        {"id": solution_id, "level": level, "msg": message},
+    )
+
+
+def events(cur: Any, solution_id: str) -> list[dict[str, Any]]:
+    cur.execute(
+        "SELECT at, level, message FROM deployer.solution_events WHERE solution_id = %(id)s ORDER BY id",
+        {"id": solution_id},
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+# -- workloads ------------------------------------------------------------------------------------------------
+
+
+def record_workload(cur: Any, *, solution_id: str, key: str | None, kind: str, role: str | None, stage: int,
+                    node_id: str, pool_id: int, body: Row, network_id: int | None = None) -> int:  # fmt: skip
+    """Record a workload before it is sent; idempotent on (solution, key). Returns the row id."""
+    cur.execute(
+        """
+        INSERT INTO deployer.workloads (solution_id, network_id, key, kind, role, stage, node_id, pool_id, body)
+        VALUES (%(sol)s, %(net)s, %(key)s, %(kind)s, %(role)s, %(stage)s, %(node)s, %(pool)s, %(body)s)
+        ON CONFLICT (solution_id, key) WHERE key IS NOT NULL DO NOTHING
+        RETURNING id
+        """,
+        {"sol": solution_id, "net": network_id, "key": key, "kind": kind, "role": role, "stage": stage,
+         "node": node_id, "pool": pool_id, "body": json_param(body)},
+    )  # fmt: skip
+    row = cur.fetchone()
+    if row is not None:
+        return int(row["id"])
+    cur.execute(
+        "SELECT id FROM deployer.workloads WHERE solution_id = %(sol)s AND key = %(key)s",
+        {"sol": solution_id, "key": key},
+    )
+    return int(cur.fetchone()["id"])
+
+
+def set_body(cur: Any, workload_id: int, body: dict[str, Any]) -> None:
+    cur.execute(
+        "UPDATE deployer.workloads SET body = %(body)s, updated_at = now() WHERE id = %(id)s",
+        {"id": workload_id, "body": json_param(body)},
+    )
+
+
+def workloads_of(cur: Any, solution_id: str) -> list[dict[str, Any]]:
+    cur.execute("SELECT * FROM deployer.workloads WHERE solution_id = %(id)s ORDER BY id", {"id": solution_id})
+    return [dict(r) for r in cur.fetchall()]
+
+
+def workloads_by_solution(cur: Any, solution_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
+    cur.execute(
+        "SELECT * FROM deployer.workloads WHERE solution_id = ANY(%(ids)s::uuid[]) ORDER BY id",
+        {"ids": [str(i) for i in solution_ids]},
+    )
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for row in cur.fetchall():
+        grouped.setdefault(str(row["solution_id"]), []).append(dict(row))
+    return grouped
+
+
+def mark_attempt(cur: Any, workload_id: int) -> None:
+    cur.execute(
+        "UPDATE deployer.workloads SET attempted_at = now(), updated_at = now() WHERE id = %(id)s",
+        {"id": workload_id},
+    )
+
+
+def mark_sent(cur: Any, workload_id: int, grid_id: int, deadline_seconds: int) -> None:
+    cur.execute(
+        """
+        UPDATE deployer.workloads SET grid_id = %(grid)s, state = 'sent', updated_at = now(),
+               deadline = now() + make_interval(secs => %(deadline)s)
+        WHERE id = %(id)s
+        """,
+        {"id": workload_id, "grid": grid_id, "deadline": deadline_seconds},
+    )
+
+
+def set_workload_state(cur: Any, workload_id: int, state: str, *, result: dict[str, Any] | None = None,
+                       error: str | None = None) -> None:  # fmt: skip
+    cur.execute(
+        """
+        UPDATE deployer.workloads
+        SET state = %(state)s, result = COALESCE(%(result)s, result), error = COALESCE(%(error)s, error),
+            updated_at = now()
+        WHERE id = %(id)s
+        """,
+        {"id": workload_id, "state": state, "result": json_param(result) if result is not None else None,
+         "error": error},
+    )  # fmt: skip
+
+
+def workload_by_grid_ids(cur: Any, grid_ids: list[int]) -> dict[int, dict[str, Any]]:
+    cur.execute(
+        "SELECT w.*, s.status AS solution_status FROM deployer.workloads w "
+        "LEFT JOIN deployer.solutions s ON s.id = w.solution_id WHERE w.grid_id = ANY(%(ids)s)",
+        {"ids": grid_ids},
+    )
+    return {int(r["grid_id"]): dict(r) for r in cur.fetchall()}
+
+
+def workload_row(cur: Any, workload_id: int) -> dict[str, Any] | None:
+    cur.execute(
+        "SELECT w.*, s.status AS solution_status FROM deployer.workloads w "
+        "LEFT JOIN deployer.solutions s ON s.id = w.solution_id WHERE w.id = %(id)s",
+        {"id": workload_id},
+    )
+    row = cur.fetchone()
+    return dict(row) if row else None
+
+
+def deployed_workloads(cur: Any, limit: int = 100_000) -> list[dict[str, Any]]:
+    """Workloads we believe are live on the grid (for the reverse reconciliation)."""
+    cur.execute(
+        "SELECT id, grid_id, solution_id, kind, node_id, created_at FROM deployer.workloads "
+        "WHERE state IN ('sent', 'deployed') AND grid_id IS NOT NULL ORDER BY id LIMIT %(limit)s",
+        {"limit": limit},
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def free_solution_ips(cur: Any, solution_id: str) -> None:
+    cur.execute("DELETE FROM deployer.ip_allocations WHERE solution_id = %(id)s", {"id": solution_id})
+
+
+# -- locks ----------------------------------------------------------------------------------------------------
+
+
+def try_lock(cur: Any, namespace: int, key: str) -> bool:
+    """A session-level advisory lock (held until :func:`unlock` or the connection closes — a SIGKILLed worker's
+    locks vanish with its connection, so a redelivered task can take over at once)."""
+    cur.execute("SELECT pg_try_advisory_lock(%(ns)s, hashtext(%(key)s)) AS ok", {"ns": namespace, "key": key})
+    return bool(cur.fetchone()["ok"])
+
+
+def lock(cur: Any, namespace: int, key: str) -> None:
+    cur.execute("SELECT pg_advisory_lock(%(ns)s, hashtext(%(key)s))", {"ns": namespace, "key": key})
+
+
+def unlock(cur: Any, namespace: int, key: str) -> None:
+    cur.execute("SELECT pg_advisory_unlock(%(ns)s, hashtext(%(key)s))", {"ns": namespace, "key": key})

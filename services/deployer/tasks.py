@@ -1,0 +1,46 @@
+"""Celery tasks of the deployer worker: submit, advance (the lifecycle), node index refresh, reconcile."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from services.common import contracts
+from services.common.db import Database, DatabaseUnavailable
+from services.common.explorer import Explorer, ExplorerUnavailable
+from services.common.identity import load_identity
+from services.common.settings import Settings
+from services.common.tasks import define_task
+from services.deployer import lifecycle, reconcile, service
+from services.deployer.context import Deployer
+from services.deployer.grid.client import GridClient
+from services.deployer.grid.node_finder import refresh_index
+
+
+def register(app: Celery, settings: Settings) -> None:
+    identity = load_identity(settings.identity_seed_file, create=settings.is_dev)
+    explorer = Explorer(settings, identity)
+    db = Database(settings.database_url, maxconn=8)
+    dep = Deployer(db=db, grid=GridClient(explorer), identity=identity, settings=settings, celery=app)
+
+    @define_task(app, contracts.DEPLOYER_SUBMIT, contracts.SubmitSolution, time_limit=30,
+                 retry_on=(DatabaseUnavailable,))  # fmt: skip
+    def submit_solution(payload: contracts.SubmitSolution) -> contracts.SubmitResult:
+        result, created = service.submit(db, identity, settings.workload_deadline, payload)
+        if result.ok and result.solution_id is not None and created:
+            dep.wake(result.solution_id)  # after the commit: the pass reads the row
+        return result
+
+    @define_task(app, contracts.DEPLOYER_ADVANCE, contracts.AdvanceSolution, time_limit=240,
+                 retry_on=(DatabaseUnavailable,), max_retries=10, retry_backoff_max=30)  # fmt: skip
+    def advance_solution(payload: contracts.AdvanceSolution) -> str:
+        return lifecycle.advance(dep, payload.solution_id, payload.wake_token)
+
+    @define_task(app, contracts.DEPLOYER_REFRESH_NODES, contracts.RefreshNodes, time_limit=120,
+                 retry_on=(DatabaseUnavailable, ExplorerUnavailable), max_retries=2)  # fmt: skip
+    def refresh_nodes(payload: contracts.RefreshNodes) -> int:
+        return refresh_index(db, explorer)
+
+    @define_task(app, contracts.DEPLOYER_RECONCILE, contracts.Reconcile, time_limit=240,
+                 retry_on=(DatabaseUnavailable,), max_retries=2)  # fmt: skip
+    def reconcile_grid(payload: contracts.Reconcile) -> dict[str, int]:
+        return reconcile.reconcile(dep)

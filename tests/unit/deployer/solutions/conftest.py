@@ -1,0 +1,108 @@
+"""Helpers for planner tests: a fake deployer that places, builds every stage and reports results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from services.deployer.grid.kinds import Kind
+from services.deployer.solutions.base import (
+    Deployed,
+    Placed,
+    PlanContext,
+    Planner,
+    Sealed,
+    SealedTemplate,
+    Spec,
+    WorkloadPlan,
+    WorkloadView,
+)
+
+NETWORK = "alice.3bot_net"
+SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOnV3Zp alice@laptop"
+NODE_ID = "CBDY1Fu4CuxGpdU3zLL9QT5DGaRkxjpuJmzV6V5CBWg3"
+
+
+def node_of(role: str) -> str:
+    return f"node-{role}"
+
+
+def context(planner: Planner, spec: Spec, network: str | None = NETWORK) -> PlanContext:
+    """Resolve every placement as the deployer would: node ``node-<role>``, grid pool 100+i, IP ``10.1.<i+2>.2``."""
+    placed = {
+        p.role: Placed(p.role, node_of(p.role), 100 + i, (p.ip or f"10.1.{i + 2}.2") if p.network else None)
+        for i, p in enumerate(planner.placements(spec))
+    }
+    return PlanContext(owner="alice.3bot", network=network, placed=placed)
+
+
+def result_data(plan: WorkloadPlan, placed: Placed) -> dict[str, Any]:
+    """What a node reports for a deployed workload (GRID_API §5.10)."""
+    if plan.kind is Kind.ZDB:
+        return {"Namespace": f"ns-{plan.key}", "IPs": [f"2a02:1802:5e::{plan.key[-1]}"], "Port": 9900}
+    if plan.kind is Kind.CONTAINER:
+        return {"id": "c1", "ipv4": placed.ip, "ipv6": ""}
+    if plan.kind is Kind.KUBERNETES:
+        return {"id": "k1", "ip": placed.ip}
+    return {"volume_id": "v1"}
+
+
+@dataclass
+class Run:
+    """Every stage's plans, what the fake deployer recorded, and the listing's view of it."""
+
+    ctx: PlanContext
+    stages: list[list[WorkloadPlan]]
+    deployed: dict[str, Deployed]
+    contexts: list[PlanContext]
+
+    @property
+    def plans(self) -> dict[str, WorkloadPlan]:
+        return {p.key: p for stage in self.stages for p in stage}
+
+    def views(self, state: str = "deployed") -> list[WorkloadView]:
+        return [
+            WorkloadView(
+                key=p.key,
+                kind=p.kind,
+                role=p.role,
+                node_id=self.ctx.placed[p.role].node_id,
+                grid_pool_id=self.ctx.placed[p.role].grid_pool_id,
+                grid_id=self.deployed[p.key].grid_id,
+                state=state,
+                fields=p.fields,
+                data=self.deployed[p.key].data,
+            )
+            for p in self.plans.values()
+        ]
+
+
+def run(planner: Planner, spec: Spec, ctx: PlanContext | None = None) -> Run:
+    """Build stage 0, 1, … until ``None``, 'deploying' each stage (grid ids from 1001) before building the next."""
+    ctx = ctx or context(planner, spec)
+    deployed: dict[str, Deployed] = {}
+    stages: list[list[WorkloadPlan]] = []
+    contexts: list[PlanContext] = []
+    for stage in range(20):
+        stage_ctx = replace(ctx, deployed=dict(deployed))
+        plans = planner.build(spec, stage_ctx, stage)
+        if plans is None:
+            return Run(ctx, stages, deployed, contexts)
+        stages.append(plans)
+        contexts.append(stage_ctx)
+        for plan in plans:
+            placed = ctx.placed[plan.role]
+            grid_id = 1001 + len(deployed)
+            deployed[plan.key] = Deployed(plan.key, grid_id, placed.node_id, result_data(plan, placed))
+    raise AssertionError("build never returned None")
+
+
+def sealed_values(value: Any) -> list[Sealed | SealedTemplate]:
+    """Every sealed value anywhere inside ``value``."""
+    if isinstance(value, Sealed | SealedTemplate):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in sealed_values(v)]
+    if isinstance(value, list | tuple):
+        return [s for v in value for s in sealed_values(v)]
+    return []
