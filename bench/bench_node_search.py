@@ -29,6 +29,7 @@ from services.deployer.grid.node_finder import NodeQuery, NoNodeFits, endpoints_
 NODES, FARMS = 10_000, 50
 SIZES = (Resources(1, 1, 10), Resources(2, 4, 50), Resources(4, 8, 100), Resources(8, 32, 500),
          Resources(1, 2, 0, 1000), Resources(16, 64, 1500))  # fmt: skip
+TOO_BIG = Resources(2, 4, 3000)  # more SSD than any emulated node has: a failed search, explained
 SCRATCH_DB = "bench_node_search"
 WARMUP = 20  # measure()'s default warm-up steps, which also search
 
@@ -55,7 +56,8 @@ def _drop_scratch_database() -> None:
 
 
 def _queries(listing: list[dict[str, Any]], n: int) -> list[tuple[NodeQuery, int]]:
-    """A reproducible mix: a 200-node pool, a farm, a country, public IPv4, sizes small to large, 1–3 nodes."""
+    """A reproducible mix: a 200-node pool, a farm, a country, public IPv4, sizes small to large, 1–3 nodes;
+    one search in 20 asks for more than any node has."""
     rng = random.Random(42)
     node_ids = [node["node_id"] for node in listing]
     pools = [rng.sample(node_ids, 200) for _ in range(20)]
@@ -63,7 +65,7 @@ def _queries(listing: list[dict[str, Any]], n: int) -> list[tuple[NodeQuery, int
     mix = []
     for _ in range(n):
         kind = rng.random()
-        resources = rng.choice(SIZES)
+        resources = TOO_BIG if rng.random() < 0.05 else rng.choice(SIZES)
         if kind < 0.5:
             query = NodeQuery(resources, node_ids=rng.choice(pools), public_ipv4=rng.random() < 0.3)
         elif kind < 0.75:
@@ -117,12 +119,16 @@ def _listing_step(explorer: Explorer, mix: list[tuple[NodeQuery, int]]) -> Calla
     return step
 
 
-def _table(title: str, ours: Timing, others: list[Timing], extra: list[str]) -> str:
+def _table(title: str, ours: Timing, parts: list[Timing], others: list[Timing], extra: list[str]) -> str:
     lines = [f"## {title}", "| measured | n | p50 ms | p99 ms | per s |", "|---|---|---|---|---|"]
-    for t in (ours, *others):
+    for t in (ours, *parts, *others):
         lines.append(f"| {t.name} | {t.count} | {t.p50_ms:.2f} | {t.p99_ms:.2f} | {t.per_second:.0f} |")
     for other in others:
-        lines.append(f"ratio (p50, ours / {other.name}): {ours.p50_ms / other.p50_ms:.3g}x")
+        ratio = ours.p50_ms / other.p50_ms
+        if ratio >= 1:
+            lines.append(f"ratio (p50, ours / {other.name}): {ratio:.1f}x")
+        else:  # the index is the faster one: say by how much
+            lines.append(f"ratio (p50, {other.name} / ours): {1 / ratio:,.0f}x")
     return "\n".join([*lines, *extra])
 
 
@@ -148,6 +154,9 @@ def run(n: int = 2000, listings: int = 5) -> str:
             mix = _queries(explorer.list_all("/nodes", size=1000), n)
             misses: list[int] = []
             ours = measure(f"find_nodes on the {NODES:,}-node index", n, _search_step(db, mix, misses))
+            # Step i (1-based, warm-up included) is latency i - WARMUP - 1 of the measured ones.
+            failed = [ours.latencies[i - WARMUP - 1] for i in misses if i > WARMUP]
+            failures = Timing("of which failed searches (with the reason)", len(failed), sum(failed), failed)
             floor = measure("transaction with SELECT 1 (floor)", n, lambda: db.ping())
             listing = measure("list the whole grid per search", listings, _listing_step(explorer, mix), warmup=1)
     finally:
@@ -156,10 +165,10 @@ def run(n: int = 2000, listings: int = 5) -> str:
         _drop_scratch_database()
     extra = [
         f"index refresh of {NODES:,} nodes from the explorer: {first_refresh:.2f} s first, {refresh:.2f} s after",
-        f"searches that found nothing (timed with their explanation): {len(misses) * 100 / (n + WARMUP):.0f} %",
         f"target p99 ≤ 20 ms: {'met' if ours.p99_ms <= 20 else 'MISSED'}",
     ]
-    return _table(f"Node search on a {NODES:,}-node grid", ours, [floor, listing], extra)
+    parts = [failures] if failures.count >= 2 else []  # quantiles need two values
+    return _table(f"Node search on a {NODES:,}-node grid", ours, parts, [floor, listing], extra)
 
 
 if __name__ == "__main__":

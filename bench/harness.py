@@ -121,3 +121,27 @@ def http_ok(url: str) -> Callable[[], bool]:
 
 
 PYTHON = sys.executable
+
+
+@contextmanager
+def scratch_database(name: str) -> Iterator[str]:
+    """A fresh database beside the benchmark one, dropped afterwards (benchmarks never touch the test database)."""
+    import psycopg2
+    from psycopg2 import sql
+
+    def admin(statement: sql.Composable) -> None:
+        conn = psycopg2.connect(BENCH_DATABASE_URL)
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute(statement)
+        finally:
+            conn.close()
+
+    drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+    admin(drop)
+    admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield BENCH_DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        admin(drop)

@@ -77,9 +77,14 @@ class CapacityQuery(Payload):
 
 
 class CheckCapacity(CapacityQuery):
-    """Can pool ``pool_id`` (ours, owned by ``owner``) carry this plan?"""
+    """Can pool ``pool_id`` (ours, owned by ``owner``) carry this plan?
+
+    With ``nodes=False`` the pool's own nodes are not examined (the deployer fits nodes with its node index): the
+    answer then covers ownership, state and remaining CU/SU, and names all of the pool's nodes.
+    """
 
     pool_id: int = Field(gt=0)
+    nodes: bool = True
 
 
 class CapablePool(BaseModel):
@@ -99,7 +104,11 @@ class CapablePools(Payload):
 
 
 class CapacityVerdict(Payload):
-    """Answer of ``pools.check_capacity``: ``ok``, or the reason a user can act on."""
+    """Answer of ``pools.check_capacity``: ``ok``, or the reason a user can act on.
+
+    ``grid_pool_id`` and ``node_ids`` are set whenever the pool is the owner's and active, even when ``ok`` is
+    false because its remaining capacity falls short.
+    """
 
     ok: bool
     reason: str = ""

@@ -63,10 +63,14 @@ def _advance_locked(dep: Deployer, solution_id: str, wake_token: str | None) -> 
         log.warning("dependency unavailable; will retry", solution=solution_id, reason=str(exc))
         outcome = "waiting"
         with dep.db.transaction() as cur:
-            sol = store.solution(cur, solution_id)
+            sol = store.solution(cur, solution_id, lock=True)
             if sol and sol["status"] in ("submitted", "planning", "deploying") and _past(sol["deadline"]):
                 teardown.fail(cur, sol, f"the deployment could not go on: {exc}")
                 outcome = "progress"
+            elif sol and sol["status"] == "submitted":
+                # Visible only when planning has to wait (it is otherwise one transaction with "deploying").
+                store.update_solution(cur, solution_id, status="planning")
+                store.add_event(cur, solution_id, f"planning: waiting, {exc}", level="warning")
     if outcome in ("waiting", "progress"):
         token = uuid.uuid4()
         with dep.db.transaction() as cur:
@@ -93,12 +97,7 @@ def _step(dep: Deployer, solution_id: str) -> str:
     spec = planner.spec_model.model_validate(sol["spec"])
     if status in ("submitted", "planning") and _past(sol["deadline"]):
         return _fail(dep, sol, "the deployment could not be planned in time")
-    if status == "submitted":
-        with dep.db.transaction() as cur:
-            store.update_solution(cur, solution_id, status="planning")
-            store.add_event(cur, solution_id, "planning")
-        return "progress"
-    if status == "planning":
+    if status in ("submitted", "planning"):
         try:
             planning.plan(dep, solution_id, planner, spec)
         except PlanningFailed as exc:
@@ -157,22 +156,29 @@ def _record(dep: Deployer, sol: dict[str, Any], ctx: PlanContext, plans: list[An
 
 
 def _drive(dep: Deployer, sol: dict[str, Any], current: list[dict[str, Any]], stage: int) -> str:
-    """Send what is recorded, poll what is sent; next stage when all are deployed, fail on any failure."""
+    """Send what is recorded, then poll what is sent; next stage when all are deployed, fail on any failure.
+
+    Sending every workload of the stage before polling any lets them deploy in parallel; polling right after
+    sending catches a fast grid without waiting for the next pass.
+    """
     solution_id = str(sol["id"])
     for row in current:
-        if row["state"] == "recorded":
-            try:
-                grid_id = networks.send_row(dep, row)
-            except ExplorerRejected as exc:
-                return _fail(dep, sol, f"the grid refused the {row['key']} on node {row['node_id']}: {exc.message}")
-            except ExplorerUnavailable as exc:
-                raise Transient(str(exc)) from None
-            with dep.db.transaction() as cur:
-                store.add_event(cur, solution_id, f"{_label(row)} sent to node {row['node_id']} (workload {grid_id})")
-        elif row["state"] == "sent":
-            outcome = poll(dep, row, sol)
-            if outcome is not None:
-                return _fail(dep, sol, outcome)
+        if row["state"] != "recorded":
+            continue
+        try:
+            networks.send_row(dep, row, f"{_label(row)} sent to node {row['node_id']} (workload {{grid_id}})")
+        except ExplorerRejected as exc:
+            return _fail(dep, sol, f"the grid refused the {row['key']} on node {row['node_id']}: {exc.message}")
+        except ExplorerUnavailable as exc:
+            raise Transient(str(exc)) from None
+    with dep.db.transaction() as cur:
+        current = [w for w in store.workloads_of(cur, solution_id) if w["stage"] == stage
+                   and w["kind"] != Kind.NETWORK_RESOURCE.value]  # fmt: skip
+    for row in current:
+        if row["state"] == "sent":
+            failure = poll(dep, row, sol)
+            if failure is not None:
+                return _fail(dep, sol, failure)
     with dep.db.transaction() as cur:
         states = {w["state"] for w in store.workloads_of(cur, solution_id) if w["stage"] == stage
                   and w["kind"] != Kind.NETWORK_RESOURCE.value}  # fmt: skip
@@ -243,13 +249,16 @@ def _network_step(dep: Deployer, sol: dict[str, Any]) -> str:
         return _fail(dep, sol, f"the grid refused the network update: {exc.message}")
     except ExplorerUnavailable as exc:
         raise Transient(str(exc)) from None
-    needed = {p["node_id"] for p in sol["placed"].values()}
+    # The nodes that must be in the network: those with an IP in it (a network solution: all of its nodes).
+    needed = {p["node_id"] for p in sol["placed"].values() if p["ip"] is not None or sol["type"] == "network"}
     with dep.db.transaction() as cur:
-        latest = [r for r in network_store.latest_resources(cur, network_id) if r["node_id"] in needed]
+        latest = network_store.latest_resources(cur, network_id)
+    # Every node's newest version is looked at (a concurrent rewrite may have replaced versions others wait for);
+    # only a failure on a node this solution needs fails it.
     for row in latest:
         if row["state"] == "sent":
             failure = poll(dep, row, sol)
-            if failure is not None:
+            if failure is not None and row["node_id"] in needed:
                 return _fail(dep, sol, failure)
     with dep.db.transaction() as cur:
         latest = [r for r in network_store.latest_resources(cur, network_id) if r["node_id"] in needed]

@@ -209,11 +209,13 @@ def flush(dep: Deployer, network_id: int) -> None:
                 conn.autocommit = False
 
 
-def send_row(dep: Deployer, row: dict[str, Any]) -> int:
+def send_row(dep: Deployer, row: dict[str, Any], event: str | None = None) -> int:
     """Send one recorded workload and remember its grid id.
 
     A row whose earlier attempt may have reached the grid (the worker died before it saved the answer) is first
     looked up on the grid by the row id in its metadata, and adopted instead of sent twice.
+
+    ``event`` (with a ``{grid_id}`` field) is written to the solution's events with the grid id.
 
     Raises:
         ExplorerUnavailable: no answer (the row stays recorded, marked as attempted).
@@ -236,6 +238,8 @@ def send_row(dep: Deployer, row: dict[str, Any]) -> int:
         raise
     with dep.db.transaction() as cur:
         store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline)
+        if event is not None and row["solution_id"] is not None:
+            store.add_event(cur, str(row["solution_id"]), event.format(grid_id=grid_id))
     return grid_id
 
 

@@ -7,7 +7,7 @@ before the commit leaves nothing behind; a crash after it leaves a plan the next
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Any
 
 import structlog
@@ -33,19 +33,24 @@ Verdicts = dict[tuple[int, Any], contracts.CapacityVerdict]
 
 
 def _verdicts(dep: Deployer, owner: str, placements: list[Placement]) -> Verdicts:
-    """One capacity verdict per (pool, resources) the placements may use, asked before any lock is taken."""
+    """One capacity verdict per (pool, resources) the placements may use, asked before any lock is taken.
+
+    A pool that is the user's and active comes with its node ids even when its remaining capacity falls short,
+    so the node finder can first name what no node has; only when nodes fit is "too little capacity" the reason.
+    """
     verdicts: Verdicts = {}
     for p in placements:
         for pool_id in (p.pool_id, *p.alternatives):
             key = (pool_id, p.resources)
-            if key not in verdicts:
-                r = p.resources
-                verdicts[key] = dep.check_pool(owner, pool_id, r.cru, r.mru, r.sru, r.hru)
+            if key in verdicts:
+                continue
+            r = p.resources
+            verdict = dep.check_pool(owner, pool_id, r.cru, r.mru, r.sru, r.hru)
+            verdicts[key] = verdict
     return verdicts
 
 
-def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: dict[tuple[int, Any], contracts.CapacityVerdict],
-            taken: list[str]) -> tuple[str, int]:  # fmt: skip
+def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: list[str]) -> tuple[str, int]:
     """(node id, grid pool id) for one placement, trying its pool then its alternatives.
 
     Raises:
@@ -54,23 +59,44 @@ def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: dict[tuple[int, Any
     reasons: list[str] = []
     for pool_id in (p.pool_id, *p.alternatives):
         verdict = verdicts[(pool_id, p.resources)]
-        if not verdict.ok or verdict.grid_pool_id is None:
+        if verdict.grid_pool_id is None:
             reasons.append(f"pool {pool_id}: {verdict.reason}")
             continue
         query = NodeQuery(resources=p.resources, node_ids=verdict.node_ids, public_ipv4=p.public_ipv4,
                           public_ipv6=p.public_ipv6, exclude=tuple(taken), pool_label=f"pool {pool_id}")  # fmt: skip
         over = dep.settings.over_provisioning
         try:
-            if p.node_id is not None:
-                node = node_fits(cur, p.node_id, query, over_provisioning=over)
-            else:
-                node = find_nodes(cur, query, 1, over_provisioning=over)[0]
+            node = _pick(cur, p, query, over)
         except NoNodeFits as exc:
-            reasons.append(f"pool {pool_id}: {exc}")
+            reasons.append(str(exc))
             continue
-        reserve(cur, node.node_id, p.resources)
-        return node.node_id, verdict.grid_pool_id
+        if not verdict.ok:  # the nodes fit, the pool's remaining CU/SU do not
+            reasons.append(verdict.reason)
+            continue
+        return node, verdict.grid_pool_id
     raise PlanningFailed("; ".join(reasons) if reasons else f"no usable pool for {p.role}")
+
+
+def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool) -> str:
+    """The user's node if it fits, else a random fitting one; its capacity reserved in this transaction.
+
+    Raises:
+        NoNodeFits: nothing fits (the message says what is missing).
+    """
+    if p.node_id is not None:
+        node_fits(cur, p.node_id, query, over_provisioning=over)
+        reserve(cur, p.node_id, p.resources, over_provisioning=over)
+        return p.node_id
+    for _ in range(3):
+        node = find_nodes(cur, query, 1, over_provisioning=over)[0]
+        try:
+            # Re-checked under the node's row lock: a concurrent deployment may have taken its last space.
+            reserve(cur, node.node_id, p.resources, over_provisioning=over)
+        except NoNodeFits:
+            query = replace(query, exclude=(*query.exclude, node.node_id))
+            continue
+        return node.node_id
+    raise NoNodeFits("the nodes that fit were all taken by concurrent deployments; try again")
 
 
 def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
@@ -90,8 +116,9 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
     verdicts = _verdicts(dep, owner, placements)
     with dep.db.transaction() as cur:
         sol = store.solution(cur, solution_id, lock=True)
-        if sol is None or sol["status"] != "planning":
+        if sol is None or sol["status"] not in ("submitted", "planning"):
             return False
+        store.add_event(cur, solution_id, "planning")
         net = None
         if sol["type"] == "network":
             net = networks.create(cur, owner, sol["name"], sol["spec"].get("ip_range"), solution_id)
@@ -127,7 +154,8 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
             owner_solution = store.solution(cur, str(net["solution_id"])) if sol["type"] != "network" else sol
             networks.record_rewrite(cur, dep, net, owner_solution or sol)
             store.add_event(cur, solution_id, f"network {net['name'].split('_', 1)[-1]} updated")
-        store.update_solution(cur, solution_id, status="deploying", stage=-1 if net is not None else 0,
+        stage = 0 if net is None or (not changed and _network_ready(cur, net["id"], placed)) else -1
+        store.update_solution(cur, solution_id, status="deploying", stage=stage,
                               placed={k: asdict(v) for k, v in placed.items()},
                               network_id=net["id"] if net is not None else None, **values)  # fmt: skip
         store.extend_deadline(cur, solution_id, dep.settings.workload_deadline + 60)
@@ -139,6 +167,13 @@ def _node(cur: Any, node_id: str) -> Any:
     if node is None:
         raise PlanningFailed(f"node {node_id} is not on the grid")
     return node
+
+
+def _network_ready(cur: Any, network_id: int, placed: dict[str, Placed]) -> bool:
+    """True when every node that gets an IP already runs the network's current resource (no stage -1 needed)."""
+    needed = {p.node_id for p in placed.values() if p.ip is not None}
+    latest = {r["node_id"]: r["state"] for r in network_store.latest_resources(cur, network_id)}
+    return all(latest.get(node) == "deployed" for node in needed)
 
 
 def _network_live(cur: Any, net: dict[str, Any]) -> bool:

@@ -23,13 +23,14 @@ LIVE_SOLUTION = ("submitted", "planning", "deploying", "deployed")
 
 def reconcile(dep: Deployer) -> dict[str, int]:
     """One reconciliation pass; returns counters (re-driven, adopted, orphans deleted, vanished)."""
-    counts = {"redriven": 0, "adopted": 0, "orphans_deleted": 0, "vanished": 0}
-    idle = max(30.0, 10 * dep.settings.deploy_poll_interval)
+    counts = {"redriven": 0, "confirmed": 0, "adopted": 0, "orphans_deleted": 0, "vanished": 0}
+    idle = max(10.0, 10 * dep.settings.deploy_poll_interval)
     with dep.db.transaction() as cur:
         stalled = store.stalled_solutions(cur, idle)
     for solution_id in stalled:
         dep.wake(solution_id)
         counts["redriven"] += 1
+    counts["confirmed"] = _confirm_sent(dep, idle)
     try:
         live = list(dep.grid.live_workloads())
     except ExplorerUnavailable as exc:
@@ -49,6 +50,30 @@ def reconcile(dep: Deployer) -> dict[str, int]:
     if any(counts.values()):
         log.info("reconciled", **counts)
     return counts
+
+
+def _confirm_sent(dep: Deployer, idle: float) -> int:
+    """Look at sent workloads nobody polls any more (network-resource versions of a finished rewrite)."""
+    from services.deployer.lifecycle import poll
+
+    confirmed = 0
+    with dep.db.transaction() as cur:
+        rows = store.idle_sent_workloads(cur, idle)
+    for row in rows:
+        with dep.db.transaction() as cur:
+            sol = store.solution(cur, str(row["solution_id"])) if row["solution_id"] else None
+        if sol is None or sol["status"] in ("submitted", "planning", "deploying"):
+            continue  # its own deployment is driving it
+        try:
+            failure = poll(dep, row, sol)
+        except Exception:  # noqa: BLE001 — one unreachable workload must not stop the pass
+            log.warning("could not look at a workload", grid_id=row["grid_id"])
+            continue
+        if failure is not None:
+            with dep.db.transaction() as cur:
+                store.add_event(cur, str(sol["id"]), failure, level="warning")
+        confirmed += 1
+    return confirmed
 
 
 def _unknown(dep: Deployer, workload: dict[str, Any]) -> str:

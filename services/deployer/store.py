@@ -271,6 +271,18 @@ def deployed_workloads(cur: Any, limit: int = 100_000) -> list[dict[str, Any]]:
     return [dict(r) for r in cur.fetchall()]
 
 
+def idle_sent_workloads(cur: Any, idle_seconds: float, limit: int = 1000) -> list[dict[str, Any]]:
+    """Workloads sent but not looked at for a while (e.g. network-resource versions nobody waits for)."""
+    cur.execute(
+        """
+        SELECT * FROM deployer.workloads
+        WHERE state = 'sent' AND updated_at < now() - make_interval(secs => %(idle)s) ORDER BY id LIMIT %(limit)s
+        """,
+        {"idle": idle_seconds, "limit": limit},
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
 def free_solution_ips(cur: Any, solution_id: str) -> None:
     cur.execute("DELETE FROM deployer.ip_allocations WHERE solution_id = %(id)s", {"id": solution_id})
 

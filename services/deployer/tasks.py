@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from redis import Redis
 
 from services.common import contracts
 from services.common.db import Database, DatabaseUnavailable
@@ -19,8 +20,17 @@ from services.deployer.grid.node_finder import refresh_index
 def register(app: Celery, settings: Settings) -> None:
     identity = load_identity(settings.identity_seed_file, create=settings.is_dev)
     explorer = Explorer(settings, identity)
-    db = Database(settings.database_url, maxconn=8)
-    dep = Deployer(db=db, grid=GridClient(explorer), identity=identity, settings=settings, celery=app)
+    # A pass holds one connection for the solution's lock and uses another for its transactions: keep both open
+    # (psycopg2's pool closes every connection returned above ``minconn``).
+    db = Database(settings.database_url, minconn=3, maxconn=8)
+    dep = Deployer(
+        db=db,
+        grid=GridClient(explorer),
+        identity=identity,
+        settings=settings,
+        celery=app,
+        redis=Redis.from_url(settings.redis_url, socket_timeout=5, socket_connect_timeout=5),
+    )
 
     @define_task(app, contracts.DEPLOYER_SUBMIT, contracts.SubmitSolution, time_limit=30,
                  retry_on=(DatabaseUnavailable,))  # fmt: skip

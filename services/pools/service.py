@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from services.common import contracts
 from services.common.capacity import Resources, can_carry, cu_su
 from services.common.db import Database
 from services.common.errors import ApiError, FieldError, ServiceUnavailable
@@ -306,6 +307,30 @@ def capable_pools(db: Database, explorer: Explorer, settings: Settings, owner: s
                      f"SU {float(live['sus']) / 3600:.1f} h left ({pool['farm_name']})",
         })  # fmt: skip
     return result
+
+
+def pool_verdict(db: Database, explorer: Explorer, owner: str, pool_id: int, query: Resources,
+                 seconds: int) -> contracts.CapacityVerdict:  # fmt: skip
+    """Whether one pool of ``owner`` can run ``query`` for ``seconds`` more (GRID_API §10.3), nodes not examined.
+
+    Raises:
+        ExplorerUnavailable: the explorer cannot be read.
+    """
+    with db.transaction() as cur:
+        pool = store.get_pool(cur, owner, pool_id)
+    if pool is None:
+        return contracts.CapacityVerdict(ok=False, reason=f"you have no pool {pool_id}")
+    if pool["state"] != "active" or pool["grid_pool_id"] is None:
+        return contracts.CapacityVerdict(ok=False, reason=f"pool {pool_id} is not active yet (state: {pool['state']})")
+    live = explorer.get_json(f"/reservations/pools/{pool['grid_pool_id']}")
+    cu, su = cu_su(query)
+    ok = can_carry(float(live["cus"]), float(live["sus"]), float(live["active_cu"]), float(live["active_su"]),
+                   cu, su, seconds)  # fmt: skip
+    hours = seconds / 3600
+    reason = "" if ok else (f"pool {pool_id} has too little capacity left to run this for {hours:g} hour"
+                            f"{'s' if hours != 1 else ''}; extend it or choose another pool")  # fmt: skip
+    return contracts.CapacityVerdict(ok=ok, reason=reason, grid_pool_id=int(pool["grid_pool_id"]),
+                                     node_ids=list(live.get("node_ids") or pool["node_ids"]))  # fmt: skip
 
 
 def _fits(node: dict[str, Any], query: Resources, over_provisioning: bool) -> bool:

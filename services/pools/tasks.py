@@ -32,6 +32,11 @@ def register(app: Celery, settings: Settings) -> None:
     @define_task(app, contracts.POOLS_CHECK_CAPACITY, contracts.CheckCapacity, time_limit=30)
     def check_capacity(payload: contracts.CheckCapacity) -> contracts.CapacityVerdict:
         query = Resources(payload.cru, payload.mru, payload.sru, payload.hru)
+        if not payload.nodes:
+            try:
+                return service.pool_verdict(db, explorer, payload.owner, payload.pool_id, query, payload.seconds)
+            except ExplorerUnavailable as exc:
+                return contracts.CapacityVerdict(ok=False, reason=f"the grid explorer is unavailable ({exc})")
         try:
             pools = service.capable_pools(db, explorer, settings, payload.owner, query, payload.seconds)
         except ExplorerUnavailable as exc:

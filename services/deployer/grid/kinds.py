@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum, IntEnum
+from enum import IntEnum, StrEnum
 
 
 class WorkloadType(IntEnum):
@@ -19,7 +19,7 @@ class WorkloadType(IntEnum):
     NETWORK_RESOURCE = 10
 
 
-class Kind(str, Enum):
+class Kind(StrEnum):
     """The ``kind`` column of ``deployer.workloads``: one per workload type the marketplace deploys."""
 
     ZDB = "zdb"

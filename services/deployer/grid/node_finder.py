@@ -7,7 +7,8 @@ next refresh replaces that local bookkeeping with grid truth. ``OVER_PROVISIONIN
 every check here (search, user-chosen node, reservation); disks always count.
 
 When nothing fits, :class:`NoNodeFits` says which requirement could not be met, found by dropping one requirement
-at a time over counts of the index per combination of met and missed requirements (one grouped query).
+at a time over counts of the index per combination of met and missed requirements (one grouped query, over the
+pool's nodes first and over the whole index only when the pool itself may be the problem).
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ def find_nodes(cur: Cursor, query: NodeQuery, count: int = 1, *, over_provisioni
     filters = _filters(query, over_provisioning)
     rows = node_store.search(cur, filters, count)
     if len(rows) < count:
-        raise NoNodeFits(_explain(node_store.diagnose(cur, filters), query, filters, count))
+        raise NoNodeFits(_why(cur, query, filters, count))
     return [_node(row) for row in rows]
 
 
 def get_node(cur: Cursor, node_id: str) -> Node | None:
+    """The indexed node, or None when the grid did not list it at the last refresh."""
     row = node_store.get_node(cur, node_id)
     return None if row is None else _node(row)
 
@@ -117,8 +119,8 @@ def reserve(cur: Cursor, node_id: str, resources: Resources, *, over_provisionin
     the capacity is added unchecked, for a caller that only records what it already checked.
 
     Raises:
-        NoNodeFits: (re-check only) the node is unknown or no longer has room (a concurrent deployment took it
-            since the search): search again.
+        NoNodeFits: the node is unknown; or (re-check) it no longer has room, as a concurrent deployment took it
+            since the search: search again.
     """
     amounts = {unit: max(0.0, float(getattr(resources, unit))) for unit in UNITS}
     if over_provisioning is None:
@@ -144,7 +146,9 @@ _NOT_PUBLIC = tuple(
 
 def _public_address(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     try:
-        address = ipaddress.ip_interface(str(text).strip()).ip
+        # ip_address on the part before the prefix: ip_interface would also build the network, 3x slower, and a
+        # refresh parses some 25,000 addresses.
+        address = ipaddress.ip_address(str(text).strip().split("/", 1)[0])
     except ValueError:
         return None
     if address.is_unspecified or address.is_multicast:
@@ -185,6 +189,9 @@ def refresh_index(db: Database, explorer: Explorer) -> int:
         ExplorerUnavailable, ExplorerRejected: the listing failed; the index keeps its previous content.
         DatabaseUnavailable: PostgreSQL failed.
     """
+    # The grid is listed inside the transaction so that the refresh lock covers it: whoever comes meanwhile waits
+    # for this listing instead of starting another one. Searches are not blocked (no row is locked until the
+    # upsert, and they read the previous version of the rows until the commit).
     with db.transaction() as cur:
         if not node_store.try_lock_refresh(cur):
             node_store.lock_refresh(cur)
@@ -371,13 +378,14 @@ def _predicate(name: str, query: NodeQuery, filters: Filters, most: float | None
     """What the nodes lack, as "is up" / "have a public IPv4 address" / "has 50 GiB of free SSD storage (…)"."""
     be, have = ("are", "have") if plural else ("is", "has")
     if name in UNITS:
-        hint = "" if most is None else f" (the most any has is {_num(most)}{'' if name == 'cru' else ' GiB'})"
+        unit = (" core" if most == 1 else " cores") if name == "cru" else " GiB"
+        hint = "" if most is None else f" (the most any has is {_num(most)}{unit})"
         return f"{have} {_free(name, getattr(filters, name))}{hint}"
     phrases = {
         "in_pool": f"{be} in {_pool(query)}",
         "in_farm": f"{be} in farm {filters.farm_id}",
         "in_country": f"{be} in {filters.country}",
-        "in_city": f"{be} in {filters.city}",
+        "in_city": f"{be} in {filters.city}" + (f", {filters.country}" if filters.country else ""),
         "up": f"{be} up",
         "free_to_use": f"{be} free to use (payable with FreeTFT)",
         "public_ipv4": f"{have} a public IPv4 address",
@@ -387,20 +395,41 @@ def _predicate(name: str, query: NodeQuery, filters: Filters, most: float | None
     return phrases[name]
 
 
-def _explain(groups: list[dict[str, Any]], query: NodeQuery, filters: Filters, count: int) -> str:
+def _why(cur: Cursor, query: NodeQuery, filters: Filters, count: int) -> str:
+    """The reason :func:`find_nodes` found too little, from the pool / farm / place alone when that tells it.
+
+    Reading only the nodes of the pool (or farm, or place) is an index lookup; the whole grid (a scan of every
+    node) is read only when the pool itself may be the problem.
+    """
+    if any(name in _SCOPE for name in _active(filters)):
+        reason = _explain(node_store.diagnose(cur, filters, scoped=True), query, filters, count, scoped=True)
+        if reason is not None:
+            return reason
+    reason = _explain(node_store.diagnose(cur, filters), query, filters, count)
+    assert reason is not None
+    return reason
+
+
+def _explain(groups: list[dict[str, Any]], query: NodeQuery, filters: Filters, count: int,
+             scoped: bool = False) -> str | None:  # fmt: skip
     """Why fewer than ``count`` nodes fit, in one true sentence about the index.
 
     The culprits are the requirements that, dropped alone, would leave enough nodes — requirements on the node
     itself first; the pool, farm or place only when nothing else is to blame, as the user chose those on purpose.
     When no single requirement is to blame: the first one (in reading order) after which too few nodes remain.
     Besides the pool, farm and place, the sentence names only the other requirements that change its count, so
-    it stays short and true.
+    it stays short and true. With ``scoped`` groups (only the nodes of the pool, farm and place), None when the
+    answer needs the rest of the grid.
     """
-    if _count(groups, ()) == 0:
-        return "no node is known yet: the node list has not been read from the grid; try again in a minute"
     active = _active(filters)
+    if _count(groups, ()) == 0:
+        if scoped:
+            return None
+        return "no node is known yet: the node list has not been read from the grid; try again in a minute"
     alone = [name for name in active if _count(groups, [n for n in active if n != name]) >= count]
     culprits = [name for name in alone if name not in _SCOPE] or alone
+    if scoped and not culprits:
+        return None
     kept = [name for name in active if name not in culprits]
     if not culprits:
         kept = []
@@ -417,6 +446,8 @@ def _explain(groups: list[dict[str, Any]], query: NodeQuery, filters: Filters, c
     plural = found > 1
     predicates = []
     for name in culprits:
+        if name == "in_country" and "in_city" in culprits:
+            continue  # said with the city: "is in Tokyo, Belgium"
         # The capacity hint looks at the very nodes the sentence is about (meeting the other culprits too).
         scope = [*kept, *(n for n in culprits if n != name)]
         most = _most(groups, name, scope) if name in UNITS else None

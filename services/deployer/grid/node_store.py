@@ -7,6 +7,7 @@ branches away at plan time and the remaining predicates can still use the indexe
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -40,30 +41,35 @@ class Filters:
     def params(self) -> dict[str, Any]:
         values = asdict(self)
         values["node_ids"] = None if self.node_ids is None else list(self.node_ids)
-        values["exclude"] = list(self.exclude)
+        values["exclude"] = list(self.exclude) or None  # NULL: PostgreSQL drops the test instead of running it
         values["up_within"] = UP_WITHIN_SECONDS
         return values
 
 
 # Keep the predicates of _SEARCH and _DIAGNOSE identical: the second explains why the first found too little.
+# The inner query draws the nodes carrying only their id, so a broad search (thousands of fits) sorts narrow rows;
+# the outer one reads the full rows of the few drawn.
 _SEARCH = """
 SELECT node_id, farm_id, country, city, public_ipv4, public_ipv6, wg_ports, free_cru, free_mru, free_sru, free_hru
 FROM deployer.nodes
-WHERE (%(node_ids)s::text[] IS NULL OR node_id = ANY(%(node_ids)s::text[]))
-  AND (%(farm_id)s::bigint IS NULL OR farm_id = %(farm_id)s::bigint)
-  AND (%(country)s::text IS NULL OR country = %(country)s::text)
-  AND (%(city)s::text IS NULL OR city = %(city)s::text)
-  AND updated >= now() - make_interval(secs => %(up_within)s)
-  AND (NOT %(free_to_use)s OR free_to_use)
-  AND (NOT %(public_ipv4)s OR public_ipv4 IS NOT NULL)
-  AND (NOT %(public_ipv6)s OR public_ipv6 IS NOT NULL)
-  AND (%(cru)s::float8 IS NULL OR free_cru >= %(cru)s::float8)
-  AND (%(mru)s::float8 IS NULL OR free_mru >= %(mru)s::float8)
-  AND (%(sru)s::float8 IS NULL OR free_sru >= %(sru)s::float8)
-  AND (%(hru)s::float8 IS NULL OR free_hru >= %(hru)s::float8)
-  AND NOT (node_id = ANY(%(exclude)s::text[]))
-ORDER BY random()
-LIMIT %(limit)s
+WHERE node_id IN (
+    SELECT node_id FROM deployer.nodes
+    WHERE (%(node_ids)s::text[] IS NULL OR node_id = ANY(%(node_ids)s::text[]))
+      AND (%(farm_id)s::bigint IS NULL OR farm_id = %(farm_id)s::bigint)
+      AND (%(country)s::text IS NULL OR country = %(country)s::text)
+      AND (%(city)s::text IS NULL OR city = %(city)s::text)
+      AND updated >= now() - make_interval(secs => %(up_within)s)
+      AND (NOT %(free_to_use)s OR free_to_use)
+      AND (NOT %(public_ipv4)s OR has_ipv4)
+      AND (NOT %(public_ipv6)s OR has_ipv6)
+      AND (%(cru)s::float8 IS NULL OR free_cru >= %(cru)s::float8)
+      AND (%(mru)s::float8 IS NULL OR free_mru >= %(mru)s::float8)
+      AND (%(sru)s::float8 IS NULL OR free_sru >= %(sru)s::float8)
+      AND (%(hru)s::float8 IS NULL OR free_hru >= %(hru)s::float8)
+      AND (%(exclude)s::text[] IS NULL OR NOT (node_id = ANY(%(exclude)s::text[])))
+    ORDER BY random()
+    LIMIT %(limit)s
+)
 """
 
 # One row per combination of satisfied / failed filters, with how many nodes have it and the most free capacity
@@ -80,15 +86,20 @@ FROM (
            (%(city)s::text IS NULL OR city = %(city)s::text) AS in_city,
            updated >= now() - make_interval(secs => %(up_within)s) AS up,
            (NOT %(free_to_use)s OR free_to_use) AS free_to_use,
-           (NOT %(public_ipv4)s OR public_ipv4 IS NOT NULL) AS public_ipv4,
-           (NOT %(public_ipv6)s OR public_ipv6 IS NOT NULL) AS public_ipv6,
+           (NOT %(public_ipv4)s OR has_ipv4) AS public_ipv4,
+           (NOT %(public_ipv6)s OR has_ipv6) AS public_ipv6,
            (%(cru)s::float8 IS NULL OR free_cru >= %(cru)s::float8) AS cru,
            (%(mru)s::float8 IS NULL OR free_mru >= %(mru)s::float8) AS mru,
            (%(sru)s::float8 IS NULL OR free_sru >= %(sru)s::float8) AS sru,
            (%(hru)s::float8 IS NULL OR free_hru >= %(hru)s::float8) AS hru,
-           NOT (node_id = ANY(%(exclude)s::text[])) AS unused
+           (%(exclude)s::text[] IS NULL OR NOT (node_id = ANY(%(exclude)s::text[]))) AS unused
     FROM deployer.nodes
-    WHERE %(only)s::text IS NULL OR node_id = %(only)s::text
+    WHERE (%(only)s::text IS NULL OR node_id = %(only)s::text)
+      AND (NOT %(scoped)s OR (
+          (%(node_ids)s::text[] IS NULL OR node_id = ANY(%(node_ids)s::text[]))
+          AND (%(farm_id)s::bigint IS NULL OR farm_id = %(farm_id)s::bigint)
+          AND (%(country)s::text IS NULL OR country = %(country)s::text)
+          AND (%(city)s::text IS NULL OR city = %(city)s::text)))
 ) AS flags
 GROUP BY in_pool, in_farm, in_country, in_city, up, free_to_use, public_ipv4, public_ipv6,
          cru, mru, sru, hru, unused
@@ -96,18 +107,21 @@ GROUP BY in_pool, in_farm, in_country, in_city, up, free_to_use, public_ipv4, pu
 
 
 def search(cur: Cursor, filters: Filters, limit: int) -> list[dict[str, Any]]:
-    """Up to ``limit`` distinct nodes that pass every filter, in random order (a fair spread over the fits)."""
+    """Up to ``limit`` distinct nodes drawn at random (uniformly) among those that pass every filter."""
     cur.execute(_SEARCH, {**filters.params(), "limit": limit})
-    return list(cur.fetchall())
+    rows = list(cur.fetchall())
+    random.shuffle(rows)  # the outer query returns the drawn rows in index order; callers may take the first
+    return rows
 
 
-def diagnose(cur: Cursor, filters: Filters, only: str | None = None) -> list[dict[str, Any]]:
-    """Every combination of passed (True) and failed (False) filters over the index (or over node ``only``).
+def diagnose(cur: Cursor, filters: Filters, only: str | None = None, scoped: bool = False) -> list[dict[str, Any]]:
+    """Every combination of passed (True) and failed (False) filters over the index, over node ``only``, or
+    (``scoped``) over the nodes that pass the pool, farm, country and city filters (an index lookup).
 
     Each row holds the filter names as booleans, ``nodes`` (how many have that combination) and ``max_cru`` …
     ``max_hru`` (the most free capacity among them).
     """
-    cur.execute(_DIAGNOSE, {**filters.params(), "only": only})
+    cur.execute(_DIAGNOSE, {**filters.params(), "only": only, "scoped": scoped})
     return list(cur.fetchall())
 
 

@@ -175,6 +175,10 @@ class DeployerWorld:
             time.sleep(0.3)
         raise AssertionError(f"still on the grid: {list(zip(ids, actions, strict=True))}")
 
+    @staticmethod
+    def sql_one(query: str, *args: Any) -> dict[str, Any]:
+        return sql(query, *args)[0]
+
     # -- HTTP ------------------------------------------------------------------------------------------------
     def client(self) -> Any:
         return self.app.test_client()

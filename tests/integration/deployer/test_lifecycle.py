@@ -47,3 +47,87 @@ def test_ubuntu_end_to_end(world: DeployerWorld) -> None:
     assert shown["outputs"]["ssh"] == f"ssh root@{ip}"
     assert any(e["message"].startswith("container deployed, IP ") for e in shown["events"])
     _cancel_and_check(world, owner, str(sol["id"]))
+
+
+def test_flist_with_a_volume_end_to_end(world: DeployerWorld) -> None:
+    owner = "alice.3bot"
+    world.network(owner)
+    spec = {"name": "web", "where": {"pool_id": world.pool(owner)}, "network": "net",
+            "flist": "https://hub.grid.tf/tf-official-apps/redis_zinit.flist", "volume": {"size": 5},
+            "corex": False, "entrypoint": "/bin/redis-server", "environment": {"MODE": "test"}}  # fmt: skip
+    sol = world.deploy(owner, "flist", spec)
+    assert sol["status"] == "deployed", world.events(str(sol["id"]))
+    rows = {w["kind"]: w for w in world.workloads(str(sol["id"]))}
+    volume, container = rows["volume"], rows["container"]
+    assert container["body"]["volumes"] == [{"volume_id": f"{volume['grid_id']}-1", "mountpoint": "/data"}]
+    assert volume["node_id"] == container["node_id"]
+    _cancel_and_check(world, owner, str(sol["id"]))
+
+
+def test_kubernetes_master_and_workers_on_distinct_nodes(world: DeployerWorld) -> None:
+    owner = "alice.3bot"
+    world.network(owner)
+    pools = [world.pool(owner), world.pool(owner, key="second")]
+    spec = {"name": "k3s", "workers": 2, "pool_ids": pools, "network": "net", "ssh_keys": [SSH_KEY]}
+    sol = world.deploy(owner, "kubernetes", spec, secrets={"cluster_secret": "s3cret-value"})
+    assert sol["status"] == "deployed", world.events(str(sol["id"]))
+    vms = [w for w in world.workloads(str(sol["id"])) if w["kind"] == "kubernetes"]
+    assert len(vms) == 3 and len({vm["node_id"] for vm in vms}) == 3
+    master = next(vm for vm in vms if vm["key"] == "master")
+    workers = [vm for vm in vms if vm["key"] != "master"]
+    assert all(w["body"]["master_ips"] == [master["body"]["ipaddress"]] for w in workers)
+    assert all("s3cret-value" not in str(vm["body"]) for vm in vms)  # sealed to the node, never in clear
+    shown = world.client().get(f"/api/solutions/{sol['id']}", headers=world.headers(owner)).json
+    assert shown["Master IP"] == master["body"]["ipaddress"] and len(shown["Slave IPs"]) == 2
+    _cancel_and_check(world, owner, str(sol["id"]))
+
+
+def test_minio_master_slave_with_hdd_zdbs(world: DeployerWorld) -> None:
+    owner = "alice.3bot"
+    world.network(owner)
+    pool = world.pool(owner)
+    spec = {"name": "s3", "setup": "master_slave", "zdb_disk_type": "hdd", "data": 2, "parity": 1,
+            "zdb_pool_ids": [pool], "primary": {"pool_id": pool}, "secondary": {"pool_id": pool},
+            "network": "net", "access_key": "alice"}  # fmt: skip
+    sol = world.deploy(owner, "minio", spec, secrets={"secret_key": "minio-secret-key"})
+    assert sol["status"] == "deployed", world.events(str(sol["id"]))
+    rows = world.workloads(str(sol["id"]))
+    zdbs = [w for w in rows if w["kind"] == "zdb"]
+    assert len(zdbs) == 4 and all(z["body"]["disk_type"] == 0 for z in zdbs)  # the disk type the user chose
+    containers = [w for w in rows if w["kind"] == "container"]
+    assert len(containers) == 2
+    assert all("minio-secret-key" not in str(c["body"]) for c in containers)
+    shown = world.client().get(f"/api/solutions/{sol['id']}", headers=world.headers(owner)).json
+    assert shown["outputs"]["Primary URL"].endswith(":9000")
+    _cancel_and_check(world, owner, str(sol["id"]))
+
+
+def test_monitoring_end_to_end(world: DeployerWorld) -> None:
+    owner = "alice.3bot"
+    world.network(owner)
+    pool = world.pool(owner)
+    where = {"where": {"pool_id": pool}}
+    spec = {"name": "mon", "ssh_key": SSH_KEY, "redis": where, "prometheus": where, "grafana": where, "network": "net"}
+    sol = world.deploy(owner, "monitoring", spec)
+    assert sol["status"] == "deployed", world.events(str(sol["id"]))
+    rows = {w["key"]: w for w in world.workloads(str(sol["id"]))}
+    redis_ip = rows["redis"]["body"]["network_connection"][0]["ipaddress"]
+    assert rows["prometheus"]["body"]["logs"][0]["data"]["stdout"] == f"redis://{redis_ip}:6379/prometheus-stdout"
+    listed = world.client().get("/api/solutions?type=monitoring", headers=world.headers(owner)).json["solutions"]
+    assert [s["Name"] for s in listed] == ["mon"] and listed[0]["Redis IPv4"] == redis_ip
+    _cancel_and_check(world, owner, str(sol["id"]))
+
+
+def test_metadata_of_every_workload_decrypts_to_owner_and_solution(world: DeployerWorld) -> None:
+    owner = "bob.3bot"
+    net = world.network(owner)
+    sol = world.deploy(owner, "ubuntu", ubuntu_spec(world, owner, "meta"))
+    assert sol["status"] == "deployed"
+    for solution_id in (str(sol["id"]), net):
+        for row in world.workloads(solution_id):
+            stored = world.grid_workload(row["grid_id"])
+            record = world.identity.decrypt_metadata(stored["metadata"])
+            assert record is not None and record["owner"] == owner
+            assert record["solution_uuid"] == solution_id.replace("-", "")
+            assert record["wl"] == row["id"]
+    _cancel_and_check(world, owner, str(sol["id"]))

@@ -1,0 +1,73 @@
+"""``OVER_PROVISIONING``: off, CPU and memory count; on, only disks do — in the pools check and the node finder.
+
+A second set of workers (pools + deployer) runs with ``OVER_PROVISIONING=true`` on its own Redis database, beside
+the package's workers (off), against the same grid and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from celery import Celery
+
+from services.common import contracts
+from services.common.settings import load_settings
+from services.common.tasks import close_celery, make_celery, send
+from tests.conftest import PYTHON
+from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
+
+OVER_REDIS = "redis://127.0.0.1:6379/11"
+
+
+@pytest.fixture(scope="module")
+def over(world: DeployerWorld) -> Iterator[Celery]:
+    redis.Redis.from_url(OVER_REDIS).flushdb()
+    env = {**world.env, "REDIS_URL": OVER_REDIS, "OVER_PROVISIONING": "true"}
+    procs = [world.processes.start(f"over-{role}", [PYTHON, "-m", "deploy.role", role], env)
+             for role in ("pools-worker", "deployer-worker")]  # fmt: skip
+    celery = make_celery(load_settings(env))
+    send(celery, contracts.DEPLOYER_PING, contracts.Ping()).get(timeout=60)
+    yield celery
+    close_celery(celery)
+    for proc in procs:
+        world.kill(proc)
+
+
+def _small_node(world: DeployerWorld, farm: int) -> tuple[str, dict[str, int]]:
+    """The up node of ``farm`` with the fewest free cores, and container resources one core too big for it."""
+    row = sql("SELECT node_id, free_cru FROM deployer.nodes WHERE farm_id = %s AND updated > now() - interval "
+              "'10 minutes' AND free_sru > 10 ORDER BY free_cru, node_id LIMIT 1", farm)[0]  # fmt: skip
+    return row["node_id"], {"cpu": int(row["free_cru"]) + 1, "memory": 1024}
+
+
+def _spec(world: DeployerWorld, owner: str, name: str, node: str, resources: dict[str, Any]) -> dict[str, Any]:
+    where = {"pool_id": world.pool(owner), "node_id": node}
+    return {"name": name, "where": where, "network": "net", "ssh_key": SSH_KEY, "resources": resources}
+
+
+def test_cpu_and_memory_count_only_without_over_provisioning(world: DeployerWorld, over: Celery) -> None:
+    owner = "ivan.3bot"
+    world.network(owner)
+    node, resources = _small_node(world, farm=1)
+    refused = world.deploy(owner, "ubuntu", _spec(world, owner, "big-off", node, resources))
+    assert refused["status"] == "rolled_back"
+    assert "CPU" in refused["error"], refused["error"]
+    assert world.workloads(str(refused["id"])) == []
+
+    payload = contracts.SubmitSolution(idempotency_key="over-provisioning-on-1", owner=owner, type="ubuntu",
+                                       spec=_spec(world, owner, "big-on", node, resources))  # fmt: skip
+    answer = send(over, contracts.DEPLOYER_SUBMIT, payload).get(timeout=30)
+    assert answer["ok"], answer
+    sol = world.wait(answer["solution_id"])
+    assert sol["status"] == "deployed", world.events(answer["solution_id"])
+
+    # Disk still counts with over-provisioning on.
+    disk = {"cpu": 1, "memory": 1024, "disk": 1024 * 1024}
+    spec = _spec(world, owner, "big-disk", node, disk)
+    answer = send(over, contracts.DEPLOYER_SUBMIT, contracts.SubmitSolution(
+        idempotency_key="over-provisioning-disk", owner=owner, type="ubuntu", spec=spec)).get(timeout=30)  # fmt: skip
+    disk_sol = world.wait(answer["solution_id"])
+    assert disk_sol["status"] == "rolled_back" and "SSD" in disk_sol["error"], disk_sol["error"]
