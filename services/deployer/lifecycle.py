@@ -23,6 +23,7 @@ from services.deployer import network_store, networks, planning, store, teardown
 from services.deployer.context import Deployer, PlanningFailed, Transient
 from services.deployer.grid.kinds import Kind, NextAction, ResultState
 from services.deployer.grid.render import render
+from services.deployer.planning import ACCESS_TYPES
 from services.deployer.solutions import PLANNERS
 from services.deployer.solutions.base import Deployed, Placed, PlanContext, WorkloadView
 
@@ -250,7 +251,7 @@ def _network_step(dep: Deployer, sol: dict[str, Any]) -> str:
     except ExplorerUnavailable as exc:
         raise Transient(str(exc)) from None
     # The nodes that must be in the network: those with an IP in it (a network solution: all of its nodes).
-    needed = {p["node_id"] for p in sol["placed"].values() if p["ip"] is not None or sol["type"] == "network"}
+    needed = {p["node_id"] for p in sol["placed"].values() if p["ip"] is not None or sol["type"] in ACCESS_TYPES}
     with dep.db.transaction() as cur:
         latest = network_store.latest_resources(cur, network_id)
     # Every node's newest version is looked at (a concurrent rewrite may have replaced versions others wait for);

@@ -91,14 +91,24 @@ def insert_node_subnet(cur: Any, network_id: int, subnet: str, node_id: str, gri
     )  # fmt: skip
 
 
-def insert_access_subnet(cur: Any, network_id: int, subnet: str, via_node: str, public_key: str) -> None:
+def insert_access_subnet(cur: Any, network_id: int, subnet: str, via_node: str, public_key: str,
+                         solution_id: str) -> None:  # fmt: skip
     cur.execute(
         """
-        INSERT INTO deployer.network_subnets (network_id, subnet, via_node, access_peer)
-        VALUES (%(net)s, %(subnet)s, %(via)s, %(pub)s)
+        INSERT INTO deployer.network_subnets (network_id, subnet, via_node, access_peer, solution_id)
+        VALUES (%(net)s, %(subnet)s, %(via)s, %(pub)s, %(sol)s)
         """,
-        {"net": network_id, "subnet": subnet, "via": via_node, "pub": public_key},
+        {"net": network_id, "subnet": subnet, "via": via_node, "pub": public_key, "sol": solution_id},
     )
+
+
+def delete_access_subnets(cur: Any, network_id: int, solution_id: str) -> int:
+    """Take the access points a solution added out of the network's address plan; returns how many."""
+    cur.execute(
+        "DELETE FROM deployer.network_subnets WHERE network_id = %(net)s AND solution_id = %(sol)s AND node_id IS NULL",
+        {"net": network_id, "sol": solution_id},
+    )
+    return int(cur.rowcount)
 
 
 def take_port(cur: Any, node_id: str, port: int, network_id: int) -> bool:

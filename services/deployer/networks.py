@@ -78,7 +78,7 @@ def attach_node(cur: Any, net: dict[str, Any], node: Node, grid_pool_id: int) ->
     return True
 
 
-def add_access(cur: Any, net: dict[str, Any], via: str) -> tuple[network_plan.AccessPeer, str]:
+def add_access(cur: Any, net: dict[str, Any], via: str, solution_id: str) -> tuple[network_plan.AccessPeer, str]:
     """A /24 and a key pair for the user's laptop, entering through node ``via``; returns (peer, private key).
 
     The private key is returned to be put in the user's config once; only the public key is stored.
@@ -89,7 +89,7 @@ def add_access(cur: Any, net: dict[str, Any], via: str) -> tuple[network_plan.Ac
     except network_plan.NetworkFull:
         raise PlanningFailed(f"network {net['name']} has no free /24 left for another access point") from None
     private_key, public_key = network_plan.wg_keypair()
-    network_store.insert_access_subnet(cur, net["id"], subnet, via, public_key)
+    network_store.insert_access_subnet(cur, net["id"], subnet, via, public_key, solution_id)
     return network_plan.AccessPeer(node_id=via, subnet=subnet, public_key=public_key), private_key
 
 

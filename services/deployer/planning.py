@@ -29,6 +29,8 @@ from services.deployer.solutions.base import Placed, Placement, Planner, Spec
 log = structlog.get_logger(__name__)
 
 
+# The solution types that hand the user a laptop's WireGuard access (a new network, or another access point).
+ACCESS_TYPES = ("network", "network_access")
 Verdicts = dict[tuple[int, Any], contracts.CapacityVerdict]
 
 
@@ -122,7 +124,7 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
         net = None
         if sol["type"] == "network":
             net = networks.create(cur, owner, sol["name"], sol["spec"].get("ip_range"), solution_id)
-        elif any(p.network for p in placements):
+        elif any(p.network for p in placements) or sol["type"] == "network_access":
             short = planner.network_of(spec)
             net = network_store.network_by_name(cur, networks.grid_name(owner, short or ""))
             if net is not None:
@@ -138,7 +140,7 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
             if p.group:
                 taken[p.group].append(node_id)
             ip = None
-            if net is not None and (p.network or sol["type"] == "network"):
+            if net is not None and (p.network or sol["type"] in ACCESS_TYPES):
                 node = _node(cur, node_id)
                 changed |= networks.attach_node(cur, net, node, grid_pool_id)
                 if p.network:
@@ -146,7 +148,7 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
             placed[p.role] = Placed(p.role, node_id, grid_pool_id, ip)
             store.add_event(cur, solution_id, f"node {node_id} chosen for {p.role} (pool {grid_pool_id})")
         values: dict[str, Any] = {}
-        if sol["type"] == "network":
+        if sol["type"] in ACCESS_TYPES:
             assert net is not None
             values["secret_outputs"] = _add_laptop(dep, cur, net, placed["access"].node_id, sol)
             changed = True
@@ -183,6 +185,6 @@ def _network_live(cur: Any, net: dict[str, Any]) -> bool:
 
 def _add_laptop(dep: Deployer, cur: Any, net: dict[str, Any], via: str, sol: dict[str, Any]) -> str:
     """The laptop's access: its /24 and key pair; returns the WireGuard config encrypted to ourselves."""
-    peer, private_key = networks.add_access(cur, net, via)
+    peer, private_key = networks.add_access(cur, net, via, str(sol["id"]))
     config = networks.wireguard_config(cur, net, peer, private_key, bool(sol["spec"].get("ipv6")))
     return dep.identity.encrypt_secrets({"wireguard": config})

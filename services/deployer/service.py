@@ -63,6 +63,7 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
             row, created = store.insert_solution(
                 cur, key=payload.idempotency_key, owner=payload.owner, type=payload.type, name=spec.name,
                 spec=spec.model_dump(mode="json"), secrets=sealed, deadline_seconds=settings_deadline,
+                listed=payload.type in TYPES,  # an access point shows with its network, not on its own
             )  # fmt: skip
             if created:
                 store.add_event(cur, str(row["id"]), "submitted")

@@ -136,7 +136,7 @@ def live_solutions_in_network(cur: Any, network_id: int, exclude: str) -> list[d
     cur.execute(
         """
         SELECT id, type, name FROM deployer.solutions
-        WHERE network_id = %(net)s AND id <> %(exclude)s AND status = ANY(%(live)s)
+        WHERE network_id = %(net)s AND id <> %(exclude)s AND status = ANY(%(live)s) AND type <> 'network_access'
         """,
         {"net": network_id, "exclude": exclude, "live": [*LIVE_SOLUTION, "failed", "cancelling"]},
     )
@@ -281,6 +281,17 @@ def idle_sent_workloads(cur: Any, idle_seconds: float, limit: int = 1000) -> lis
         {"idle": idle_seconds, "limit": limit},
     )
     return [dict(r) for r in cur.fetchall()]
+
+
+def end_access_points(cur: Any, network_id: int) -> None:
+    """The access points of a network end with it."""
+    cur.execute(
+        """
+        UPDATE deployer.solutions SET status = 'cancelled', finished_at = now(), updated_at = now()
+        WHERE network_id = %(net)s AND type = 'network_access' AND status NOT IN ('rolled_back', 'cancelled')
+        """,
+        {"net": network_id},
+    )
 
 
 def free_solution_ips(cur: Any, solution_id: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import network_store, store
+from services.deployer import network_store, networks, store
 from services.deployer.context import Deployer, Transient
 from services.deployer.grid.kinds import NextAction
 
@@ -31,6 +31,8 @@ def fail(cur: Any, sol: dict[str, Any], reason: str) -> None:
 def step(dep: Deployer, sol: dict[str, Any]) -> str:
     """Sign the deletion of what is still live, confirm what was deleted; final state when nothing is left."""
     solution_id = str(sol["id"])
+    if sol["type"] == "network_access" and sol["network_id"] is not None:
+        _revoke_access(dep, sol)
     with dep.db.transaction() as cur:
         rows = store.workloads_of(cur, solution_id)
     for row in rows:
@@ -50,11 +52,32 @@ def step(dep: Deployer, sol: dict[str, Any]) -> str:
         if sol["type"] == "network" and sol["network_id"] is not None:
             net = network_store.network(cur, sol["network_id"])
             if net is not None and str(net["solution_id"]) == solution_id:
+                store.end_access_points(cur, net["id"])
                 network_store.delete_network(cur, net["id"])
         store.update_solution(cur, solution_id, status=final, finished_at=datetime.now(UTC))
         store.add_event(cur, solution_id, "rolled back: nothing is left on the grid" if final == "rolled_back"
                         else "cancelled: every workload was removed from the grid")  # fmt: skip
     return "done"
+
+
+def _revoke_access(dep: Deployer, sol: dict[str, Any]) -> None:
+    """Take the access point out of its network: its /24 is freed and every node's resource rewritten without it."""
+    with dep.db.transaction() as cur:
+        net = network_store.network(cur, sol["network_id"])
+        if net is None:
+            return
+        network_store.lock_network(cur, net["id"])
+        if network_store.delete_access_subnets(cur, net["id"], str(sol["id"])) == 0:
+            return  # already revoked by an earlier pass
+        owner_solution = store.solution(cur, str(net["solution_id"]))
+        if owner_solution is not None:
+            networks.record_rewrite(cur, dep, net, owner_solution)
+    try:
+        networks.flush(dep, net["id"])
+    except ExplorerRejected as exc:
+        log.warning("network update refused while revoking an access point", reason=exc.message)
+    except ExplorerUnavailable as exc:
+        raise Transient(str(exc)) from None
 
 
 def _decommission(dep: Deployer, row: dict[str, Any]) -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from services.deployer.solutions import flist, kubernetes, minio, monitoring, network, ubuntu
+from services.deployer.solutions import flist, kubernetes, minio, monitoring, network, network_access, ubuntu
 from services.deployer.solutions.base import Planner
 
 PLANNERS: dict[str, Planner] = {
     planner.type: planner
     for planner in (
         network.PLANNER,
+        network_access.PLANNER,
         ubuntu.PLANNER,
         flist.PLANNER,
         kubernetes.PLANNER,

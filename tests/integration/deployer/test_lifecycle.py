@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld
+from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
 
 
 def _cancel_and_check(world: DeployerWorld, owner: str, solution_id: str) -> None:
@@ -131,3 +131,28 @@ def test_metadata_of_every_workload_decrypts_to_owner_and_solution(world: Deploy
             assert record["solution_uuid"] == solution_id.replace("-", "")
             assert record["wl"] == row["id"]
     _cancel_and_check(world, owner, str(sol["id"]))
+
+
+def test_another_access_point_joins_a_network_and_leaves_it(world: DeployerWorld) -> None:
+    owner = "alice.3bot"
+    net = world.deploy(owner, "network", {"name": "roam", "pool_ids": [world.pool(owner)]})
+    assert net["status"] == "deployed"
+    spec = {"name": "phone", "network": "roam", "pool_ids": [world.pool(owner)]}
+    access = world.deploy(owner, "network_access", spec)
+    assert access["status"] == "deployed", world.events(str(access["id"]))
+    config = world.client().get(f"/api/solutions/{access['id']}/wireguard", headers=world.headers(owner))
+    assert config.status_code == 200 and "PrivateKey = " in config.get_data(as_text=True)
+    subnets = sql("SELECT subnet::text AS s FROM deployer.network_subnets WHERE solution_id = %s", str(access["id"]))
+    assert len(subnets) == 1
+    latest = sql("SELECT DISTINCT ON (node_id) body FROM deployer.workloads WHERE network_id = %s AND kind = "
+                 "'network_resource' AND state <> 'superseded' ORDER BY node_id, id DESC",
+                 net["network_id"])  # fmt: skip
+    ranges = {r for row in latest for p in row["body"]["peers"] for r in p["allowed_iprange"]}
+    assert subnets[0]["s"] in ranges  # the new access point is routed by the network
+    # Access points are not listed on their own, and do not keep the network alive.
+    assert all(s["type"] != "network_access" for s in
+               world.client().get("/api/solutions", headers=world.headers(owner)).json["solutions"])  # fmt: skip
+    assert world.cancel(owner, str(access["id"])).status_code == 202
+    assert world.wait(str(access["id"]), ("cancelled",))["status"] == "cancelled"
+    assert sql("SELECT * FROM deployer.network_subnets WHERE solution_id = %s", str(access["id"])) == []
+    _cancel_and_check(world, owner, str(net["id"]))
