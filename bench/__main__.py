@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from bench import bench_login, bench_node_search, bench_platform
+from bench import bench_deploy, bench_login, bench_node_search, bench_platform
 
 
 def main() -> None:
-    for table in [*bench_platform.run(), bench_login.run(), bench_node_search.run()]:
-        print(table, end="\n\n", flush=True)
+    # Each benchmark runs when its turn comes, so a figure is printed as soon as it is measured.
+    for run in (*bench_platform.RUNS, bench_login.run, bench_node_search.run, bench_deploy.run):
+        print(run(), end="\n\n", flush=True)
 
 
 if __name__ == "__main__":

@@ -14,10 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg2
-from psycopg2 import sql
-
-from bench.harness import BENCH_DATABASE_URL, PYTHON, Timing, bench_env, free_port, http_ok, measure, process
+from bench.harness import PYTHON, Timing, bench_env, free_port, http_ok, measure, process, scratch_database
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.explorer import Explorer
@@ -32,27 +29,6 @@ SIZES = (Resources(1, 1, 10), Resources(2, 4, 50), Resources(4, 8, 100), Resourc
 TOO_BIG = Resources(2, 4, 3000)  # more SSD than any emulated node has: a failed search, explained
 SCRATCH_DB = "bench_node_search"
 WARMUP = 20  # measure()'s default warm-up steps, which also search
-
-
-def _scratch_database() -> str:
-    """A fresh database beside the benchmark one (the refresh rewrites deployer.nodes wholesale)."""
-    admin = psycopg2.connect(BENCH_DATABASE_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DB)))
-        cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(SCRATCH_DB)))
-    admin.close()
-    url = BENCH_DATABASE_URL.rsplit("/", 1)[0] + f"/{SCRATCH_DB}"
-    migrate(url, ("deployer",))
-    return url
-
-
-def _drop_scratch_database() -> None:
-    admin = psycopg2.connect(BENCH_DATABASE_URL)
-    admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(SCRATCH_DB)))
-    admin.close()
 
 
 def _queries(listing: list[dict[str, Any]], n: int) -> list[tuple[NodeQuery, int]]:
@@ -139,30 +115,30 @@ def run(n: int = 2000, listings: int = 5) -> str:
     # The state path comes last: the harness names the process log after the last argument (grid.sqlite3.log).
     args = [PYTHON, "-m", "emulators.grid", "--port", str(port), "--nodes", str(NODES), "--farms", str(FARMS),
             "--seed", "1", "--threads", "4", "--state", f"{env['LOCAL_DIR']}/grid.sqlite3"]  # fmt: skip
-    database_url = _scratch_database()
-    db = Database(database_url, maxconn=2)
-    explorer = Explorer(load_settings(env), Identity(bytes(range(1, 33))))
-    try:
-        with process(args, env, http_ok(f"{grid}/_emulator/healthz"), timeout=180):
-            t0 = time.perf_counter()
-            indexed = refresh_index(db, explorer)
-            first_refresh = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            refresh_index(db, explorer)
-            refresh = time.perf_counter() - t0
-            assert indexed == NODES, f"indexed {indexed} nodes, the emulator has {NODES}"
-            mix = _queries(explorer.list_all("/nodes", size=1000), n)
-            misses: list[int] = []
-            ours = measure(f"find_nodes on the {NODES:,}-node index", n, _search_step(db, mix, misses))
-            # Step i (1-based, warm-up included) is latency i - WARMUP - 1 of the measured ones.
-            failed = [ours.latencies[i - WARMUP - 1] for i in misses if i > WARMUP]
-            failures = Timing("of which failed searches (with the reason)", len(failed), sum(failed), failed)
-            floor = measure("transaction with SELECT 1 (floor)", n, lambda: db.ping())
-            listing = measure("list the whole grid per search", listings, _listing_step(explorer, mix), warmup=1)
-    finally:
-        explorer.close()
-        db.close()
-        _drop_scratch_database()
+    with scratch_database(SCRATCH_DB) as database_url:
+        migrate(database_url, ("deployer",))
+        db = Database(database_url, maxconn=2)
+        explorer = Explorer(load_settings(env), Identity(bytes(range(1, 33))))
+        try:
+            with process(args, env, http_ok(f"{grid}/_emulator/healthz"), timeout=180):
+                t0 = time.perf_counter()
+                indexed = refresh_index(db, explorer)
+                first_refresh = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                refresh_index(db, explorer)
+                refresh = time.perf_counter() - t0
+                assert indexed == NODES, f"indexed {indexed} nodes, the emulator has {NODES}"
+                mix = _queries(explorer.list_all("/nodes", size=1000), n)
+                misses: list[int] = []
+                ours = measure(f"find_nodes on the {NODES:,}-node index", n, _search_step(db, mix, misses))
+                # Step i (1-based, warm-up included) is latency i - WARMUP - 1 of the measured ones.
+                failed = [ours.latencies[i - WARMUP - 1] for i in misses if i > WARMUP]
+                failures = Timing("of which failed searches (with the reason)", len(failed), sum(failed), failed)
+                floor = measure("transaction with SELECT 1 (floor)", n, lambda: db.ping())
+                listing = measure("list the whole grid per search", listings, _listing_step(explorer, mix), warmup=1)
+        finally:
+            explorer.close()
+            db.close()
     extra = [
         f"index refresh of {NODES:,} nodes from the explorer: {first_refresh:.2f} s first, {refresh:.2f} s after",
         f"target p99 ≤ 20 ms: {'met' if ours.p99_ms <= 20 else 'MISSED'}",

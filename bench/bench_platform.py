@@ -72,5 +72,8 @@ def proxy_round_trip(n: int = 500) -> str:
     return report("Request through Caddy", ours, floor)
 
 
+RUNS = (celery_round_trip, proxy_round_trip)
+
+
 def run() -> list[str]:
-    return [celery_round_trip(), proxy_round_trip()]
+    return [bench() for bench in RUNS]

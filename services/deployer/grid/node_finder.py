@@ -13,7 +13,6 @@ pool's nodes first and over the whole index only when the pool itself may be the
 
 from __future__ import annotations
 
-import ipaddress
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.explorer import Explorer
 from services.deployer.grid import node_store
+from services.deployer.grid.network_plan import public_addresses as endpoints_of
 from services.deployer.grid.node_store import Cursor, Filters
 
 log = structlog.get_logger(__name__)
@@ -136,46 +136,6 @@ def reserve(cur: Cursor, node_id: str, resources: Resources, *, over_provisionin
 
 
 # --- Public endpoints (GRID_API §11) ---------------------------------------------------------------------------
-
-_NOT_PUBLIC = tuple(
-    ipaddress.ip_network(net)
-    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "127.0.0.0/8", "169.254.0.0/16",
-                "::1/128", "fe80::/10", "fc00::/7", "200::/7")
-)  # fmt: skip
-
-
-def _public_address(text: object) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        # ip_address on the part before the prefix: ip_interface would also build the network, 3x slower, and a
-        # refresh parses some 25,000 addresses.
-        address = ipaddress.ip_address(str(text).strip().split("/", 1)[0])
-    except ValueError:
-        return None
-    if address.is_unspecified or address.is_multicast:
-        return None
-    if any(address.version == net.version and address in net for net in _NOT_PUBLIC):
-        return None
-    return address
-
-
-def endpoints_of(node: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(public IPv4, public IPv6) of an explorer node object, without prefix; (None, None) for a hidden node.
-
-    A node with a dedicated public interface (``public_config.master`` set) is reached on that interface's
-    addresses only; otherwise on any global-unicast, non-private address of any interface.
-    """
-    config = node.get("public_config")
-    if isinstance(config, dict) and config.get("master"):
-        candidates = [config.get("ipv4"), config.get("ipv6")]
-    else:
-        candidates = [addr for iface in node.get("ifaces") or [] for addr in (iface.get("addrs") or [])]
-    found: dict[int, str] = {}
-    for text in candidates:
-        address = _public_address(text) if text else None
-        if address is not None:
-            found.setdefault(address.version, str(address))
-    return found.get(4), found.get(6)
-
 
 # --- Index refresh -----------------------------------------------------------------------------------------------
 
