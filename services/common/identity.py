@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import os
 import secrets
@@ -87,8 +88,9 @@ class Identity:
         if len(self.seed) != SEED_BYTES:
             raise IdentityError("seed must be 32 bytes")
 
-    @property
+    @functools.cached_property
     def signing_key(self) -> nacl.signing.SigningKey:
+        # Derived once: every explorer request and every workload is signed with it.
         return nacl.signing.SigningKey(self.seed)
 
     @property

@@ -232,12 +232,8 @@ def _label(row: dict[str, Any]) -> str:
 def _detail(row: dict[str, Any], data: Any) -> str:
     if not isinstance(data, dict):
         return ""
-    ip = data.get("ipv4") or data.get("ip")
-    if ip:
-        return f", IP {ip}"
-    if row["kind"] == Kind.NETWORK_RESOURCE.value:
-        return ""
-    return ""
+    ip = data.get("ipv4") or data.get("ip")  # containers report "ipv4", Kubernetes VMs "ip"
+    return f", IP {ip}" if ip else ""
 
 
 def _network_step(dep: Deployer, sol: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ serialise changes to one network with :data:`NETWORK_LOCK` so they never have to
 from __future__ import annotations
 
 import ipaddress
+import itertools
 from typing import Any
 
 NETWORK_LOCK = 0x6E6574  # advisory lock namespace "net": one lock per network id
@@ -144,10 +145,11 @@ def taken_ips(cur: Any, network_id: int, subnet: str) -> set[str]:
 
 
 def free_ips(cur: Any, network_id: int, subnet: str, limit: int = 253) -> list[str]:
-    """Free host addresses of a node's /24 from ``.2`` up (``.1`` is the node's)."""
+    """Free host addresses of a node's /24 from ``.2`` up (``.1`` is the node's), at most ``limit``."""
     taken = taken_ips(cur, network_id, subnet)
-    hosts = list(ipaddress.ip_network(subnet).hosts())[1:]
-    return [str(ip) for ip in hosts if str(ip) not in taken][:limit]
+    base = ipaddress.ip_network(subnet).network_address
+    free = (str(base + i) for i in range(2, 255) if str(base + i) not in taken)
+    return list(itertools.islice(free, limit))
 
 
 def latest_resources(cur: Any, network_id: int) -> list[dict[str, Any]]:

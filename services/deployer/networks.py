@@ -107,7 +107,8 @@ def allocate_ip(cur: Any, net: dict[str, Any], node_id: str, solution_id: str, w
         if not network_store.take_ip(cur, net["id"], wanted, solution_id):
             raise PlanningFailed(f"IP {wanted} is already used in this network; choose another")
         return wanted
-    for ip in network_store.free_ips(cur, net["id"], subnet):
+    # A few candidates: the unique constraint settles a race, the next candidate is tried.
+    for ip in network_store.free_ips(cur, net["id"], subnet, limit=8):
         if network_store.take_ip(cur, net["id"], ip, solution_id):
             return ip
     raise PlanningFailed(f"no free IP left on node {node_id} in network {net['name']}")
