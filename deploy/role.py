@@ -20,7 +20,7 @@ WEB = {
     "pools": "POOLS_PORT",
     "backup": "BACKUP_PORT",
 }
-WORKERS = ("deployer", "pools", "backup")
+WORKERS = ("chatflow", "deployer", "pools", "backup")
 LETS_ENCRYPT = "https://acme-v02.api.letsencrypt.org/directory"
 LETS_ENCRYPT_STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
 

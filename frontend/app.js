@@ -35,6 +35,10 @@ function renderUserMenu(me) {
   header.appendChild(menu);
 }
 
+// Pages written as modules may load after the event fired: they wait on this promise instead.
+let markReady;
+const ready = new Promise((resolve) => { markReady = resolve; });
+
 async function boot() {
   let me;
   try {
@@ -52,8 +56,9 @@ async function boot() {
     window.location.assign(`/terms.html?next=${encodeURIComponent(next)}`);
     return;
   }
+  markReady({ me, terms });
   document.dispatchEvent(new CustomEvent("marketplace:ready", { detail: { me, terms } }));
 }
 
-window.marketplace = { post, signOut };
+window.marketplace = { post, signOut, ready };
 boot();

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from flask import Flask
 
+from services.chatflow.queries import Queries
+from services.chatflow.service import Engine
+from services.chatflow.views import bp
+from services.common.identity import IdentityError, load_identity
 from services.common.settings import Settings
 from services.common.web import create_service_app
 
@@ -18,6 +22,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the chatflow app (settings from the environment when not given).
 
     Raises:
-        SystemExit: malformed environment, or the chatflow schema lacks migrations.
+        SystemExit: malformed environment, no identity, or the chatflow schema lacks migrations.
     """
-    return create_service_app(SERVICE, PREFIX, settings)
+    app = create_service_app(SERVICE, PREFIX, settings)
+    deps = app.extensions["marketplace"]
+    try:
+        # Secret answers are encrypted to the marketplace identity, at rest and on their way to the deployer.
+        identity = load_identity(deps.settings.identity_seed_file, create=deps.settings.is_dev)
+    except IdentityError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+    queries = Queries(deps.celery, deps.redis, deps.settings.query_timeout)
+    app.extensions["chatflow_engine"] = Engine(deps.db, identity, queries, deps.settings.chatflow_session_ttl)
+    app.register_blueprint(bp)
+    return app

@@ -50,12 +50,14 @@ def create_beat(settings: Settings | None = None) -> Celery:
         ("deployer refresh nodes", contracts.DEPLOYER_REFRESH_NODES, contracts.RefreshNodes(),
          settings.node_index_refresh),
         ("deployer reconcile", contracts.DEPLOYER_RECONCILE, contracts.Reconcile(), settings.reconcile_interval),
+        ("chatflow expire sessions", contracts.CHATFLOW_EXPIRE, contracts.ExpireSessions(),
+         settings.chatflow_expiry_interval),
     ):  # fmt: skip
         entries[name] = {
             "task": task,
             "schedule": every,
             "kwargs": {"payload_json": payload.model_dump(mode="json")},
-            "options": {"queue": "deployer", "expires": every},
+            "options": {"queue": contracts.queue_of(task), "expires": every},
         }
     app.conf.beat_schedule = entries
     return app

@@ -22,10 +22,11 @@ class Payload(BaseModel):
 
 # -- ping: one per worker queue; proves the wiring (broker → queue → worker → result backend) ---------------
 
+CHATFLOW_PING = "chatflow.ping"
 DEPLOYER_PING = "deployer.ping"
 POOLS_PING = "pools.ping"
 BACKUP_PING = "backup.ping"
-PING_TASKS = (DEPLOYER_PING, POOLS_PING, BACKUP_PING)
+PING_TASKS = (CHATFLOW_PING, DEPLOYER_PING, POOLS_PING, BACKUP_PING)
 
 
 class Ping(Payload):
@@ -171,3 +172,122 @@ class RefreshNodes(Payload):
 
 class Reconcile(Payload):
     """Beat: re-drive stalled solutions; compare our workloads with the grid's (both directions)."""
+
+
+# -- queries the wizards ask (answers within QUERY_TIMEOUT; a timeout is a retryable 503) --------------------
+
+DEPLOYER_LIST_NETWORKS = "deployer.list_networks"
+DEPLOYER_NAME_FREE = "deployer.name_free"
+DEPLOYER_NODE_CHOICES = "deployer.node_choices"
+DEPLOYER_FREE_IPS = "deployer.free_ips"
+POOLS_LIST_POOLS = "pools.list_pools"
+POOLS_LIST_FARMS = "pools.list_farms"
+POOLS_BUY = "pools.buy_capacity"
+
+
+class OwnerQuery(Payload):
+    owner: str = Field(pattern=_OWNER)
+
+
+class NetworkInfo(BaseModel):
+    name: str
+    ip_range: str
+    nodes: list[str]
+
+
+class Networks(Payload):
+    """Answer of ``deployer.list_networks``: the owner's deployed networks (short names)."""
+
+    networks: list[NetworkInfo]
+
+
+class NameQuery(OwnerQuery):
+    type: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
+    name: str = Field(max_length=64)
+
+
+class Answer(Payload):
+    ok: bool
+    reason: str = ""
+
+
+class NodeChoicesQuery(Payload):
+    """Up nodes among ``node_ids`` (a pool's) that fit the resources (``OVER_PROVISIONING`` applies)."""
+
+    node_ids: list[str] = Field(max_length=10_000)
+    cru: float = Field(ge=0)
+    mru: float = Field(ge=0)
+    sru: float = Field(ge=0)
+    hru: float = Field(ge=0)
+    public_ipv4: bool = False
+    public_ipv6: bool = False
+
+
+class NodeChoices(Payload):
+    node_ids: list[str]
+
+
+class FreeIpsQuery(OwnerQuery):
+    network: str = Field(max_length=64)
+    node_id: str = Field(max_length=64)
+
+
+class FreeIps(Payload):
+    """Free IPs of the node's /24 in the network; empty when the node is not in the network yet."""
+
+    ips: list[str]
+
+
+class PoolSummary(BaseModel):
+    pool_id: int
+    grid_pool_id: int | None
+    farm: str
+    state: str
+    label: str
+    currencies: list[str]
+
+
+class PoolList(Payload):
+    pools: list[PoolSummary]
+
+
+class FarmsQuery(Payload):
+    currency: Literal["TFT", "TFTA", "FreeTFT"]
+
+
+class FarmOffer(BaseModel):
+    farm_id: int
+    label: str
+
+
+class FarmList(Payload):
+    farms: list[FarmOffer]
+
+
+class BuyCapacity(Payload):
+    """Create a pool on ``farm_id`` (``pool_id`` None) or extend ``pool_id``; the same key → the same purchase."""
+
+    owner: str = Field(pattern=_OWNER)
+    key: str = Field(pattern=_KEY)
+    currency: Literal["TFT", "TFTA", "FreeTFT"]
+    cus: int = Field(ge=0)
+    sus: int = Field(ge=0)
+    days: int | None = Field(None, ge=1)
+    farm_id: int | None = Field(None, gt=0)
+    pool_id: int | None = Field(None, gt=0)
+
+
+class Purchase(Payload):
+    """Answer of ``pools.buy_capacity``: our pool id and the payment to make, or why it failed."""
+
+    ok: bool
+    reason: str = ""
+    pool_id: int | None = None
+    payment: dict[str, object] = Field(default_factory=dict)
+
+
+CHATFLOW_EXPIRE = "chatflow.expire_sessions"
+
+
+class ExpireSessions(Payload):
+    """Beat: delete wizard sessions past their expiry."""

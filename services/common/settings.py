@@ -115,6 +115,9 @@ class Settings(BaseModel):
     node_index_refresh: Annotated[float, Field(ge=5, le=3600)] = Field(60.0, alias="NODE_INDEX_REFRESH")
     reconcile_interval: Annotated[float, Field(ge=5, le=3600)] = Field(60.0, alias="RECONCILE_INTERVAL")
     min_pool_runtime: Annotated[int, Field(ge=60, le=365 * 86400)] = Field(3600, alias="MIN_POOL_RUNTIME")
+    # Wizards: an unfinished session is deleted this long after its last answer (beat checks every interval).
+    chatflow_session_ttl: Annotated[int, Field(ge=60, le=30 * 86400)] = Field(86400, alias="CHATFLOW_SESSION_TTL")
+    chatflow_expiry_interval: Annotated[float, Field(ge=5, le=86400)] = Field(300.0, alias="CHATFLOW_EXPIRY_INTERVAL")
     terms_version: Annotated[str, Field(min_length=1, max_length=32)] = Field("1", alias="TERMS_VERSION")
 
     backup_server1: SshTarget = Field("", alias="BACKUP_SERVER1")

@@ -9,9 +9,11 @@ import psycopg2.errors
 from pydantic import ValidationError
 
 from services.common import contracts
+from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
-from services.deployer import lifecycle, network_store, store
+from services.deployer import lifecycle, network_store, networks, store
+from services.deployer.grid.node_finder import NodeQuery, fitting_nodes
 from services.deployer.solutions import PLANNERS
 
 # Every type of SOLUTIONS §6.1 (the ones later issues deploy count 0 until then).
@@ -177,3 +179,43 @@ def take_wireguard(db: Database, identity: Identity, owner: str, solution_id: st
     if value is None:
         raise NotFound(solution_id)
     return str(identity.decrypt_secrets(value)["wireguard"])
+
+
+# -- the wizards' questions (answered over Celery within QUERY_TIMEOUT) -------------------------------------------
+
+
+def networks_of(db: Database, owner: str) -> list[contracts.NetworkInfo]:
+    """The owner's deployed networks by short name, with the nodes already in each."""
+    with db.transaction() as cur:
+        nets = network_store.networks_of(cur, owner)
+        out = []
+        for net in nets:
+            nodes = sorted({s["node_id"] for s in network_store.subnets(cur, net["id"]) if s["node_id"]})
+            short = net["name"].split("_", 1)[1] if "_" in net["name"] else net["name"]
+            out.append(contracts.NetworkInfo(name=short, ip_range=str(net["ip_range"]), nodes=nodes))
+    return out
+
+
+def name_free(db: Database, owner: str, type: str, name: str) -> bool:
+    """True when the owner has no live solution of this type with this name (the unique index decides at submit)."""
+    with db.transaction() as cur:
+        return not store.live_name_taken(cur, owner, type, name)
+
+
+def node_choices(db: Database, over_provisioning: bool, query: contracts.NodeChoicesQuery) -> list[str]:
+    """Up nodes of a pool that fit the resources, for the wizard's "choose a node" drop-down."""
+    node_query = NodeQuery(Resources(query.cru, query.mru, query.sru, query.hru), node_ids=query.node_ids,
+                           public_ipv4=query.public_ipv4, public_ipv6=query.public_ipv6)  # fmt: skip
+    with db.transaction() as cur:
+        nodes = fitting_nodes(cur, node_query, 500, over_provisioning=over_provisioning)
+    return [node.node_id for node in nodes]
+
+
+def free_ips(db: Database, owner: str, network: str, node_id: str) -> list[str]:
+    """Free IPs on the node's /24 of the owner's network (none when the node is not in it yet)."""
+    with db.transaction() as cur:
+        net = network_store.network_by_name(cur, networks.grid_name(owner, network))
+        if net is None or net["owner"] != owner:
+            return []
+        subnet = next((s["cidr"] for s in network_store.subnets(cur, net["id"]) if s["node_id"] == node_id), None)
+        return [] if subnet is None else network_store.free_ips(cur, net["id"], subnet, limit=253)

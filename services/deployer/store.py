@@ -71,6 +71,17 @@ def solutions_of(cur: Any, owner: str, type: str | None = None) -> list[dict[str
     return [dict(r) for r in cur.fetchall()]
 
 
+def live_name_taken(cur: Any, owner: str, type: str, name: str) -> bool:
+    cur.execute(
+        """
+        SELECT 1 FROM deployer.solutions WHERE owner = %(owner)s AND type = %(type)s AND name = %(name)s
+          AND status NOT IN ('failed', 'rolled_back', 'cancelled')
+        """,
+        {"owner": owner, "type": type, "name": name},
+    )
+    return cur.fetchone() is not None
+
+
 def count_by_type(cur: Any, owner: str) -> dict[str, int]:
     cur.execute(
         """

@@ -54,3 +54,22 @@ def register(app: Celery, settings: Settings) -> None:
                  retry_on=(DatabaseUnavailable,), max_retries=2)  # fmt: skip
     def reconcile_grid(payload: contracts.Reconcile) -> dict[str, int]:
         return reconcile.reconcile(dep)
+
+    # Questions of the wizards: short, read-only, answered within the asker's QUERY_TIMEOUT.
+    @define_task(app, contracts.DEPLOYER_LIST_NETWORKS, contracts.OwnerQuery, time_limit=15)
+    def list_networks(payload: contracts.OwnerQuery) -> contracts.Networks:
+        return contracts.Networks(networks=service.networks_of(db, payload.owner))
+
+    @define_task(app, contracts.DEPLOYER_NAME_FREE, contracts.NameQuery, time_limit=15)
+    def name_free(payload: contracts.NameQuery) -> contracts.Answer:
+        free = service.name_free(db, payload.owner, payload.type, payload.name)
+        return contracts.Answer(ok=free, reason="" if free else f"you already have a {payload.type} named "
+                                f"{payload.name!r}; choose another name")  # fmt: skip
+
+    @define_task(app, contracts.DEPLOYER_NODE_CHOICES, contracts.NodeChoicesQuery, time_limit=15)
+    def node_choices(payload: contracts.NodeChoicesQuery) -> contracts.NodeChoices:
+        return contracts.NodeChoices(node_ids=service.node_choices(db, settings.over_provisioning, payload))
+
+    @define_task(app, contracts.DEPLOYER_FREE_IPS, contracts.FreeIpsQuery, time_limit=15)
+    def free_ips(payload: contracts.FreeIpsQuery) -> contracts.FreeIps:
+        return contracts.FreeIps(ips=service.free_ips(db, payload.owner, payload.network, payload.node_id))

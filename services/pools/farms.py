@@ -68,3 +68,11 @@ def find_offer(explorer: Explorer, farm_id: int, currency: str) -> dict[str, Any
             return None
         raise
     return offer(explorer, farm, currency)
+
+
+def label(offer: dict[str, Any]) -> str:
+    """SOLUTIONS §3.1: ``<farm> location: <continent-country-city> cru: … sru: … hru: … mru: …`` (free)."""
+    free = offer["free"]
+    return (f"{offer['name']} location: {offer['location']} cru: {free['cru']:g} sru: {free['sru']:g} "
+            f"hru: {free['hru']:g} mru: {free['mru']:g}")  # fmt: skip
+

@@ -337,3 +337,45 @@ def _fits(node: dict[str, Any], query: Resources, over_provisioning: bool) -> bo
     total, reserved = node.get("total_resources", {}), node.get("reserved_resources", {})
     units = ("sru", "hru") if over_provisioning else ("cru", "mru", "sru", "hru")  # disks always count
     return all(float(total.get(u, 0)) - max(0.0, float(reserved.get(u, 0))) >= float(getattr(query, u)) for u in units)
+
+
+def pool_summaries(db: Database, explorer: Explorer, owner: str) -> list[contracts.PoolSummary]:
+    """The owner's pools for a wizard's choice: label with the hours left (SOLUTIONS §1.2), accepted currencies.
+
+    Raises:
+        ExplorerUnavailable: the explorer cannot be read.
+    """
+    with db.transaction() as cur:
+        pools = store.list_pools(cur, owner)
+    out = []
+    for pool in pools:
+        live = live_state(explorer, pool["grid_pool_id"]) if pool["state"] == "active" else None
+        left = (f"CU {float(live['cus']) / 3600:.1f} h, SU {float(live['sus']) / 3600:.1f} h left" if live
+                else pool["state"].replace("_", " "))  # fmt: skip
+        label = f"Pool {pool['id']} — {left} ({pool['farm_name']})"
+        out.append(contracts.PoolSummary(pool_id=pool["id"], grid_pool_id=pool["grid_pool_id"],
+                                         farm=pool["farm_name"], state=pool["state"], label=label,
+                                         currencies=[pool["currency"]]))  # fmt: skip
+    return out
+
+
+def buy(db: Database, explorer: Explorer, settings: Settings, order: contracts.BuyCapacity) -> contracts.Purchase:
+    """Create (``farm_id``) or extend (``pool_id``) a pool for the wizard; the same key → the same purchase."""
+    try:
+        if order.pool_id is not None:
+            reservation = extend_pool(db, explorer, settings, order.owner, order.pool_id, order.key,
+                                      order.currency, order.cus, order.sus)  # fmt: skip
+            pool_id = order.pool_id
+        elif order.farm_id is not None:
+            pool_id, _ = create_pool(db, explorer, settings, order.owner, order.key, order.farm_id, order.currency,
+                                     order.cus, order.sus, order.days)  # fmt: skip
+            with db.transaction() as cur:
+                reservation = store.latest_reservation(cur, pool_id)
+        else:
+            return contracts.Purchase(ok=False, reason="choose a farm or a pool")
+    except ApiError as exc:
+        return contracts.Purchase(ok=False, reason=exc.errors[0].description if exc.errors else exc.message)
+    if reservation is None:
+        return contracts.Purchase(ok=False, reason="the reservation could not be made")
+    return contracts.Purchase(ok=True, pool_id=pool_id, payment=payment_view(settings, reservation))
+

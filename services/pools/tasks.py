@@ -11,7 +11,7 @@ from services.common.explorer import Explorer, ExplorerUnavailable
 from services.common.identity import load_identity
 from services.common.settings import Settings
 from services.common.tasks import define_task
-from services.pools import service
+from services.pools import farms, service
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -48,3 +48,18 @@ def register(app: Celery, settings: Settings) -> None:
                 "left for the duration, or no up node that fits); extend it or choose another"
             )  # fmt: skip
         return contracts.CapacityVerdict(ok=True, grid_pool_id=match["grid_pool_id"], node_ids=match["node_ids"])
+
+    # The pools wizard (chatflow) buys and lists through these; answers come back within its QUERY_TIMEOUT.
+    @define_task(app, contracts.POOLS_LIST_POOLS, contracts.OwnerQuery, time_limit=30)
+    def list_pools(payload: contracts.OwnerQuery) -> contracts.PoolList:
+        return contracts.PoolList(pools=service.pool_summaries(db, explorer, payload.owner))
+
+    @define_task(app, contracts.POOLS_LIST_FARMS, contracts.FarmsQuery, time_limit=30)
+    def list_farms(payload: contracts.FarmsQuery) -> contracts.FarmList:
+        offers = farms.list_offers(explorer, payload.currency)
+        return contracts.FarmList(farms=[contracts.FarmOffer(farm_id=o["id"], label=farms.label(o)) for o in offers])
+
+    @define_task(app, contracts.POOLS_BUY, contracts.BuyCapacity, time_limit=60)
+    def buy_capacity(payload: contracts.BuyCapacity) -> contracts.Purchase:
+        return service.buy(db, explorer, settings, payload)
+

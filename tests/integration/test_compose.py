@@ -19,7 +19,7 @@ def test_compose_runs_every_process_and_publishes_only_caddy() -> None:
     expected = {
         "postgres", "redis", "migrate", "grid-emulator", "connect-emulator", "proxy", "beat",
         "auth-web", "chatflow-web", "deployer-web", "pools-web", "backup-web",
-        "deployer-worker", "pools-worker", "backup-worker",
+        "chatflow-worker", "deployer-worker", "pools-worker", "backup-worker",
     }  # fmt: skip
     assert set(services) == expected
     assert [name for name, svc in services.items() if svc.get("ports")] == ["proxy"]

@@ -85,6 +85,12 @@ def find_nodes(cur: Cursor, query: NodeQuery, count: int = 1, *, over_provisioni
     return [_node(row) for row in rows]
 
 
+def fitting_nodes(cur: Cursor, query: NodeQuery, limit: int, *, over_provisioning: bool) -> list[Node]:
+    """Up to ``limit`` nodes that fit ``query``, sorted by node id (a wizard's drop-down); empty when none fit."""
+    rows = node_store.search(cur, _filters(query, over_provisioning), limit)
+    return sorted((_node(row) for row in rows), key=lambda node: node.node_id)
+
+
 def get_node(cur: Cursor, node_id: str) -> Node | None:
     """The indexed node, or None when the grid did not list it at the last refresh."""
     row = node_store.get_node(cur, node_id)

@@ -12,6 +12,7 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -204,27 +205,28 @@ class DeployerWorld:
         proc.wait()
 
 
-@pytest.fixture(scope="package")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployerWorld]:
-    tmp: Path = tmp_path_factory.mktemp("deployer")
-    (tmp / "logs").mkdir()
+@contextmanager
+def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[DeployerWorld]:
+    """A fresh emulator, a pools worker and two deployer workers on ``redis_url``, empty deployer/pools tables."""
+    (tmp / "logs").mkdir(exist_ok=True)
     grid_port = free_port()
     grid = f"http://127.0.0.1:{grid_port}"
     env = base_env(
         tmp,
         EXPLORER_URL=f"{grid}/api/v1",
-        REDIS_URL="redis://127.0.0.1:6379/10",
+        REDIS_URL=redis_url,
         AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
         HTTP_READ_TIMEOUT="5",
         WORKER_CONCURRENCY="4",
         WORKLOAD_DEADLINE="20",
         DEPLOY_POLL_INTERVAL="0.3",
         QUERY_TIMEOUT="10",
+        **overrides,
     )
-    migrate(TEST_DATABASE_URL, ("pools", "deployer"))
+    migrate(TEST_DATABASE_URL, ("pools", "deployer", "chatflow"))
     # A fresh emulator restarts its ids at 1: start from empty tables too.
     sql("TRUNCATE pools.pools, pools.reservations, deployer.solutions, deployer.networks, deployer.workloads, "
-        "deployer.nodes, deployer.node_index, deployer.port_allocations CASCADE")  # fmt: skip
+        "deployer.nodes, deployer.node_index, deployer.port_allocations, chatflow.sessions CASCADE")  # fmt: skip
     import redis
 
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
@@ -252,3 +254,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployerWorld]:
         gc.collect()
         close_celery(celery)
         processes.stop_all()
+
+
+@pytest.fixture(scope="package")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployerWorld]:
+    with build_world(tmp_path_factory.mktemp("deployer"), "redis://127.0.0.1:6379/10") as built:
+        yield built

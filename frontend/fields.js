@@ -1,0 +1,351 @@
+// One wizard field (services/chatflow/API.md "Field") as accessible form controls: every control has a <label for>
+// (groups a <fieldset> + <legend>), help and error text are tied to it with aria-describedby, and values go back
+// to the API in the shape the contract asks for. Secrets are never pre-filled from earlier answers.
+
+import { api, poll } from "./api.js";
+import { h, displayValue, keyValueList, statusBadge, SETTLED } from "./dom.js";
+import { renderMarkdown } from "./markdown.js";
+
+/** A problem found before sending (e.g. a file that is too large): shown next to its field like a 422. */
+export class FieldProblem extends Error {}
+
+const DISPLAY_ONLY = new Set(["info", "confirm", "qr", "payment", "download", "progress"]);
+const POLL_MS = 2000;
+
+const slug = (name) => String(name).replace(/[^A-Za-z0-9_-]/g, "_");
+
+/** Text the user can read for a number of bytes. */
+function sizeText(bytes) {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  if (bytes >= 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${bytes} bytes`;
+}
+
+/** "now" for <input type=datetime-local min>, in local time, to the minute. */
+function localNow() {
+  const d = new Date();
+  d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+  return d.toISOString().slice(0, 16);
+}
+
+/**
+ * Build the view of one field.
+ *
+ * ctx: { answers, stepTitle, block(name, blocked) — Next waits while a field is blocked,
+ *        settled(status) — a progress field reached a final deployment state }.
+ * Returns { field, element, answers (bool), value() → Promise<answer>, setError(text), focus(), destroy() }.
+ */
+export function renderField(field, ctx) {
+  const id = `f-${slug(field.name)}`;
+  const ids = { id, help: `${id}-help`, error: `${id}-error` };
+  const previous = ctx.answers?.[field.name];
+  const initial = field.kind === "secret" ? field.default : (previous ?? field.default);
+  const builder = BUILDERS[field.kind] || BUILDERS.unknown;
+  const view = builder(field, ids, initial, ctx);
+
+  const help = field.help ? h("p", { className: "help", id: ids.help, text: field.help }) : null;
+  const error = h("p", { className: "field-error", id: ids.error, hidden: true });
+  const controls = view.controls || [];
+  const describe = (withError) => [help && ids.help, withError && ids.error].filter(Boolean).join(" ") || null;
+  for (const control of controls) {
+    const value = describe(false);
+    if (value) control.setAttribute("aria-describedby", value);
+  }
+  const element = view.group
+    ? h("fieldset", { className: `field field-${field.kind}`, dataset: { field: field.name, kind: field.kind } },
+        h("legend", {}, field.label, requiredMark(field)), help, error, view.body)
+    : h("div", { className: `field field-${field.kind}`, dataset: { field: field.name, kind: field.kind } },
+        view.label === false ? null : h("label", { for: ids.id }, field.label, requiredMark(field)),
+        help, view.body, error);
+  if (view.group && describe(false)) element.setAttribute("aria-describedby", describe(false));
+
+  return {
+    field,
+    element,
+    answers: !DISPLAY_ONLY.has(field.kind),
+    value: view.value || (async () => undefined),
+    setError(text) {
+      error.textContent = text || "";
+      error.hidden = !text;
+      for (const control of controls) {
+        if (text) control.setAttribute("aria-invalid", "true");
+        else control.removeAttribute("aria-invalid");
+        const value = describe(Boolean(text));
+        if (value) control.setAttribute("aria-describedby", value);
+      }
+      if (view.group) element.setAttribute("aria-describedby", describe(Boolean(text)));
+    },
+    focus() { controls[0]?.focus(); },
+    destroy() { view.destroy?.(); },
+  };
+}
+
+function requiredMark(field) {
+  return field.required && !DISPLAY_ONLY.has(field.kind) ? h("span", { className: "required", "aria-hidden": "true", text: " *" }) : null;
+}
+
+function common(field, ids) {
+  return { id: ids.id, name: field.name, required: Boolean(field.required), "aria-required": field.required ? "true" : null };
+}
+
+const BUILDERS = {
+  string(field, ids, initial) {
+    const input = h("input", { ...common(field, ids), type: "text", autocomplete: "off", spellcheck: "false",
+                               minlength: field.min_length, maxlength: field.max_length });
+    input.value = initial ?? "";
+    return { controls: [input], body: input, value: async () => input.value };
+  },
+
+  secret(field, ids, initial) {
+    const input = h("input", { ...common(field, ids), type: "password", autocomplete: "new-password",
+                               minlength: field.min_length, maxlength: field.max_length });
+    input.value = initial ?? "";
+    const toggle = h("button", { type: "button", className: "inline", "aria-pressed": "false", "aria-controls": ids.id,
+                                 text: "Show" });
+    toggle.addEventListener("click", () => {
+      const show = input.type === "password";
+      input.type = show ? "text" : "password";
+      toggle.setAttribute("aria-pressed", String(show));
+      toggle.textContent = show ? "Hide" : "Show";
+    });
+    return { controls: [input], body: h("div", { className: "with-button" }, input, toggle), value: async () => input.value };
+  },
+
+  integer(field, ids, initial) {
+    const input = h("input", { ...common(field, ids), type: "number", inputmode: "numeric", step: 1,
+                               min: field.min, max: field.max });
+    input.value = initial ?? "";
+    const value = async () => {
+      if (input.value === "") {
+        if (input.validity.badInput) throw new FieldProblem("Enter a whole number.");
+        return null;
+      }
+      const number = Number(input.value);
+      if (!Number.isInteger(number)) throw new FieldProblem("Enter a whole number.");
+      return number;
+    };
+    return { controls: [input], body: input, value };
+  },
+
+  text(field, ids, initial) {
+    const area = h("textarea", { ...common(field, ids), rows: 5, spellcheck: "false",
+                                 minlength: field.min_length, maxlength: field.max_length });
+    area.value = initial ?? "";
+    return { controls: [area], body: area, value: async () => area.value };
+  },
+
+  choice(field, ids, initial) {
+    const choices = field.choices || [];
+    const radios = choices.map((choice, i) => h("input", { type: "radio", id: `${ids.id}-${i}`, name: field.name,
+                                                          value: String(i), required: Boolean(field.required) }));
+    const selected = choices.findIndex((c) => initial !== null && initial !== undefined && String(c.value) === String(initial));
+    if (selected >= 0) radios[selected].checked = true;
+    const body = h("div", { className: "options" }, choices.map((choice, i) =>
+      h("div", { className: "option" }, radios[i], h("label", { for: radios[i].id, text: choice.label }))));
+    const value = async () => {
+      const checked = radios.findIndex((r) => r.checked);
+      return checked >= 0 ? choices[checked].value : null;
+    };
+    return { group: true, controls: radios, body, value };
+  },
+
+  dropdown(field, ids, initial) {
+    const choices = field.choices || [];
+    const select = h("select", common(field, ids));
+    const initialIndex = choices.findIndex((c) => initial !== null && initial !== undefined && String(c.value) === String(initial));
+    // Rebuild the options from the filter text, keeping the selection when it still matches, else the first match.
+    const fill = (query) => {
+      const previous = select.value;
+      const wanted = query.trim().toLowerCase();
+      const visible = choices.map((c, i) => [c, i]).filter(([c]) => !wanted || String(c.label).toLowerCase().includes(wanted));
+      const options = visible.map(([c, i]) => h("option", { value: String(i), text: c.label }));
+      if (!field.required) options.unshift(h("option", { value: "", text: "— none —" }));
+      select.replaceChildren(...options);
+      if (visible.some(([, i]) => String(i) === previous)) select.value = previous;
+      else if (visible.length && (wanted || field.required)) select.value = String(visible[0][1]);
+      else select.value = "";
+      return visible.length;
+    };
+    fill("");
+    if (initialIndex >= 0) select.value = String(initialIndex);
+    const parts = [select];
+    if (field.searchable) {
+      const filterId = `${ids.id}-filter`;
+      const count = h("span", { className: "muted", id: `${filterId}-count`, "aria-live": "polite" });
+      const filter = h("input", { type: "search", id: filterId, autocomplete: "off", "aria-controls": ids.id,
+                                  "aria-describedby": `${filterId}-count` });
+      filter.addEventListener("input", () => {
+        const shown = fill(filter.value);
+        count.textContent = filter.value ? `${shown} of ${choices.length} shown` : "";
+      });
+      parts.unshift(h("div", { className: "filter" },
+        h("label", { for: filterId, className: "small", text: `Filter the ${field.label} list` }),
+        filter, " ", count));
+    }
+    const value = async () => (select.value === "" ? null : choices[Number(select.value)].value);
+    return { controls: [select], body: h("div", { className: "dropdown" }, ...parts), value };
+  },
+
+  multi_choice(field, ids, initial) {
+    const choices = field.choices || [];
+    const chosen = new Set((Array.isArray(initial) ? initial : []).map(String));
+    const boxes = choices.map((choice, i) => h("input", { type: "checkbox", id: `${ids.id}-${i}`, name: field.name,
+                                                         value: String(i), checked: chosen.has(String(choice.value)) }));
+    const body = h("div", { className: "options" }, choices.map((choice, i) =>
+      h("div", { className: "option" }, boxes[i], h("label", { for: boxes[i].id, text: choice.label }))));
+    const value = async () => choices.filter((_, i) => boxes[i].checked).map((c) => c.value);
+    return { group: true, controls: boxes, body, value };
+  },
+
+  datetime(field, ids, initial) {
+    const input = h("input", { ...common(field, ids), type: "datetime-local", min: field.future_only ? localNow() : null });
+    if (typeof initial === "string") input.value = initial.slice(0, 16);
+    const value = async () => {
+      if (input.validity.badInput) throw new FieldProblem("Enter a complete date and time.");
+      return input.value || null;
+    };
+    return { controls: [input], body: input, value };
+  },
+
+  file(field, ids, initial) {
+    const input = h("input", { ...common(field, ids), type: "file", accept: field.accept });
+    const kept = initial && typeof initial === "object" && initial.filename ? initial : null;
+    const note = kept ? h("p", { className: "help", text: `Current file: ${kept.filename} — choose another file to replace it.` }) : null;
+    if (kept) input.required = false;
+    const value = async () => {
+      const file = input.files[0];
+      if (!file) return kept;
+      if (field.max_size && file.size > field.max_size) {
+        throw new FieldProblem(`${file.name} is ${sizeText(file.size)}; the largest file accepted is ${sizeText(field.max_size)}.`);
+      }
+      return { filename: file.name, content: await readText(file) };
+    };
+    return { controls: [input], body: h("div", {}, input, note), value };
+  },
+
+  info(field, ids, initial, ctx) {
+    const title = field.label && field.label !== ctx.stepTitle ? h("h3", { text: field.label }) : null;
+    return { label: false, body: h("div", { className: "markdown" }, title, renderMarkdown(field.markdown)) };
+  },
+
+  confirm(field) {
+    const table = h("table", { className: "confirm-table" },
+      field.label ? h("caption", { text: field.label }) : null,
+      h("tbody", {}, (field.rows || []).map(([key, value]) =>
+        h("tr", {}, h("th", { scope: "row", text: key }), h("td", { text: displayValue(value) })))));
+    return { label: false, body: table };
+  },
+
+  qr(field) {
+    const figure = h("figure", { className: "qr" },
+      h("img", { src: field.image, alt: `QR code of: ${field.data ?? field.label}`, width: 200, height: 200 }),
+      field.data ? h("figcaption", {}, h("code", { text: field.data })) : null);
+    return { label: false, body: h("div", {}, field.label ? h("h3", { text: field.label }) : null, figure,
+                                    keyValueList(field.rows || [])) };
+  },
+
+  payment(field, ids, initial, ctx) {
+    const status = h("p", { className: "payment-status", role: "status", text: "Waiting for the payment…" });
+    ctx.block(field.name, true);
+    const poller = poll(async () => {
+      const { pool, payment } = await api(`/api/pools/${encodeURIComponent(field.pool_id)}`);
+      if (pool.state === "active") {
+        status.replaceChildren(statusBadge("active"), ` Pool ${pool.grid_pool_id ?? field.pool_id} is ready.`);
+        ctx.block(field.name, false);
+        return true;
+      }
+      if (pool.state === "expired" || pool.state === "failed") {
+        status.replaceChildren(statusBadge(pool.state), ` ${payment?.message || pool.state_reason || "The payment did not arrive."}`);
+        return true;
+      }
+      status.textContent = payment?.message ? `${payment.message[0].toUpperCase()}${payment.message.slice(1)}…` : "Waiting for the payment…";
+      return false;
+    }, POLL_MS);
+    const body = h("div", { className: "payment" },
+      field.label ? h("h3", { text: field.label }) : null,
+      h("img", { src: field.image, alt: "Payment QR code", width: 200, height: 200 }),
+      h("p", {}, "Scan the code with the 3Bot Connect app ", h("strong", { text: "without changing the message" }),
+        ", or pay manually with these details:"),
+      keyValueList(field.rows || []),
+      status);
+    return { label: false, body, destroy: () => poller.stop() };
+  },
+
+  download(field) {
+    const link = h("a", { href: field.url, download: field.filename || true, className: "button" },
+      `Download ${field.filename || field.label}`);
+    const note = h("p", { className: "help", text: "Keep the file: it may be downloadable only once." });
+    return { label: false, body: h("div", {}, field.label ? h("h3", { text: field.label }) : null, link, note) };
+  },
+
+  progress(field, ids, initial, ctx) {
+    return progressView(field, ctx);
+  },
+
+  unknown(field) {
+    return { label: false, body: h("p", { className: "muted", text: `${field.label} (this page cannot show a “${field.kind}” field yet)` }) };
+  },
+};
+
+function readText(file) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.addEventListener("load", () => resolve(String(reader.result)));
+    reader.addEventListener("error", () => reject(new FieldProblem(`${file.name} could not be read.`)));
+    reader.readAsText(file);
+  });
+}
+
+/** A deployment's live progress: status, events, outputs, and the one-time WireGuard download. */
+function progressView(field, ctx) {
+  const id = field.solution_id;
+  const wireguardUrl = `/api/solutions/${encodeURIComponent(id)}/wireguard`;
+  const status = h("p", { className: "progress-status", role: "status", text: "Starting…" });
+  const failure = h("p", { role: "alert" });
+  const events = h("ol", { className: "events", "aria-label": "Progress" });
+  const outputs = h("div", { className: "outputs" });
+  const wireguard = h("div", { className: "wireguard" });
+  let downloaded = false;
+  ctx.block(field.name, true);
+
+  const showWireguard = (available) => {
+    if (downloaded || !available) {
+      if (!downloaded) wireguard.replaceChildren();
+      return;
+    }
+    if (wireguard.querySelector("a")) return;
+    const link = h("a", { href: wireguardUrl, download: `wg-${String(id).slice(0, 8)}.conf`, className: "button primary" },
+      "Download the WireGuard configuration");
+    link.addEventListener("click", () => {
+      downloaded = true;
+      setTimeout(() => wireguard.replaceChildren(h("p", { text: "The WireGuard configuration was downloaded. Copy it to /etc/wireguard/ and run wg-quick up with it." })), 0);
+    });
+    wireguard.replaceChildren(
+      h("p", { className: "warning" }, h("strong", { text: "It can be downloaded once only: " }),
+        "it holds your laptop's private key, which the marketplace does not keep."),
+      link);
+  };
+
+  const poller = poll(async () => {
+    const sol = await api(`/api/solutions/${encodeURIComponent(id)}`);
+    const last = sol.events?.length ? sol.events[sol.events.length - 1].message : "";
+    status.replaceChildren(statusBadge(sol.status), last ? ` ${last}` : "");
+    failure.textContent = sol.error || "";
+    events.replaceChildren(...(sol.events || []).map((e) =>
+      h("li", { className: e.level === "error" ? "event-error" : null },
+        h("time", { datetime: e.at, text: new Date(e.at).toLocaleTimeString() }), " ", e.message)));
+    const shown = Object.entries(sol.outputs || {}).filter(([, v]) => v !== wireguardUrl);
+    outputs.replaceChildren(...(shown.length ? [h("h3", { text: "Details" }), keyValueList(shown)] : []));
+    showWireguard(sol.wireguard_config === "available");
+    if (SETTLED.has(sol.status)) {
+      ctx.block(field.name, false);
+      ctx.settled?.(sol.status);
+      return true;
+    }
+    return false;
+  }, POLL_MS);
+
+  const body = h("div", { className: "progress" }, field.label ? h("h3", { text: field.label }) : null,
+    status, failure, wireguard, outputs, h("details", { open: true }, h("summary", { text: "Every step" }), events));
+  return { label: false, body, destroy: () => poller.stop() };
+}

@@ -1,0 +1,109 @@
+"""The other services' answers a wizard needs (DESIGN "Queries"): Celery calls with a short timeout.
+
+A timeout or a broker outage becomes a 503 with a retryable message, never a hang. Answers that change slowly
+(the user's pools and networks, the farms) are cached in Redis for a few seconds, so stepping back and forth
+through a form does not ask the same question again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery
+from celery.exceptions import TimeoutError as CeleryTimeout
+from kombu.exceptions import OperationalError as BrokerError
+from pydantic import BaseModel
+from redis import Redis
+from redis.exceptions import RedisError
+
+from services.common import contracts
+from services.common.errors import ServiceUnavailable
+from services.common.tasks import send
+
+CACHE_SECONDS = 10
+
+
+@dataclass
+class Queries:
+    celery: Celery
+    redis: Redis
+    timeout: float
+
+    def ask(self, task: str, payload: BaseModel, what: str, cache: bool = False) -> dict[str, Any]:
+        """The answer of ``task`` as a dict.
+
+        Raises:
+            ServiceUnavailable: no answer within the timeout ("… is unavailable; try again").
+        """
+        key = ""
+        if cache:
+            digest = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()[:32]
+            key = f"chatflow:answer:{task}:{digest}"
+            try:
+                cached = self.redis.get(key)
+            except RedisError:
+                cached = None
+            if cached is not None:
+                return dict(json.loads(cached))
+        try:
+            answer = send(self.celery, task, payload).get(timeout=self.timeout)
+        except (CeleryTimeout, BrokerError, OSError):
+            raise ServiceUnavailable(f"{what} did not answer in time; try again in a moment") from None
+        if not isinstance(answer, dict):
+            raise ServiceUnavailable(f"{what} could not answer; try again in a moment")
+        if key:
+            with contextlib.suppress(RedisError):  # the cache is an optimisation only
+                self.redis.set(key, json.dumps(answer), ex=CACHE_SECONDS)
+        return answer
+
+    def forget(self, task: str, payload: BaseModel) -> None:
+        """Drop a cached answer (after buying a pool, its list changed)."""
+        digest = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()[:32]
+        with contextlib.suppress(RedisError):  # it expires on its own within seconds
+            self.redis.delete(f"chatflow:answer:{task}:{digest}")
+
+    # -- pools ------------------------------------------------------------------------------------------------
+
+    def capable_pools(self, owner: str, cru: float, mru: float, sru: float, hru: float,
+                      seconds: int) -> list[contracts.CapablePool]:  # fmt: skip
+        query = contracts.CapacityQuery(owner=owner, cru=cru, mru=mru, sru=sru, hru=hru, seconds=seconds)
+        answer = self.ask(contracts.POOLS_LIST_CAPABLE, query, "the pools service", cache=True)
+        return contracts.CapablePools.model_validate(answer).pools
+
+    def pools(self, owner: str) -> list[contracts.PoolSummary]:
+        answer = self.ask(contracts.POOLS_LIST_POOLS, contracts.OwnerQuery(owner=owner), "the pools service")
+        return contracts.PoolList.model_validate(answer).pools
+
+    def farms(self, currency: str) -> list[contracts.FarmOffer]:
+        query = contracts.FarmsQuery(currency=currency)  # type: ignore[arg-type]
+        answer = self.ask(contracts.POOLS_LIST_FARMS, query, "the pools service", cache=True)
+        return contracts.FarmList.model_validate(answer).farms
+
+    def buy(self, order: contracts.BuyCapacity) -> contracts.Purchase:
+        return contracts.Purchase.model_validate(self.ask(contracts.POOLS_BUY, order, "the pools service"))
+
+    # -- deployer ---------------------------------------------------------------------------------------------
+
+    def networks(self, owner: str) -> list[contracts.NetworkInfo]:
+        answer = self.ask(contracts.DEPLOYER_LIST_NETWORKS, contracts.OwnerQuery(owner=owner), "the deployer")
+        return contracts.Networks.model_validate(answer).networks
+
+    def name_free(self, owner: str, type: str, name: str) -> contracts.Answer:
+        query = contracts.NameQuery(owner=owner, type=type, name=name)
+        return contracts.Answer.model_validate(self.ask(contracts.DEPLOYER_NAME_FREE, query, "the deployer"))
+
+    def node_choices(self, query: contracts.NodeChoicesQuery) -> list[str]:
+        answer = self.ask(contracts.DEPLOYER_NODE_CHOICES, query, "the deployer", cache=True)
+        return contracts.NodeChoices.model_validate(answer).node_ids
+
+    def free_ips(self, owner: str, network: str, node_id: str) -> list[str]:
+        query = contracts.FreeIpsQuery(owner=owner, network=network, node_id=node_id)
+        return contracts.FreeIps.model_validate(self.ask(contracts.DEPLOYER_FREE_IPS, query, "the deployer")).ips
+
+    def submit(self, payload: contracts.SubmitSolution) -> contracts.SubmitResult:
+        answer = self.ask(contracts.DEPLOYER_SUBMIT, payload, "the deployer")
+        return contracts.SubmitResult.model_validate(answer)

@@ -1,0 +1,238 @@
+"""The wizard engine: start, show, answer, back, restart, abandon — each persisted before it answers.
+
+Identity is the caller given by the web layer (from the verified assertion only). Secret answers live only in
+``secret_answers``, encrypted to the marketplace identity; they are never put in the view, the logs or the clear
+``answers``. A session is read and changed under its row lock, so two tabs answering at once take turns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from services.chatflow import store
+from services.chatflow.flow import Context, Flow
+from services.chatflow.flows import FLOWS
+from services.chatflow.queries import Queries
+from services.chatflow.questions import Invalid, Progress
+from services.common import contracts
+from services.common.db import Database
+from services.common.errors import ApiError, FieldError
+from services.common.identity import Identity
+
+
+class NotFound(Exception):
+    """No such flow, or no such session of this user."""
+
+
+@dataclass
+class Engine:
+    db: Database
+    identity: Identity
+    queries: Queries
+    ttl: int
+
+    # -- reading ----------------------------------------------------------------------------------------------
+
+    def catalogue(self) -> list[dict[str, str]]:
+        return [flow.catalogue_entry() for flow in FLOWS.values()]
+
+    def start(self, owner: str, flow_type: str) -> dict[str, Any]:
+        """A new session at the flow's first applicable step.
+
+        Raises:
+            NotFound: unknown flow.
+        """
+        flow = FLOWS.get(flow_type)
+        if flow is None:
+            raise NotFound(flow_type)
+        first = flow.next_index(Context(owner, "", {}, {}, self.queries), -1) or 0
+        with self.db.transaction() as cur:
+            row = store.create(cur, owner, flow_type, first, self.ttl)
+        return self.view(row)
+
+    def show(self, owner: str, session_id: str) -> dict[str, Any]:
+        with self.db.transaction() as cur:
+            row = store.get(cur, session_id, owner)
+        if row is None:
+            raise NotFound(session_id)
+        return self.view(row)
+
+    def sessions(self, owner: str) -> list[dict[str, Any]]:
+        with self.db.transaction() as cur:
+            rows = store.open_sessions(cur, owner)
+        return [self._summary(row) for row in rows]
+
+    def _summary(self, row: dict[str, Any]) -> dict[str, Any]:
+        flow = FLOWS.get(row["solution_type"])
+        return {"id": str(row["id"]), "type": row["solution_type"], "title": flow.title if flow else "",
+                "status": "active", "updated": row["updated_at"].isoformat(),
+                "name": row["answers"].get("name")}  # fmt: skip
+
+    def _context(self, row: dict[str, Any]) -> Context:
+        secrets = self.identity.decrypt_secrets(bytes(row["secret_answers"]).decode()) if row["secret_answers"] else {}
+        return Context(row["owner"], str(row["id"]), dict(row["answers"]), secrets, self.queries)
+
+    def view(self, row: dict[str, Any]) -> dict[str, Any]:
+        """The session as the browser sees it (API.md): the current step's fields, earlier non-secret answers."""
+        flow = FLOWS[row["solution_type"]]
+        ctx = self._context(row)
+        status = {"open": "active"}.get(row["status"], row["status"])
+        if row["status"] == "submitted":
+            progress = Progress("progress", "Deployment", solution_id=str(row["solution_id"]))
+            n = len(row["history"]) + 1
+            step = {"index": n, "count": n, "name": "progress", "title": "Deploying", "can_back": False,
+                    "final": False, "fields": [progress.as_json()]}  # fmt: skip
+        else:
+            current = flow.steps[row["step"]]
+            n = len(row["history"]) + 1
+            step = {
+                "index": n,
+                "count": n + flow.remaining(ctx, row["step"]),
+                "name": current.name,
+                "title": current.title,
+                "can_back": bool(row["history"]) and row["status"] == "open",
+                "final": flow.submit is not None and flow.next_index(ctx, row["step"]) is None,
+                "fields": [q.as_json() for q in current.questions(ctx)],
+            }
+        return {
+            "id": str(row["id"]),
+            "type": flow.type,
+            "title": flow.title,
+            "status": status,
+            "step": step,
+            "answers": ctx.answers,
+            "solution_id": str(row["solution_id"]) if row["solution_id"] else None,
+            "expires_at": row["expires_at"].isoformat(),
+        }
+
+    # -- changing ---------------------------------------------------------------------------------------------
+
+    def answer(self, owner: str, session_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+        """Validate the current step's answers, store them, move on (and submit after the last step).
+
+        Raises:
+            NotFound: not this user's session.
+            ApiError: 422 with one error per field; 409 when the session is no longer open.
+            ServiceUnavailable: a service the step asks did not answer (503, retryable).
+        """
+        with self.db.transaction() as cur:
+            row = store.get(cur, session_id, owner, lock=True)
+            if row is None:
+                raise NotFound(session_id)
+            if row["status"] != "open":
+                raise ApiError(409, "this wizard is finished", (FieldError("finished", "this wizard is finished"),))
+            flow = FLOWS[row["solution_type"]]
+            ctx = self._context(row)
+            step = flow.steps[row["step"]]
+            self._accept(ctx, step, answers)
+            history = [*row["history"], row["step"]]
+            following = flow.next_index(ctx, row["step"])
+            status, spec, solution_id, index = "open", None, None, row["step"]
+            if following is not None:
+                index = following
+            elif flow.submit is not None:
+                submission = flow.submit(ctx)
+                solution_id = self._submit(ctx, submission)
+                status, spec = "submitted", submission.spec
+            else:
+                status = "finished"
+            store.save(cur, session_id, step=index, answers=ctx.answers, secret_answers=self._seal(ctx),
+                       history=history, status=status, ttl_seconds=self.ttl, spec=spec,
+                       solution_id=solution_id)  # fmt: skip
+            row = store.get(cur, session_id, owner)
+        assert row is not None
+        return self.view(row)
+
+    def _accept(self, ctx: Context, step: Any, answers: dict[str, Any]) -> None:
+        questions = step.questions(ctx)
+        errors: list[FieldError] = []
+        clean: dict[str, Any] = {}
+        for q in questions:
+            if q.display_only:
+                continue
+            try:
+                clean[q.name] = q.check(answers.get(q.name))
+            except Invalid as exc:
+                errors.append(FieldError(exc.code, str(exc), q.name))
+        unknown = set(answers) - {q.name for q in questions}
+        errors += [FieldError("unknown", "not a field of this step", name) for name in sorted(unknown)]
+        if not errors and step.check is not None:
+            errors += [FieldError("refused", message, name) for name, message in step.check(ctx, clean).items()]
+        if errors:
+            raise ApiError(422, "some answers need a change", tuple(errors))
+        secret_names = {q.name for q in questions if q.secret}
+        for name, value in clean.items():
+            (ctx.secrets if name in secret_names else ctx.answers)[name] = value
+        if step.then is not None:
+            step.then(ctx)
+
+    def _seal(self, ctx: Context) -> bytes | None:
+        return self.identity.encrypt_secrets(ctx.secrets).encode() if ctx.secrets else None
+
+    def _submit(self, ctx: Context, submission: Any) -> str:
+        """Hand the deployment to the deployer (the session id is the idempotency key: a retry is harmless).
+
+        Raises:
+            ApiError: 422 when the deployer refuses the spec (its reasons, per field).
+        """
+        payload = contracts.SubmitSolution(
+            idempotency_key=ctx.session_id.replace("-", ""), owner=ctx.owner, type=submission.type,
+            spec=submission.spec, secrets=self.identity.encrypt_secrets(submission.secrets) if submission.secrets
+            else "",
+        )  # fmt: skip
+        result = self.queries.submit(payload)
+        if not result.ok or result.solution_id is None:
+            errors = tuple(FieldError("refused", e.description, e.field) for e in result.errors)
+            raise ApiError(422, "the deployment was refused", errors or (FieldError("refused", "refused"),))
+        return result.solution_id
+
+    def back(self, owner: str, session_id: str) -> dict[str, Any]:
+        """The previous step (answers kept to pre-fill it).
+
+        Raises:
+            NotFound: not this user's session. ApiError: 409 at the first step or after submission.
+        """
+        with self.db.transaction() as cur:
+            row = store.get(cur, session_id, owner, lock=True)
+            if row is None:
+                raise NotFound(session_id)
+            if row["status"] != "open" or not row["history"]:
+                raise ApiError(409, "there is no step to go back to", (FieldError("no_back", "no previous step"),))
+            history = list(row["history"])
+            previous = history.pop()
+            store.save(cur, session_id, step=previous, answers=row["answers"], secret_answers=row["secret_answers"],
+                       history=history, status="open", ttl_seconds=self.ttl)  # fmt: skip
+            row = store.get(cur, session_id, owner)
+        assert row is not None
+        return self.view(row)
+
+    def restart(self, owner: str, session_id: str) -> dict[str, Any]:
+        """Back to the first step with every answer cleared (not after submission: the deployment is running).
+
+        Raises:
+            NotFound: not this user's session. ApiError: 409 after submission.
+        """
+        with self.db.transaction() as cur:
+            row = store.get(cur, session_id, owner, lock=True)
+            if row is None:
+                raise NotFound(session_id)
+            if row["status"] != "open":
+                raise ApiError(409, "this wizard is finished", (FieldError("finished", "this wizard is finished"),))
+            flow: Flow = FLOWS[row["solution_type"]]
+            first = flow.next_index(Context(owner, session_id, {}, {}, self.queries), -1) or 0
+            store.save(cur, session_id, step=first, answers={}, secret_answers=None, history=[], status="open",
+                       ttl_seconds=self.ttl)  # fmt: skip
+            row = store.get(cur, session_id, owner)
+        assert row is not None
+        return self.view(row)
+
+    def abandon(self, owner: str, session_id: str) -> None:
+        """Delete the session now (its deployment, if submitted, goes on: cancel it in My solutions).
+
+        Raises:
+            NotFound: not this user's session.
+        """
+        with self.db.transaction() as cur:
+            if not store.delete(cur, session_id, owner):
+                raise NotFound(session_id)

@@ -1,0 +1,104 @@
+"""HTTP of the chatflow service (through Caddy at ``/api/chatflows``, behind forward_auth). See ``API.md``.
+
+The user is always the verified caller; another user's session id answers 404 like an unknown one. Starting a
+wizard needs the current terms (every flow starts with the terms gate).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from services.chatflow.service import Engine, NotFound
+from services.common.errors import ApiError, FieldError
+from services.common.web import require_accepted_terms, user
+
+bp = Blueprint("chatflow", __name__)
+_ID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
+
+
+def engine() -> Engine:
+    return current_app.extensions["chatflow_engine"]  # type: ignore[no-any-return]
+
+
+def _not_found(what: str = "no such wizard session") -> ApiError:
+    return ApiError(404, what, (FieldError("not_found", what),))
+
+
+def _session_id(value: str) -> str:
+    if not _ID.match(value):
+        raise _not_found()
+    return value
+
+
+def _answers() -> dict[str, Any]:
+    body = request.get_json(silent=True)
+    answers = body.get("answers", {}) if isinstance(body, dict) else None
+    if not isinstance(answers, dict):
+        raise ApiError(422, 'send a JSON object {"answers": {...}}', (FieldError("invalid_json", "send answers"),))
+    return answers
+
+
+@bp.get("/api/chatflows")
+def catalogue() -> Any:
+    user()
+    return jsonify(chatflows=engine().catalogue())
+
+
+@bp.get("/api/chatflows/sessions")
+def sessions() -> Any:
+    return jsonify(sessions=engine().sessions(user().username))
+
+
+@bp.post("/api/chatflows/<flow_type>")
+def start(flow_type: str) -> Any:
+    owner = require_accepted_terms().username
+    try:
+        return jsonify(engine().start(owner, flow_type)), 201
+    except NotFound:
+        raise _not_found(f"unknown wizard {flow_type[:40]!r}") from None
+
+
+@bp.get("/api/chatflows/sessions/<session_id>")
+def show(session_id: str) -> Any:
+    try:
+        return jsonify(engine().show(user().username, _session_id(session_id)))
+    except NotFound:
+        raise _not_found() from None
+
+
+@bp.post("/api/chatflows/sessions/<session_id>/answer")
+def answer(session_id: str) -> Any:
+    owner = require_accepted_terms().username
+    answers = _answers()
+    try:
+        return jsonify(engine().answer(owner, _session_id(session_id), answers))
+    except NotFound:
+        raise _not_found() from None
+
+
+@bp.post("/api/chatflows/sessions/<session_id>/back")
+def back(session_id: str) -> Any:
+    try:
+        return jsonify(engine().back(user().username, _session_id(session_id)))
+    except NotFound:
+        raise _not_found() from None
+
+
+@bp.post("/api/chatflows/sessions/<session_id>/restart")
+def restart(session_id: str) -> Any:
+    try:
+        return jsonify(engine().restart(user().username, _session_id(session_id)))
+    except NotFound:
+        raise _not_found() from None
+
+
+@bp.delete("/api/chatflows/sessions/<session_id>")
+def abandon(session_id: str) -> Response:
+    try:
+        engine().abandon(user().username, _session_id(session_id))
+    except NotFound:
+        raise _not_found() from None
+    return Response(status=204)
