@@ -361,6 +361,7 @@ def pool_summaries(db: Database, explorer: Explorer, owner: str) -> list[contrac
 
 def buy(db: Database, explorer: Explorer, settings: Settings, order: contracts.BuyCapacity) -> contracts.Purchase:
     """Create (``farm_id``) or extend (``pool_id``) a pool for the wizard; the same key → the same purchase."""
+    reservation: dict[str, Any] | None
     try:
         if order.pool_id is not None:
             reservation = extend_pool(db, explorer, settings, order.owner, order.pool_id, order.key,

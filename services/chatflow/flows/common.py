@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from services.chatflow.flow import Context, Step
+from services.chatflow.flow import Context, Step, always
 from services.chatflow.questions import Choice, Confirm, Dropdown, File, Info, Integer, Question, String
 from services.common import contracts
 
@@ -72,7 +72,7 @@ def pool_step(resources: Resources, name: str = "pool_id", title: str = "Capacit
         help_text = "" if choices else "no pool with enough capacity; buy or extend one in Pools"
         return [Dropdown(name, "Pool", help=help_text, choices=choices)]
 
-    return Step(name, title, fields, **({"when": when} if when else {}))
+    return Step(name, title, fields, when=when or always)
 
 
 def pool_node_ids(ctx: Context, resources: Resources, name: str = "pool_id") -> list[str]:

@@ -1,0 +1,118 @@
+// The catalogue (home page): every solution as a card, grouped by family, with how many the user has, plus the
+// unfinished wizards to resume or abandon.
+
+import { api, leaveIfSignedOut } from "./api.js";
+import { $, h, confirmDialog } from "./dom.js";
+
+const FAMILIES = [
+  ["advanced", "Advanced", "On capacity you already bought (your pools) and in your own networks."],
+  ["apps", "Apps", "Guided: answer a few questions, pay, and get the app on its own domain."],
+];
+
+/** Pools are owned by the pools service: their "My solutions" is the pools page, their count its list. */
+const isPools = (type) => type === "pools";
+
+function icon(chatflow) {
+  const value = String(chatflow.icon || "");
+  if (/^(\/|https?:)/.test(value) || /\.(svg|png|jpe?g|webp)$/i.test(value)) {
+    return h("img", { className: "card-icon", src: value, alt: "", width: 40, height: 40 });
+  }
+  const text = value && [...value].length <= 2 ? value : chatflow.title.slice(0, 1).toUpperCase();
+  return h("span", { className: "card-icon", "aria-hidden": "true", text });
+}
+
+function countText(n) {
+  if (n === undefined) return "";
+  return n === 0 ? "You have none yet." : `You have ${n}.`;
+}
+
+function card(chatflow, count) {
+  const type = encodeURIComponent(chatflow.type);
+  const mine = isPools(chatflow.type) ? "/pools.html" : `/solutions.html?type=${type}`;
+  const titleId = `card-${chatflow.type}`;
+  return h("li", { className: "card", "aria-labelledby": titleId },
+    h("div", { className: "card-head" }, icon(chatflow), h("h3", { id: titleId, text: chatflow.title })),
+    h("p", { text: chatflow.description }),
+    h("p", { className: "muted count", text: countText(count) }),
+    h("p", { className: "actions" },
+      h("a", { className: "button primary", href: `/wizard.html?type=${type}`, "aria-label": `Deploy ${chatflow.title}`,
+               text: "Deploy" }),
+      " ",
+      h("a", { className: "button", href: mine, "aria-label": `My ${chatflow.title} solutions${count ? ` (${count})` : ""}` },
+        "My solutions", count ? h("span", { className: "pill", text: String(count) }) : null)));
+}
+
+async function loadCatalogue() {
+  const target = $("catalogue");
+  try {
+    const [{ chatflows }, counts, pools] = await Promise.all([
+      api("/api/chatflows"),
+      api("/api/solutions/count").catch(() => ({})),
+      api("/api/pools").catch(() => null),
+    ]);
+    const countOf = (type) => (isPools(type) && pools ? pools.pools.length : counts[type]);
+    const sections = FAMILIES.map(([family, title, intro]) => {
+      const items = chatflows.filter((c) => c.family === family);
+      if (!items.length) return null;
+      return h("section", { "aria-labelledby": `family-${family}` },
+        h("h2", { id: `family-${family}`, text: title }),
+        h("p", { className: "muted", text: intro }),
+        h("ul", { className: "cards" }, items.map((c) => card(c, countOf(c.type)))));
+    });
+    target.replaceChildren(...sections.filter(Boolean));
+  } catch (error) {
+    if (leaveIfSignedOut(error)) return;
+    target.replaceChildren();
+    $("catalogue-error").textContent = `The catalogue could not be loaded: ${error.message}`;
+  } finally {
+    target.setAttribute("aria-busy", "false");
+  }
+}
+
+function resumeItem(session) {
+  const { step } = session;
+  const expires = session.expires_at ? ` · kept until ${new Date(session.expires_at).toLocaleString()}` : "";
+  const abandon = h("button", { type: "button", "aria-label": `Abandon the ${session.title} wizard`, text: "Abandon" });
+  const item = h("li", {},
+    h("span", {}, h("strong", { text: session.title }),
+      step ? ` — step ${step.index + 1} of ${step.count}: ${step.title}` : "",
+      h("span", { className: "muted", text: expires })),
+    " ",
+    h("span", { className: "actions" },
+      h("a", { className: "button", href: `/wizard.html?session=${encodeURIComponent(session.id)}`,
+               "aria-label": `Resume the ${session.title} wizard`, text: "Resume" }),
+      " ", abandon));
+  abandon.addEventListener("click", async () => {
+    const ok = await confirmDialog({ title: `Abandon the ${session.title} wizard?`,
+                                     message: "Its answers are deleted. Nothing was deployed yet.",
+                                     confirmLabel: "Abandon", danger: true });
+    if (!ok) {
+      abandon.focus();
+      return;
+    }
+    try {
+      await api(`/api/chatflows/sessions/${encodeURIComponent(session.id)}`, { method: "DELETE" });
+      const list = item.parentElement;
+      item.remove();
+      $("resume-section").hidden = !list.children.length;
+      $("resume-title").focus();
+    } catch (error) {
+      if (!leaveIfSignedOut(error)) $("catalogue-error").textContent = `Could not abandon it: ${error.message}`;
+    }
+  });
+  return item;
+}
+
+async function loadResume() {
+  try {
+    const { sessions } = await api("/api/chatflows/sessions");
+    const open = sessions.filter((s) => s.status === "active");
+    $("resume").replaceChildren(...open.map(resumeItem));
+    $("resume-section").hidden = open.length === 0;
+  } catch (error) {
+    leaveIfSignedOut(error);
+  }
+}
+
+$("resume-title").tabIndex = -1;
+window.marketplace.ready.then(() => Promise.all([loadCatalogue(), loadResume()]));
