@@ -89,7 +89,7 @@ def advance_clock() -> Response:
         offset = world.clock.advance(conn, request.advance_seconds)
     # Apply what became due right away, so a follow-up read is not the one paying for a long replay.
     with world.session():
-        pass
+        pass  # opening a session replays what became due; nothing else to do in it
     return json_response({"now": int(world.clock.now()), "offset": offset})
 
 

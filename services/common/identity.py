@@ -224,7 +224,7 @@ def load_identity(path: Path, *, create: bool = False) -> Identity:
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         except FileExistsError:
-            pass
+            pass  # another process created it first: its seed is read below
         else:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Mnemonic("english").to_mnemonic(secrets.token_bytes(SEED_BYTES)) + "\n")
