@@ -17,7 +17,7 @@ function icon(chatflow) {
   if (/^(\/|https?:)/.test(value) || /\.(svg|png|jpe?g|webp)$/i.test(value)) {
     return h("img", { className: "card-icon", src: value, alt: "", width: 40, height: 40 });
   }
-  const text = value && [...value].length <= 2 ? value : chatflow.title.slice(0, 1).toUpperCase();
+  const text = /\p{Extended_Pictographic}/u.test(value) ? value : chatflow.title.slice(0, 1).toUpperCase();
   return h("span", { className: "card-icon", "aria-hidden": "true", text });
 }
 
@@ -69,21 +69,23 @@ async function loadCatalogue() {
   }
 }
 
+/** One unfinished wizard: a session view, or the summary the sessions list gives (no step, `updated`). */
 function resumeItem(session) {
   const { step } = session;
-  const expires = session.expires_at ? ` · kept until ${new Date(session.expires_at).toLocaleString()}` : "";
-  const abandon = h("button", { type: "button", "aria-label": `Abandon the ${session.title} wizard`, text: "Abandon" });
+  const what = session.name ? `${session.title} “${session.name}”` : session.title;
+  const when = session.updated ? ` · last changed ${new Date(session.updated).toLocaleString()}` : "";
+  const abandon = h("button", { type: "button", "aria-label": `Abandon the ${what} wizard`, text: "Abandon" });
   const item = h("li", {},
-    h("span", {}, h("strong", { text: session.title }),
-      step ? ` — step ${step.index + 1} of ${step.count}: ${step.title}` : "",
-      h("span", { className: "muted", text: expires })),
+    h("span", {}, h("strong", { text: what }),
+      step ? ` — step ${step.index} of ${step.count}: ${step.title}` : "",
+      h("span", { className: "muted", text: when })),
     " ",
     h("span", { className: "actions" },
       h("a", { className: "button", href: `/wizard.html?session=${encodeURIComponent(session.id)}`,
-               "aria-label": `Resume the ${session.title} wizard`, text: "Resume" }),
+               "aria-label": `Resume the ${what} wizard`, text: "Resume" }),
       " ", abandon));
   abandon.addEventListener("click", async () => {
-    const ok = await confirmDialog({ title: `Abandon the ${session.title} wizard?`,
+    const ok = await confirmDialog({ title: `Abandon the ${what} wizard?`,
                                      message: "Its answers are deleted. Nothing was deployed yet.",
                                      confirmLabel: "Abandon", danger: true });
     if (!ok) {

@@ -21,11 +21,19 @@ function sizeText(bytes) {
   return `${bytes} bytes`;
 }
 
-/** "now" for <input type=datetime-local min>, in local time, to the minute. */
-function localNow() {
-  const d = new Date();
-  d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+/** A moment as <input type=datetime-local> wants it: local time, to the minute ("2026-12-01T10:00"). */
+function localInput(date) {
+  const d = new Date(date.getTime() - date.getTimezoneOffset() * 60000);
   return d.toISOString().slice(0, 16);
+}
+
+/** The input's local time with this browser's UTC offset ("2026-12-01T10:00+01:00"), so the server reads the
+ * moment the user meant whatever its own time zone. */
+function withOffset(local) {
+  const offset = -new Date(local).getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  const pad = (n) => String(Math.floor(Math.abs(n))).padStart(2, "0");
+  return `${local}${sign}${pad(offset / 60)}:${pad(offset % 60)}`;
 }
 
 /**
@@ -80,8 +88,9 @@ export function renderField(field, ctx) {
   };
 }
 
+/** Most fields are required (and say so to assistive technology with aria-required); the others are marked. */
 function requiredMark(field) {
-  return field.required && !DISPLAY_ONLY.has(field.kind) ? h("span", { className: "required", "aria-hidden": "true", text: " *" }) : null;
+  return !field.required && !DISPLAY_ONLY.has(field.kind) ? h("span", { className: "optional", text: " (optional)" }) : null;
 }
 
 function common(field, ids) {
@@ -198,19 +207,25 @@ const BUILDERS = {
   },
 
   datetime(field, ids, initial) {
-    const input = h("input", { ...common(field, ids), type: "datetime-local", min: field.future_only ? localNow() : null });
-    if (typeof initial === "string") input.value = initial.slice(0, 16);
+    const input = h("input", { ...common(field, ids), type: "datetime-local",
+                               min: field.future_only ? localInput(new Date()) : null });
+    const earlier = typeof initial === "string" ? new Date(initial) : null;
+    if (earlier && !Number.isNaN(earlier.getTime())) input.value = localInput(earlier);
     const value = async () => {
       if (input.validity.badInput) throw new FieldProblem("Enter a complete date and time.");
-      return input.value || null;
+      return input.value ? withOffset(input.value) : null;
     };
     return { controls: [input], body: input, value };
   },
 
   file(field, ids, initial) {
     const input = h("input", { ...common(field, ids), type: "file", accept: field.accept });
-    const kept = initial && typeof initial === "object" && initial.filename ? initial : null;
-    const note = kept ? h("p", { className: "help", text: `Current file: ${kept.filename} — choose another file to replace it.` }) : null;
+    // Going back to this step: the earlier upload (its content; the filename when the server kept it) is reused
+    // unless another file is chosen.
+    const kept = typeof initial === "string" && initial ? { filename: "", content: initial }
+      : initial && typeof initial === "object" && typeof initial.content === "string" ? initial : null;
+    const keptName = kept?.filename || "the file uploaded earlier";
+    const note = kept ? h("p", { className: "help", text: `Current: ${keptName} — choose another file to replace it.` }) : null;
     if (kept) input.required = false;
     const value = async () => {
       const file = input.files[0];
@@ -246,19 +261,32 @@ const BUILDERS = {
 
   payment(field, ids, initial, ctx) {
     const status = h("p", { className: "payment-status", role: "status", text: "Waiting for the payment…" });
+    const say = (state, text) => status.replaceChildren(statusBadge(state), ` ${text}`);
+    const sentence = (text) => (text ? `${text[0].toUpperCase()}${text.slice(1)}.` : "");
     ctx.block(field.name, true);
+    // Next waits for the pool to be active (API.md). An extension's pool is active all along: its own payment is
+    // then followed until credited, without holding the user back; so is a payment the wizard stopped waiting for.
     const poller = poll(async () => {
       const { pool, payment } = await api(`/api/pools/${encodeURIComponent(field.pool_id)}`);
-      if (pool.state === "active") {
-        status.replaceChildren(statusBadge("active"), ` Pool ${pool.grid_pool_id ?? field.pool_id} is ready.`);
+      const id = pool.grid_pool_id ?? field.pool_id;
+      if (pool.state === "expired" || pool.state === "failed") {
+        say(pool.state, sentence(payment?.message || pool.state_reason || "the payment did not arrive"));
+        return true;
+      }
+      const pending = payment && (payment.state === "awaiting_payment" || payment.state === "submitting");
+      if (pool.state === "active" && !pending) {
+        if (payment && payment.state !== "paid") say(payment.state, sentence(payment.message));
+        else say("active", `Pool ${id} is ready.`);
         ctx.block(field.name, false);
         return true;
       }
-      if (pool.state === "expired" || pool.state === "failed") {
-        status.replaceChildren(statusBadge(pool.state), ` ${payment?.message || pool.state_reason || "The payment did not arrive."}`);
-        return true;
+      if (pool.state === "active") {
+        say("awaiting_payment", `Pool ${id} is active; waiting for the payment of the added capacity…`);
+        ctx.block(field.name, false);
+      } else {
+        say("awaiting_payment", sentence(payment?.message || "waiting for the payment"));
+        if (payment?.wait_over) ctx.block(field.name, false);
       }
-      status.textContent = payment?.message ? `${payment.message[0].toUpperCase()}${payment.message.slice(1)}…` : "Waiting for the payment…";
       return false;
     }, POLL_MS);
     const body = h("div", { className: "payment" },

@@ -71,25 +71,25 @@ function show(session) {
   const { step } = session;
   document.title = `${step.title} — ${session.title} — Marketplace`;
   $("wizard-solution").textContent = session.title;
-  const number = step.index + 1;
-  $("step-count").replaceChildren(`${session.title} · Step ${number} of ${step.count}`,
+  $("step-count").replaceChildren(`${session.title} · Step ${step.index} of ${step.count}`,
     h("span", { className: "visually-hidden", text: ": " }));
   $("step-name").textContent = step.title;
   $("step-bar").max = step.count;
-  $("step-bar").value = number;
+  $("step-bar").value = step.index;
 
   const ctx = { answers: session.answers || {}, stepTitle: step.title, block, settled };
   state.views = step.fields.map((field) => renderField(field, ctx));
   $("step-fields").replaceChildren(...state.views.map((v) => v.element));
-  $("required-note").hidden = !step.fields.some((f) => f.required && state.views.find((v) => v.field === f)?.answers);
 
   const answering = session.status === "active";
   form.hidden = false;
   backButton.hidden = !step.can_back || !answering;
   restartButton.hidden = !answering;
   nextButton.hidden = !answering;
-  nextButton.textContent = step.final ? "Deploy" : "Next";
+  $("wizard-actions").hidden = !answering;
+  nextButton.textContent = step.final ? "Deploy" : step.index >= step.count ? "Finish" : "Next";
   $("wizard-done").hidden = true;
+  if (session.status === "finished") settled("finished");
   if (session.status === "abandoned") showProblem("This wizard was abandoned.", h("a", { href: "/", text: "Back to the catalogue" }));
   updateNext();
   $("step-title").focus();
@@ -102,11 +102,11 @@ function block(name, blocked) {
   updateNext();
 }
 
-/** A deployment reached a final state: offer the ways on. */
+/** The wizard is over (a deployment reached a final state, or a flow without deployment finished). */
 function settled(status) {
   if (state.session?.status === "active") return;
   const type = encodeURIComponent(state.session.type);
-  $("done-solutions").href = `/solutions.html?type=${type}`;
+  $("done-solutions").href = state.session.type === "pools" ? "/pools.html" : `/solutions.html?type=${type}`;
   $("done-again").href = `/wizard.html?type=${type}`;
   $("done-solutions").parentElement.hidden = status === "cancelled";
   $("wizard-done").hidden = false;

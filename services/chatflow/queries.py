@@ -75,7 +75,8 @@ class Queries:
         return contracts.CapablePools.model_validate(answer).pools
 
     def pools(self, owner: str) -> list[contracts.PoolSummary]:
-        answer = self.ask(contracts.POOLS_LIST_POOLS, contracts.OwnerQuery(owner=owner), "the pools service")
+        query = contracts.OwnerQuery(owner=owner)
+        answer = self.ask(contracts.POOLS_LIST_POOLS, query, "the pools service", cache=True)
         return contracts.PoolList.model_validate(answer).pools
 
     def farms(self, currency: str) -> list[contracts.FarmOffer]:
@@ -84,7 +85,9 @@ class Queries:
         return contracts.FarmList.model_validate(answer).farms
 
     def buy(self, order: contracts.BuyCapacity) -> contracts.Purchase:
-        return contracts.Purchase.model_validate(self.ask(contracts.POOLS_BUY, order, "the pools service"))
+        purchase = contracts.Purchase.model_validate(self.ask(contracts.POOLS_BUY, order, "the pools service"))
+        self.forget(contracts.POOLS_LIST_POOLS, contracts.OwnerQuery(owner=order.owner))  # the list changed
+        return purchase
 
     # -- deployer ---------------------------------------------------------------------------------------------
 

@@ -70,6 +70,8 @@ class String(Question):
     def clean(self, value: Any) -> Any:
         if not isinstance(value, str):
             raise Invalid("type", "expected text")
+        if not value.strip():  # whitespace only is as empty as "": required refuses it, optional stores nothing
+            return super().check(None)
         value = value.strip() if self.kind in ("string", "secret") else value
         if self.min_length is not None and len(value) < self.min_length:
             raise Invalid("too_short", f"at least {self.min_length} characters")

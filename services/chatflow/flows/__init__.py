@@ -1,8 +1,11 @@
-"""Every wizard, one module per solution type (SOLUTIONS §3): ``FLOWS[type]``."""
+"""Every wizard, one module per solution type (SOLUTIONS §3): ``FLOWS[type]``, in catalogue order."""
 
 from __future__ import annotations
 
 from services.chatflow.flow import Flow
-from services.chatflow.flows import ubuntu
+from services.chatflow.flows import flist, kubernetes, minio, monitoring, network, pools, ubuntu
 
-FLOWS: dict[str, Flow] = {flow.type: flow for flow in (ubuntu.FLOW,)}
+FLOWS: dict[str, Flow] = {
+    flow.type: flow
+    for flow in (pools.FLOW, network.FLOW, ubuntu.FLOW, flist.FLOW, kubernetes.FLOW, minio.FLOW, monitoring.FLOW)
+}

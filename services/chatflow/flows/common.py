@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from services.chatflow.flow import Context, Step, always
-from services.chatflow.questions import Choice, Confirm, Dropdown, File, Info, Integer, Question, String
+from services.chatflow.questions import Choice, Confirm, Dropdown, File, Info, Integer, MultiChoice, Question, String
 from services.common import contracts
 
 NAME_PATTERN = r"[a-z0-9][a-z0-9-]{0,30}"
@@ -19,6 +20,7 @@ NAME_HELP = "lower-case letters, digits and dashes, starting with a letter or di
 YES_NO = [("yes", "Yes"), ("no", "No")]
 MIN_POOL_RUNTIME = 3600
 AUTO = "auto"
+NO_POOL = "no pool with enough capacity; buy or extend one in Pools"
 
 Resources = Callable[[Context], tuple[float, float, float, float]]  # cru, mru, sru, hru (GiB)
 
@@ -69,10 +71,46 @@ def pool_step(resources: Resources, name: str = "pool_id", title: str = "Capacit
     def fields(ctx: Context) -> list[Question]:
         pools = _capable(ctx, resources)
         choices = [(str(p.pool_id), p.label) for p in pools]
-        help_text = "" if choices else "no pool with enough capacity; buy or extend one in Pools"
-        return [Dropdown(name, "Pool", help=help_text, choices=choices)]
+        return [Dropdown(name, "Pool", help="" if choices else NO_POOL, choices=choices)]
 
     return Step(name, title, fields, when=when or always)
+
+
+def pools_step(resources: Resources, name: str = "pool_ids", title: str = "Capacity pools", label: str = "Pools",
+               nodes_needed: Callable[[Context], int] | None = None) -> Step:  # fmt: skip
+    """Several of the user's pools able to carry one workload of ``resources`` (the deployer spreads the workloads
+    over them). With ``nodes_needed``, the picked pools must hold that many distinct up nodes that fit: the
+    deployer never puts two workloads of such a group on one node, so fewer nodes would fail only after paying
+    for the first workloads."""
+
+    def fields(ctx: Context) -> list[Question]:
+        choices = [(str(p.pool_id), p.label) for p in _capable(ctx, resources)]
+        return [MultiChoice(name, label, help="" if choices else NO_POOL, choices=choices, min_items=1)]
+
+    def check(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:
+        if nodes_needed is None:
+            return {}
+        picked = set(answers[name])
+        nodes = {n for p in _capable(ctx, resources) if str(p.pool_id) in picked for n in p.node_ids}
+        needed = nodes_needed(ctx)
+        if len(nodes) >= needed:
+            return {}
+        return {name: f"these pools have {len(nodes)} node(s) that fit, {needed} are needed; choose more pools"}
+
+    return Step(name, title, fields, check=check)
+
+
+def only_when(condition: Callable[[Context], bool], *steps: Step) -> list[Step]:
+    """``steps`` asked only when ``condition`` holds, on top of their own ``when``.
+
+    Conditions must be re-evaluated from the answers, not from which answers exist: after going back and
+    changing a choice, the answers of the branch left behind are still stored.
+    """
+
+    def both(own: Callable[[Context], bool]) -> Callable[[Context], bool]:
+        return lambda ctx: condition(ctx) and own(ctx)
+
+    return [replace(step, when=both(step.when)) for step in steps]
 
 
 def pool_node_ids(ctx: Context, resources: Resources, name: str = "pool_id") -> list[str]:
@@ -126,7 +164,21 @@ def ssh_key_step(name: str = "ssh_key", required: bool = True, label: str = "SSH
     """An uploaded public key (first line used)."""
     field = File(name, label, required=required, accept=(".pub", ".txt", ".key"), max_size=16_384,
                  help="your public key file, e.g. ~/.ssh/id_ed25519.pub")  # fmt: skip
-    return Step(name, "SSH key", [field])
+
+    def check(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:
+        # The deployer refuses a malformed key too, but only once the user has reached the confirmation.
+        line = first_line(answers.get(name))
+        return {name: SSH_KEY_HELP} if line and not looks_like_ssh_key(line) else {}
+
+    return Step(name, "SSH key", [field], check=check)
+
+
+SSH_KEY_HELP = "an ssh public key looks like 'ssh-ed25519 AAAA… comment'"
+
+
+def looks_like_ssh_key(line: str) -> bool:
+    """The deployer's own test of a key line: a type and the key material, at least."""
+    return len(line.split()) >= 2
 
 
 def first_line(text: str | None) -> str:
