@@ -135,6 +135,8 @@ def _payment_fields(ctx: Context) -> list[Question]:
 
 def _ready_fields(ctx: Context) -> list[Question]:
     pool_id = int(ctx.get("pool_id", 0))
+    # Fresh, not cached: the payment may have been credited a moment ago.
+    ctx.queries.forget(contracts.POOLS_LIST_POOLS, contracts.OwnerQuery(owner=ctx.owner))
     pool = next((p for p in ctx.queries.pools(ctx.owner) if p.pool_id == pool_id), None)
     if _extending(ctx):
         # An extended pool is active before and after the payment: its state says nothing about this one.

@@ -58,6 +58,7 @@ class FakeQueries:
     capable_queries: list[tuple[float, float, float, float]] = field(default_factory=list)
     name_queries: list[tuple[str, str]] = field(default_factory=list)
     orders: list[contracts.BuyCapacity] = field(default_factory=list)
+    forgotten: list[str] = field(default_factory=list)
 
     def capable_pools(
         self, owner: str, cru: float, mru: float, sru: float, hru: float, seconds: int
@@ -75,6 +76,9 @@ class FakeQueries:
             )
             for pid, nodes in self.pool_nodes.items()
         ]
+
+    def forget(self, task: str, payload: Any) -> None:
+        self.forgotten.append(task)
 
     def pools(self, owner: str) -> list[contracts.PoolSummary]:
         return list(self.pools_list)
