@@ -54,18 +54,25 @@ export function renderField(field, ctx) {
   const help = field.help ? h("p", { className: "help", id: ids.help, text: field.help }) : null;
   const error = h("p", { className: "field-error", id: ids.error, hidden: true });
   const controls = view.controls || [];
-  const describe = (withError) => [help && ids.help, withError && ids.error].filter(Boolean).join(" ") || null;
-  for (const control of controls) {
-    const value = describe(false);
-    if (value) control.setAttribute("aria-describedby", value);
-  }
+  // Help and (when shown) the error describe every control of the field; a group's legend names them together.
+  const describe = (withError) => {
+    const value = [help && ids.help, withError && ids.error].filter(Boolean).join(" ");
+    for (const control of controls) {
+      if (value) control.setAttribute("aria-describedby", value);
+      else control.removeAttribute("aria-describedby");
+      if (withError) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+    }
+  };
+  describe(false);
   const element = view.group
     ? h("fieldset", { className: `field field-${field.kind}`, dataset: { field: field.name, kind: field.kind } },
         h("legend", {}, field.label, requiredMark(field)), help, error, view.body)
     : h("div", { className: `field field-${field.kind}`, dataset: { field: field.name, kind: field.kind } },
-        view.label === false ? null : h("label", { for: ids.id }, field.label, requiredMark(field)),
+        // Display-only fields have nothing to label: their label is a heading (when it adds anything).
+        view.label !== false ? h("label", { for: ids.id }, field.label, requiredMark(field))
+          : view.heading && field.label ? h("h3", { text: field.label }) : null,
         help, view.body, error);
-  if (view.group && describe(false)) element.setAttribute("aria-describedby", describe(false));
 
   return {
     field,
@@ -75,13 +82,7 @@ export function renderField(field, ctx) {
     setError(text) {
       error.textContent = text || "";
       error.hidden = !text;
-      for (const control of controls) {
-        if (text) control.setAttribute("aria-invalid", "true");
-        else control.removeAttribute("aria-invalid");
-        const value = describe(Boolean(text));
-        if (value) control.setAttribute("aria-describedby", value);
-      }
-      if (view.group) element.setAttribute("aria-describedby", describe(Boolean(text)));
+      describe(Boolean(text));
     },
     focus() { controls[0]?.focus(); },
     destroy() { view.destroy?.(); },
@@ -239,8 +240,8 @@ const BUILDERS = {
   },
 
   info(field, ids, initial, ctx) {
-    const title = field.label && field.label !== ctx.stepTitle ? h("h3", { text: field.label }) : null;
-    return { label: false, body: h("div", { className: "markdown" }, title, renderMarkdown(field.markdown)) };
+    const heading = field.label !== ctx.stepTitle; // no second heading saying what the page heading says
+    return { label: false, heading, body: h("div", { className: "markdown" }, renderMarkdown(field.markdown)) };
   },
 
   confirm(field) {
@@ -255,8 +256,7 @@ const BUILDERS = {
     const figure = h("figure", { className: "qr" },
       h("img", { src: field.image, alt: `QR code of: ${field.data ?? field.label}`, width: 200, height: 200 }),
       field.data ? h("figcaption", {}, h("code", { text: field.data })) : null);
-    return { label: false, body: h("div", {}, field.label ? h("h3", { text: field.label }) : null, figure,
-                                    keyValueList(field.rows || [])) };
+    return { label: false, heading: true, body: h("div", {}, figure, keyValueList(field.rows || [])) };
   },
 
   payment(field, ids, initial, ctx) {
@@ -290,20 +290,20 @@ const BUILDERS = {
       return false;
     }, POLL_MS);
     const body = h("div", { className: "payment" },
-      field.label ? h("h3", { text: field.label }) : null,
       h("img", { src: field.image, alt: "Payment QR code", width: 200, height: 200 }),
-      h("p", {}, "Scan the code with the 3Bot Connect app ", h("strong", { text: "without changing the message" }),
-        ", or pay manually with these details:"),
+      // The flow's help usually says how to pay; this is the fallback.
+      field.help ? null : h("p", {}, "Scan the code with the 3Bot Connect app ",
+        h("strong", { text: "without changing the message" }), ", or pay manually with these details:"),
       keyValueList(field.rows || []),
       status);
-    return { label: false, body, destroy: () => poller.stop() };
+    return { label: false, heading: true, body, destroy: () => poller.stop() };
   },
 
   download(field) {
     const link = h("a", { href: field.url, download: field.filename || true, className: "button" },
       `Download ${field.filename || field.label}`);
     const note = h("p", { className: "help", text: "Keep the file: it may be downloadable only once." });
-    return { label: false, body: h("div", {}, field.label ? h("h3", { text: field.label }) : null, link, note) };
+    return { label: false, heading: true, body: h("div", {}, link, note) };
   },
 
   progress(field, ids, initial, ctx) {
@@ -357,7 +357,7 @@ function progressView(field, ctx) {
   const poller = poll(async () => {
     const sol = await api(`/api/solutions/${encodeURIComponent(id)}`);
     const last = sol.events?.length ? sol.events[sol.events.length - 1].message : "";
-    status.replaceChildren(statusBadge(sol.status), last ? ` ${last}` : "");
+    status.replaceChildren(statusBadge(sol.status), last && last !== sol.status ? ` ${last}` : "");
     failure.textContent = sol.error || "";
     events.replaceChildren(...(sol.events || []).map((e) =>
       h("li", { className: e.level === "error" ? "event-error" : null },
@@ -373,7 +373,7 @@ function progressView(field, ctx) {
     return false;
   }, POLL_MS);
 
-  const body = h("div", { className: "progress" }, field.label ? h("h3", { text: field.label }) : null,
+  const body = h("div", { className: "progress" },
     status, failure, wireguard, outputs, h("details", { open: true }, h("summary", { text: "Every step" }), events));
-  return { label: false, body, destroy: () => poller.stop() };
+  return { label: false, heading: true, body, destroy: () => poller.stop() };
 }

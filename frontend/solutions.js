@@ -2,7 +2,7 @@
 // (SOLUTIONS.md §6.2), its outputs and progress events, and deleting with a confirmation.
 
 import { api, ApiError, leaveIfSignedOut, poll } from "./api.js";
-import { $, h, confirmDialog, keyValueList, statusBadge, SETTLED } from "./dom.js";
+import { $, h, confirmDialog, displayValue, keyValueList, statusBadge, SETTLED } from "./dom.js";
 
 const type = new URLSearchParams(window.location.search).get("type") || "";
 const LIST_REFRESH_MS = 5000;
@@ -12,6 +12,9 @@ const NOT_KEYS = new Set(["id", "type", "name", "status", "error", "created", "e
                           "wireguard_config"]);
 
 const state = { solutions: [], title: type, listTimer: null, open: null, detailPoller: null };
+
+/** Listing keys are display labels already (SOLUTIONS.md §6.2), but for this one. */
+const KEY_LABELS = { wids: "Workload ids" };
 
 const busy = (status) => !SETTLED.has(status);
 
@@ -33,9 +36,10 @@ async function loadList() {
     const focused = document.activeElement?.closest?.("#solutions .chip")?.dataset.id;
     $("solutions").replaceChildren(...solutions.map(chip));
     if (focused) $("solutions").querySelector(`.chip[data-id="${CSS.escape(focused)}"]`)?.focus();
-    $("list-status").textContent = solutions.length
+    const count = solutions.length
       ? `You have ${solutions.length} ${state.title} solution${solutions.length === 1 ? "" : "s"}.`
       : `You have no ${state.title} solutions.`;
+    $("list-status").textContent = count;
     $("list-error").textContent = "";
     if (solutions.some((s) => busy(s.status))) state.listTimer = setTimeout(loadList, LIST_REFRESH_MS);
   } catch (error) {
@@ -56,7 +60,9 @@ function fillDetails(solution) {
   $("details-status").replaceChildren("Status: ", statusBadge(solution.status));
   $("details-error").textContent = solution.error || "";
   const pairs = [["Created", solution.created ? new Date(solution.created).toLocaleString() : ""]];
-  for (const [key, value] of Object.entries(solution)) if (!NOT_KEYS.has(key)) pairs.push([key, value]);
+  for (const [key, value] of Object.entries(solution)) {
+    if (!NOT_KEYS.has(key)) pairs.push([KEY_LABELS[key] || key, displayValue(value) || "—"]);
+  }
   $("details-keys").replaceChildren(...keyValueList(pairs).childNodes);
   $("details-delete").hidden = solution.status === "cancelling" || solution.status === "cancelled";
   $("details-delete").setAttribute("aria-label", `Delete ${name}`);
@@ -105,7 +111,7 @@ function gone(name) {
   const label = name || $("details-title").textContent;
   state.open = null; // the chip is going away: the close handler leaves focus to the page title
   dialog.close();
-  $("list-status").textContent = `${label} was deleted.`;
+  $("list-notice").textContent = `${label} was deleted.`;
   $("page-title").focus();
   loadList();
   return true;

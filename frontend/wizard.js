@@ -49,10 +49,11 @@ function handleError(error) {
     showProblem(`${error.message} Your answers are kept; retry when you are ready.`,
       h("button", { type: "button", className: "primary", text: "Retry", on: { click: () => act(state.retry) } }));
   } else if (error.status === 404 && !state.session) {
-    const type = new URLSearchParams(window.location.search).get("type");
-    showProblem("This wizard no longer exists: it was finished, abandoned or it expired.",
-      type ? h("a", { href: `/wizard.html?type=${encodeURIComponent(type)}`, text: "Start it again" }) : null,
-      " ", h("a", { href: "/", text: "Back to the catalogue" }));
+    const params = new URLSearchParams(window.location.search);
+    $("step-name").textContent = "Wizard";
+    showProblem(params.get("session") ? "This wizard no longer exists: it was finished, abandoned or it expired."
+      : `There is no solution called “${params.get("type")}” to deploy.`,
+    h("a", { href: "/", text: "Back to the catalogue" }));
   } else {
     showProblem(error.message);
   }

@@ -13,6 +13,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from celery import Celery
 from celery.exceptions import TimeoutError as CeleryTimeout
 from kombu.exceptions import OperationalError as BrokerError
@@ -25,6 +26,7 @@ from services.common.errors import ServiceUnavailable
 from services.common.tasks import send
 
 CACHE_SECONDS = 10
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -53,6 +55,9 @@ class Queries:
             answer = send(self.celery, task, payload).get(timeout=self.timeout)
         except (CeleryTimeout, BrokerError, OSError):
             raise ServiceUnavailable(f"{what} did not answer in time; try again in a moment") from None
+        except Exception:  # noqa: BLE001 — the task itself failed over there: for the user, the same retryable 503
+            log.warning("a query failed in the other service", task=task)
+            raise ServiceUnavailable(f"{what} could not answer; try again in a moment") from None
         if not isinstance(answer, dict):
             raise ServiceUnavailable(f"{what} could not answer; try again in a moment")
         if key:

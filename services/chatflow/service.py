@@ -85,7 +85,8 @@ class Engine:
                     "final": False, "fields": [progress.as_json()]}  # fmt: skip
         else:
             current = flow.steps[row["step"]]
-            n = len(row["history"]) + 1
+            # A finished wizard stays on its last step, which is already in the history.
+            n = len(row["history"]) + (0 if row["status"] == "finished" else 1)
             step = {
                 "index": n,
                 "count": n + flow.remaining(ctx, row["step"]),

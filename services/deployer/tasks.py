@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from celery import Celery
 from redis import Redis
 
 from services.common import contracts
 from services.common.db import Database, DatabaseUnavailable
-from services.common.explorer import Explorer, ExplorerUnavailable
+from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
 from services.common.identity import load_identity
 from services.common.settings import Settings
 from services.common.tasks import define_task
 from services.deployer import lifecycle, reconcile, service
 from services.deployer.context import Deployer
 from services.deployer.grid.client import GridClient
-from services.deployer.grid.node_finder import refresh_index
+from services.deployer.grid.node_finder import ensure_fresh, refresh_index
 
 
 def register(app: Celery, settings: Settings) -> None:
@@ -68,6 +70,9 @@ def register(app: Celery, settings: Settings) -> None:
 
     @define_task(app, contracts.DEPLOYER_NODE_CHOICES, contracts.NodeChoicesQuery, time_limit=15)
     def node_choices(payload: contracts.NodeChoicesQuery) -> contracts.NodeChoices:
+        # Right after a start, before beat's first refresh, the index may still be empty.
+        with contextlib.suppress(ExplorerUnavailable, ExplorerRejected):  # a stale index still answers
+            ensure_fresh(db, explorer, max(3 * settings.node_index_refresh, 600))
         return contracts.NodeChoices(node_ids=service.node_choices(db, settings.over_provisioning, payload))
 
     @define_task(app, contracts.DEPLOYER_FREE_IPS, contracts.FreeIpsQuery, time_limit=15)

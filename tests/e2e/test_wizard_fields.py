@@ -38,7 +38,7 @@ class _Frontend(SimpleHTTPRequestHandler):
             return
         super().do_GET()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 — the base class's name
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
 
@@ -60,18 +60,47 @@ def _field(name: str, kind: str, label: str, **extra: Any) -> dict[str, Any]:
 
 
 FORM = [
-    _field("name", "string", "Solution name", min_length=1, max_length=31, pattern="[a-z0-9-]+",
-           help="lower-case letters, digits and dashes"),
+    _field(
+        "name",
+        "string",
+        "Solution name",
+        min_length=1,
+        max_length=31,
+        pattern="[a-z0-9-]+",
+        help="lower-case letters, digits and dashes",
+    ),
     _field("password", "secret", "Admin password", min_length=8, max_length=64, default="proposed-Random-1"),
     _field("workers", "integer", "Workers", min=1, max=10, default=1),
     _field("notes", "text", "Notes", required=False, min_length=None, max_length=1000),
-    _field("version", "choice", "Version", choices=[{"value": "a", "label": "Alpha"}, {"value": "b", "label": "Beta"}],
-           default="b"),
-    _field("node", "dropdown", "Node", searchable=True,
-           choices=[{"value": f"node-{i}", "label": f"Node {i} in {city}"} for i, city in
-                    enumerate(["Ghent", "Vienna", "Cairo", "Lima"])]),
-    _field("pools", "multi_choice", "Pools", min_items=1, max_items=None,
-           choices=[{"value": "1", "label": "Pool 1"}, {"value": "2", "label": "Pool 2"}, {"value": "3", "label": "Pool 3"}]),
+    _field(
+        "version",
+        "choice",
+        "Version",
+        choices=[{"value": "a", "label": "Alpha"}, {"value": "b", "label": "Beta"}],
+        default="b",
+    ),
+    _field(
+        "node",
+        "dropdown",
+        "Node",
+        searchable=True,
+        choices=[
+            {"value": f"node-{i}", "label": f"Node {i} in {city}"}
+            for i, city in enumerate(["Ghent", "Vienna", "Cairo", "Lima"])
+        ],
+    ),
+    _field(
+        "pools",
+        "multi_choice",
+        "Pools",
+        min_items=1,
+        max_items=None,
+        choices=[
+            {"value": "1", "label": "Pool 1"},
+            {"value": "2", "label": "Pool 2"},
+            {"value": "3", "label": "Pool 3"},
+        ],
+    ),
     _field("expires", "datetime", "End date", future_only=True),
     _field("key", "file", "SSH public key", accept=".pub,.txt", max_size=64),
 ]
@@ -86,16 +115,31 @@ MARKDOWN = """Read **this** first: `wg-quick up` and [the docs](https://example.
 DISPLAY = [
     _field("intro", "info", "Before you pay", required=False, markdown=MARKDOWN),
     _field("summary", "confirm", "Deploy this?", required=False, rows=[["Name", "box"], ["Nodes", "3"]]),
-    _field("qr", "qr", "Wallet code", required=False, data="TFT:GADDR?amount=1&message=p-42&sender=me",
-           image="/favicon.svg", rows=[["Memo", "p-42"]]),
-    _field("pay", "payment", "Pay", required=False, pool_id=7, image="/favicon.svg",
-           rows=[["Wallet address", "GADDR"], ["Amount", "1 TFT"]]),
+    _field(
+        "qr",
+        "qr",
+        "Wallet code",
+        required=False,
+        data="TFT:GADDR?amount=1&message=p-42&sender=me",
+        image="/favicon.svg",
+        rows=[["Memo", "p-42"]],
+    ),
+    _field(
+        "pay",
+        "payment",
+        "Pay",
+        required=False,
+        pool_id=7,
+        image="/favicon.svg",
+        rows=[["Wallet address", "GADDR"], ["Amount", "1 TFT"]],
+    ),
     _field("conf", "download", "Configuration", required=False, url="/api/download/conf", filename="wg.conf"),
 ]
 
 
 def _view(index: int, count: int, title: str, fields: list[dict[str, Any]], *, status: str = "active",
-          answers: dict[str, Any] | None = None, final: bool = False, can_back: bool = True) -> dict[str, Any]:  # fmt: skip
+          answers: dict[str, Any] | None = None, final: bool = False,
+          can_back: bool = True) -> dict[str, Any]:  # fmt: skip
     return {"id": SESSION, "type": "demo", "title": "Demo", "status": status,
             "step": {"index": index, "count": count, "name": title.lower(), "title": title, "can_back": can_back,
                      "final": final, "fields": fields},
@@ -145,7 +189,8 @@ class FakeApi:
                 if done else {},
                 "wireguard_config": "available" if done else None,
                 "events": [{"at": "2026-01-01T10:00:00+00:00", "level": "info", "message": "submitted"},
-                           *([{"at": "2026-01-01T10:00:05+00:00", "level": "info", "message": "deployed"}] if done else [])],
+                           *([{"at": "2026-01-01T10:00:05+00:00", "level": "info", "message": "deployed"}]
+                             if done else [])],
             })  # fmt: skip
         if path == f"api/solutions/{SOLUTION}/wireguard":
             return route.fallback()
@@ -153,8 +198,14 @@ class FakeApi:
 
     def _current(self) -> dict[str, Any]:
         if self.step == 1:
-            return _view(1, 3, "Settings", FORM, can_back=False,
-                         answers={"name": "box", "password": "never-shown", "notes": "hello", "pools": ["2"]})
+            return _view(
+                1,
+                3,
+                "Settings",
+                FORM,
+                can_back=False,
+                answers={"name": "box", "password": "never-shown", "notes": "hello", "pools": ["2"]},
+            )
         if self.step == 2:
             return _view(2, 3, "Review and pay", DISPLAY, final=True)
         progress = _field("progress", "progress", "Deployment", required=False, solution_id=SOLUTION)
@@ -207,7 +258,8 @@ def test_every_field_kind_renders_submits_and_shows_errors(site: str, page: Page
 
     # A file over max_size is refused before sending, next to its field.
     page.get_by_label("SSH public key").set_input_files(
-        files=[{"name": "big.pub", "mimeType": "text/plain", "buffer": b"x" * 100}])
+        files=[{"name": "big.pub", "mimeType": "text/plain", "buffer": b"x" * 100}]
+    )
     page.get_by_role("button", name="Next").click()
     key_error = page.locator("#f-key-error")
     expect(key_error).to_contain_text("largest file accepted is 64 bytes")
@@ -221,7 +273,8 @@ def test_every_field_kind_renders_submits_and_shows_errors(site: str, page: Page
     page.get_by_role("group", name="Pools").get_by_label("Pool 3").check()
     page.get_by_label("End date").fill("2031-05-04T10:30")
     page.get_by_label("SSH public key").set_input_files(
-        files=[{"name": "id.pub", "mimeType": "text/plain", "buffer": b"ssh-ed25519 AAAA me\n"}])
+        files=[{"name": "id.pub", "mimeType": "text/plain", "buffer": b"ssh-ed25519 AAAA me\n"}]
+    )
     name.fill("Bad Name!")
     name.press("Enter")
 
@@ -287,7 +340,9 @@ def test_every_field_kind_renders_submits_and_shows_errors(site: str, page: Page
         page.get_by_role("link", name="Download the WireGuard configuration").click()
     assert Path(download.value.path()).read_text().startswith("[Interface]")
     expect(page.get_by_text("The WireGuard configuration was downloaded")).to_be_visible()
-    expect(page.get_by_role("link", name="See it in My solutions")).to_have_attribute("href", "/solutions.html?type=demo")
+    expect(page.get_by_role("link", name="See it in My solutions")).to_have_attribute(
+        "href", "/solutions.html?type=demo"
+    )
     expect(page.get_by_role("button", name="Next")).to_be_hidden()
     page.screenshot(path=tmp_path / "wizard-progress.png", full_page=True)
     print(f"screenshots in {tmp_path}")

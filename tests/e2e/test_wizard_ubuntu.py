@@ -1,7 +1,8 @@
 """The whole stack as `make run` starts it, driven in a phone-width Chromium like a person would: sign in with
-3Bot Connect, accept the terms, buy and pay a pool (pools wizard), create a network and take its WireGuard config
-(network wizard), deploy an Ubuntu container with an uploaded ssh key (ubuntu wizard), watch it deploy, find it in
-My solutions, open it, delete it. Along the way: a refused answer shows next to its field, and Back works.
+3Bot Connect, accept the terms, buy and pay a pool (pools wizard; the emulator pays 1 s after the reservation),
+create a network and take its WireGuard config (network wizard), deploy an Ubuntu container with an uploaded ssh key
+(ubuntu wizard), watch it deploy, find it in My solutions, open it, delete it. Along the way: a refused answer shows
+next to its field, and Back works.
 
 The wizards are driven through their labels (services/chatflow/flows/*.py): a step is recognised by its title and
 anything not filled keeps the default the flow proposes. A screenshot of every page is written under pytest's
@@ -25,6 +26,7 @@ from tests.integration.auth.conftest import forget_terms
 from tests.integration.stack.test_stack_smoke import _stack_env
 
 USER = "alice.3bot"
+DATABASE = "marketplace_e2e_wizard"
 SSH_KEY = b"ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOfQqR8tqEj9m3S4kP9Jc8wS8q6vJ3m3f1rj2mW8bJxH e2e@test\n"
 DEPLOY_TIMEOUT = 120_000  # ms: the emulator deploys in well under a second per workload; planning adds a little
 
@@ -33,11 +35,13 @@ DEPLOY_TIMEOUT = 120_000  # ms: the emulator deploys in well under a second per 
 def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     tmp: Path = tmp_path_factory.mktemp("wizard-stack")
     (tmp / "logs").mkdir()
+    database = _own_database(DATABASE)
     ports, env, _ = _stack_env(
-        tmp, PAYMENT_WATCH_INTERVAL="1", GRID_EMULATOR_AUTO_PAY_AFTER="0", GRID_EMULATOR_DEPLOY_LATENCY="0.2",
-        DEPLOY_POLL_INTERVAL="0.5", REDIS_URL="redis://127.0.0.1:6379/10",
+        tmp, PAYMENT_WATCH_INTERVAL="1", GRID_EMULATOR_AUTO_PAY_AFTER="1", GRID_EMULATOR_DEPLOY_LATENCY="0.2",
+        DEPLOY_POLL_INTERVAL="0.5", NODE_INDEX_REFRESH="5", REDIS_URL="redis://127.0.0.1:6379/10",
+        DATABASE_URL=database,
     )  # fmt: skip
-    _fresh_state(env["DATABASE_URL"], env["REDIS_URL"])
+    _fresh_state(database, env["REDIS_URL"])
     processes = Processes(tmp / "logs")
     proc = processes.start("stack", [PYTHON, "-m", "deploy.run_local"], env)
     try:
@@ -51,6 +55,24 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         processes.stop_all()
 
 
+def _own_database(name: str) -> str:
+    """A database of this test's own on the test server: other suites running at the same time share the test
+    database, and their emulators hand out the same grid ids (1, 2, …) as this one."""
+    import psycopg2
+
+    server = TEST_DATABASE_URL.rsplit("/", 1)[0]
+    conn = psycopg2.connect(f"{server}/postgres")
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
+            if cur.fetchone() is None:
+                cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return f"{server}/{name}"
+
+
 def _fresh_state(database: str, redis_url: str) -> None:
     """This stack's emulator is new (its ids restart at 1): start from empty pools, solutions and sessions."""
     import psycopg2
@@ -58,8 +80,7 @@ def _fresh_state(database: str, redis_url: str) -> None:
 
     from services.common.migrations import migrate
 
-    assert database == TEST_DATABASE_URL
-    migrate(database, ("auth", "pools", "deployer", "chatflow"))
+    migrate(database)
     conn = psycopg2.connect(database)
     try:
         with conn, conn.cursor() as cur:
@@ -80,6 +101,8 @@ class Shots:
     def __call__(self, name: str) -> None:
         self.n += 1
         self.page.screenshot(path=self.folder / f"{self.n:02d}-{name}.png", full_page=True)
+        # Readable on a phone: nothing makes the page scroll sideways.
+        assert self.page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), name
 
 
 class Wizard:
@@ -105,9 +128,17 @@ class Wizard:
         button = self.page.locator("#next")
         expect(button).to_have_text(label)
         expect(button).to_be_enabled(timeout=30_000)
-        before = self.heading.inner_text()
+        before = self.heading.text_content()
         button.click()
-        expect(self.heading).not_to_have_text(before, timeout=30_000)
+        # The next step, or a problem shown on this one (then say what it is).
+        self.page.wait_for_function(
+            """(before) => document.getElementById("step-title").textContent !== before
+                || document.querySelector("#wizard-problem:not([hidden]), .field-error:not([hidden])")""",
+            arg=before, timeout=30_000)  # fmt: skip
+        if self.heading.text_content() == before:
+            problems = self.page.locator("#wizard-problem:not([hidden]), .field-error:not([hidden])").all_inner_texts()
+            self.shots("problem")
+            raise AssertionError(f"{before!r} was not accepted: {problems}")
 
     def walk(self, answers: dict[str, Callable[[], None]], until: str) -> None:
         """Answer step after step (by step title) until the step titled ``until``; unknown steps keep defaults."""
@@ -277,7 +308,10 @@ def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], pag
 
     # The catalogue counts what is left: the network.
     page.goto(f"{proxy}/")
-    network_card = page.get_by_role("region", name="Advanced").get_by_role("listitem").filter(
-        has=page.get_by_role("heading", name="Network", exact=True))
+    network_card = (
+        page.get_by_role("region", name="Advanced")
+        .get_by_role("listitem")
+        .filter(has=page.get_by_role("heading", name="Network", exact=True))
+    )
     expect(network_card).to_contain_text("You have 1.")
     shots("catalogue-after")

@@ -89,7 +89,8 @@ def test_another_users_session_is_not_found_and_left_alone(chat: ChatWorld) -> N
     before = current(chat, owner, session)
 
     assert chat.get(session_path(session), other).status_code == 404
-    assert chat.post(session_path(session, "/answer"), other, {"answers": {"version": "ubuntu-18.04"}}).status_code == 404
+    foreign_answer = {"answers": {"version": "ubuntu-18.04"}}
+    assert chat.post(session_path(session, "/answer"), other, foreign_answer).status_code == 404
     assert chat.post(session_path(session, "/back"), other).status_code == 404
     assert chat.post(session_path(session, "/restart"), other).status_code == 404
     assert chat.delete(session_path(session), other).status_code == 404
@@ -314,9 +315,19 @@ def silent_app(chat: ChatWorld) -> Iterator[Flask]:
     try:
         yield app
     finally:
-        gc.collect()  # the unanswered results unsubscribe through the backend: before it closes
+        forget_unanswered(app.extensions["marketplace"].celery.backend)
         app.extensions["marketplace"].close()
         flush(SILENT_REDIS_URL)  # the unanswered questions
+
+
+def forget_unanswered(backend: Any) -> None:
+    """Stop waiting for the questions nobody answered while the backend is open (the backend keeps every result
+    it waits for; collected later, a result would reconnect to Redis to unsubscribe and leak that socket)."""
+    for mapping in backend._pending_results:
+        for waiters in list(mapping.values()):
+            for result in list(waiters.values()):
+                backend.remove_pending_result(result)
+    gc.collect()
 
 
 def flush(url: str) -> None:
