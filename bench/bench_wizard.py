@@ -7,7 +7,9 @@ network, so every step offers real choices. 50 threads then start ubuntu wizards
 not including, the confirmation (nothing deploys); each answer POST is timed. The floor is the same 50 threads
 sending trivial requests to the same Caddy: ``GET /api/chatflows/healthz`` (proxy → gunicorn), and
 ``GET /api/chatflows`` (the catalogue: the same forward_auth and assertion check as an answer, no engine work).
-Target: p99 ≤ 50 ms on a 2-core machine.
+The same requests from one user alone show what a step costs without queueing behind the others.
+Target: p99 ≤ 50 ms on a 2-core machine. The stack runs with the shipped process layout (2 gunicorn workers of 4
+threads per web service, 2 Celery processes per worker), the clients in this process.
 """
 
 from __future__ import annotations
@@ -203,28 +205,39 @@ def _answers(pool: int) -> dict[str, dict[str, Any]]:
     }
 
 
-Sample = tuple[str, float]  # (step name, seconds)
+Sample = tuple[str, float, int]  # (step or path, seconds, HTTP status)
+BAD_GATEWAY = 502
 
 
 def _walk(proxy: str, browser: requests.Session, answers: dict[str, dict[str, Any]]) -> list[Sample]:
-    """One ubuntu wizard from its first step to its confirmation (not answered): each answer's round trip."""
+    """One ubuntu wizard from its first step to its confirmation (not answered): each answer's round trip.
+
+    A 502 is Caddy reusing a keep-alive connection that gunicorn closes at that moment (gunicorn's keep-alive is
+    2 s, Caddy's 2 min; Caddy retries only idempotent requests): counted, then the wizard goes on from wherever
+    the session is.
+    """
+    samples: list[Sample] = []
     started = browser.post(f"{proxy}/api/chatflows/ubuntu", json={}, timeout=30)
+    while started.status_code == BAD_GATEWAY:
+        samples.append(("start", 0.0, BAD_GATEWAY))
+        started = browser.post(f"{proxy}/api/chatflows/ubuntu", json={}, timeout=30)
     if started.status_code != 201:
         raise SystemExit(f"starting a wizard failed: {started.status_code} {started.text[:200]}")
     view = started.json()
-    samples: list[Sample] = []
+    session = f"{proxy}/api/chatflows/sessions/{view['id']}"
     while not view["step"]["final"]:
         step = view["step"]["name"]
         if step not in answers:
             raise SystemExit(f"the ubuntu wizard has a step the benchmark does not know: {step}")
         t0 = time.perf_counter()
-        answered = browser.post(f"{proxy}/api/chatflows/sessions/{view['id']}/answer",
-                                json={"answers": answers[step]}, timeout=30)  # fmt: skip
-        samples.append((step, time.perf_counter() - t0))
+        answered = browser.post(f"{session}/answer", json={"answers": answers[step]}, timeout=30)
+        samples.append((step, time.perf_counter() - t0, answered.status_code))
+        if answered.status_code == BAD_GATEWAY:
+            answered = browser.get(session, timeout=30)
         if answered.status_code != 200:
             raise SystemExit(f"answering {step} failed: {answered.status_code} {answered.text[:300]}")
         view = answered.json()
-    browser.delete(f"{proxy}/api/chatflows/sessions/{view['id']}", timeout=30)
+    browser.delete(session, timeout=30)
     return samples
 
 
@@ -255,7 +268,12 @@ def _in_parallel(work: Callable[[str], list[Sample]], users: list[str]) -> tuple
 
 
 def _timing(name: str, samples: list[Sample], seconds: float) -> Timing:
-    return Timing(name, len(samples), seconds, [s for _, s in samples])
+    """The successful requests' latencies (``per_second`` counts them only, over the whole run)."""
+    return Timing(name, len(_ok(samples)), seconds, [s for _, s, _ in _ok(samples)])
+
+
+def _ok(samples: list[Sample]) -> list[Sample]:
+    return [s for s in samples if s[2] < 300]
 
 
 def run() -> str:
@@ -275,7 +293,7 @@ def run() -> str:
                 for _ in range(count):
                     t0 = time.perf_counter()
                     response = sessions[user].get(f"{proxy}{path}", timeout=30)
-                    samples.append((path, time.perf_counter() - t0))
+                    samples.append((path, time.perf_counter() - t0, response.status_code))
                     if response.status_code != 200:
                         raise SystemExit(f"GET {path} failed: {response.status_code}")
                 return samples
@@ -284,22 +302,25 @@ def run() -> str:
 
         _in_parallel(walks(1), users)  # warm-up: connections, caches, every code path once
         crowd, crowd_s = _in_parallel(walks(ROUNDS), users)
-        per_user = len(crowd) // len(users)
+        per_user = len(_ok(crowd)) // len(users)
         health, health_s = _in_parallel(gets(HEALTH, per_user), users)
         catalogue, catalogue_s = _in_parallel(gets(CATALOGUE, per_user), users)
         # One user alone: what a step costs without queueing behind 49 others.
         solo, solo_s = _in_parallel(walks(SOLO_ROUNDS), users[:1])
-        solo_health, solo_health_s = _in_parallel(gets(HEALTH, len(solo)), users[:1])
+        solo_health, solo_health_s = _in_parallel(gets(HEALTH, len(_ok(solo))), users[:1])
+        solo_catalogue, solo_catalogue_s = _in_parallel(gets(CATALOGUE, len(_ok(solo))), users[:1])
 
     ours = _timing(f"answer POST → next step, {USERS} users at once", crowd, crowd_s)
     floors = [_timing(f"GET {HEALTH} (floor: Caddy → gunicorn)", health, health_s),
               _timing(f"GET {CATALOGUE} (floor + forward_auth)", catalogue, catalogue_s)]  # fmt: skip
     alone = [_timing("answer POST → next step, 1 user alone", solo, solo_s),
-             _timing(f"GET {HEALTH}, 1 user alone", solo_health, solo_health_s)]  # fmt: skip
+             _timing(f"GET {HEALTH}, 1 user alone", solo_health, solo_health_s),
+             _timing(f"GET {CATALOGUE}, 1 user alone", solo_catalogue, solo_catalogue_s)]  # fmt: skip
     ratios = [f"{f.name.split(' (')[0]}: p50 {ours.p50_ms / f.p50_ms:.1f}x, p99 {ours.p99_ms / f.p99_ms:.1f}x"
               for f in floors]  # fmt: skip
     measured = (ours, *floors, *alone)
-    steps = dict.fromkeys(step for step, _ in crowd)
+    steps = dict.fromkeys(step for step, _, _ in _ok(crowd))
+    failed = [s for s in (*crowd, *solo) if s[2] >= 300]
     met = "met" if ours.p99_ms <= TARGET_P99_MS else "NOT met"
     lines = [
         f"## Wizard step round trips through Caddy ({USERS} concurrent users, ubuntu wizard)",
@@ -308,6 +329,8 @@ def run() -> str:
         *(f"| {t.name} | {t.count} | {t.p50_ms:.2f} | {t.p99_ms:.2f} | {t.per_second:.0f} |" for t in measured),
         f"ratio ({USERS} users, ours / floor): " + "; ".join(ratios),
         f"target p99 ≤ {TARGET_P99_MS:.0f} ms with {USERS} users: {met} ({ours.p99_ms:.1f} ms)",
+        f"502 from Caddy (upstream keep-alive race; the wizard then went on): {len(failed)} requests, with "
+        f"{len(_ok(crowd)) + len(_ok(solo))} answers",
         "",
         f"| step answered | p50 ms, 1 user | p50 ms, {USERS} users | p99 ms, {USERS} users |",
         "|---|---|---|---|",
@@ -317,11 +340,11 @@ def run() -> str:
 
 
 def _p50(samples: list[Sample], step: str) -> float:
-    return statistics.median(s for name, s in samples if name == step) * 1000
+    return statistics.median(s for name, s, _ in _ok(samples) if name == step) * 1000
 
 
 def _p99(samples: list[Sample], step: str) -> float:
-    return statistics.quantiles([s for name, s in samples if name == step], n=100)[98] * 1000
+    return statistics.quantiles([s for name, s, _ in _ok(samples) if name == step], n=100)[98] * 1000
 
 
 if __name__ == "__main__":

@@ -106,6 +106,9 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
             "--threads", "4",
             "--timeout", "60",
             "--graceful-timeout", "10",
+            # Longer than Caddy's idle upstream keep-alive (2 min): gunicorn must never close a connection Caddy
+            # is about to reuse, or a POST sent at that moment fails with a 502 (Caddy retries only GETs).
+            "--keep-alive", "150",
             "--name", f"marketplace-{role}",
             # gunicorn 27's control socket defaults to one path per user: five services would fight over it.
             "--no-control-socket",

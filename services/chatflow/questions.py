@@ -72,7 +72,8 @@ class String(Question):
             raise Invalid("type", "expected text")
         if not value.strip():  # whitespace only is as empty as "": required refuses it, optional stores nothing
             return super().check(None)
-        value = value.strip() if self.kind in ("string", "secret") else value
+        # Names and addresses are trimmed; a secret is kept exactly as typed (spaces may be part of it).
+        value = value.strip() if self.kind == "string" else value
         if self.min_length is not None and len(value) < self.min_length:
             raise Invalid("too_short", f"at least {self.min_length} characters")
         if len(value) > self.max_length:

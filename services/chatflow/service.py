@@ -142,8 +142,11 @@ class Engine:
                        history=history, status=status, ttl_seconds=self.ttl, spec=spec,
                        solution_id=solution_id)  # fmt: skip
             row = store.get(cur, session_id, owner)
-        assert row is not None
-        return self.view(row)
+            assert row is not None
+            # Built before the commit: if the next step's questions cannot be asked (a service is down → 503),
+            # the move is rolled back and the same answer can simply be sent again (purchases and submissions
+            # are idempotent on the session id).
+            return self.view(row)
 
     def _accept(self, ctx: Context, step: Any, answers: dict[str, Any]) -> None:
         questions = step.questions(ctx)
@@ -205,8 +208,8 @@ class Engine:
             store.save(cur, session_id, step=previous, answers=row["answers"], secret_answers=row["secret_answers"],
                        history=history, status="open", ttl_seconds=self.ttl)  # fmt: skip
             row = store.get(cur, session_id, owner)
-        assert row is not None
-        return self.view(row)
+            assert row is not None
+            return self.view(row)  # inside the transaction, as in answer()
 
     def restart(self, owner: str, session_id: str) -> dict[str, Any]:
         """Back to the first step with every answer cleared (not after submission: the deployment is running).

@@ -369,7 +369,6 @@ def test_a_step_whose_choices_need_a_service_that_is_down_answers_503(chat: Chat
     assert current(chat, owner, view)["step"]["name"] == "pool_id"
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: answer() commits the move before building the next view")
 def test_an_answer_refused_as_unavailable_can_be_retried(chat: ChatWorld, silent_app: Flask) -> None:
     # The page says "your answers are kept; retry" after a 503 and repeats the same POST: it must find the wizard
     # still on the step it answered, not one step further (where the same answers are 422 "unknown field").
