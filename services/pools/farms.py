@@ -75,4 +75,3 @@ def label(offer: dict[str, Any]) -> str:
     free = offer["free"]
     return (f"{offer['name']} location: {offer['location']} cru: {free['cru']:g} sru: {free['sru']:g} "
             f"hru: {free['hru']:g} mru: {free['mru']:g}")  # fmt: skip
-

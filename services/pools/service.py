@@ -379,4 +379,3 @@ def buy(db: Database, explorer: Explorer, settings: Settings, order: contracts.B
     if reservation is None:
         return contracts.Purchase(ok=False, reason="the reservation could not be made")
     return contracts.Purchase(ok=True, pool_id=pool_id, payment=payment_view(settings, reservation))
-

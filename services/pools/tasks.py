@@ -62,4 +62,3 @@ def register(app: Celery, settings: Settings) -> None:
     @define_task(app, contracts.POOLS_BUY, contracts.BuyCapacity, time_limit=60)
     def buy_capacity(payload: contracts.BuyCapacity) -> contracts.Purchase:
         return service.buy(db, explorer, settings, payload)
-
