@@ -64,8 +64,9 @@ def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: li
         if verdict.grid_pool_id is None:
             reasons.append(f"pool {pool_id}: {verdict.reason}")
             continue
+        label = f"pool {verdict.grid_pool_id}"  # users know pools by their grid id
         query = NodeQuery(resources=p.resources, node_ids=verdict.node_ids, public_ipv4=p.public_ipv4,
-                          public_ipv6=p.public_ipv6, exclude=tuple(taken), pool_label=f"pool {pool_id}")  # fmt: skip
+                          public_ipv6=p.public_ipv6, exclude=tuple(taken), pool_label=label)  # fmt: skip
         over = dep.settings.over_provisioning
         try:
             node = _pick(cur, p, query, over)

@@ -321,13 +321,15 @@ def pool_verdict(db: Database, explorer: Explorer, owner: str, pool_id: int, que
     if pool is None:
         return contracts.CapacityVerdict(ok=False, reason=f"you have no pool {pool_id}")
     if pool["state"] != "active" or pool["grid_pool_id"] is None:
-        return contracts.CapacityVerdict(ok=False, reason=f"pool {pool_id} is not active yet (state: {pool['state']})")
+        state = pool["state"].replace("_", " ")
+        return contracts.CapacityVerdict(ok=False, reason=f"pool {pool['grid_pool_id'] or pool_id} is not active yet "
+                                         f"({state})")  # fmt: skip
     live = explorer.get_json(f"/reservations/pools/{pool['grid_pool_id']}")
     cu, su = cu_su(query)
     ok = can_carry(float(live["cus"]), float(live["sus"]), float(live["active_cu"]), float(live["active_su"]),
                    cu, su, seconds)  # fmt: skip
     hours = seconds / 3600
-    reason = "" if ok else (f"pool {pool_id} has too little capacity left to run this for {hours:g} hour"
+    reason = "" if ok else (f"pool {pool['grid_pool_id']} has too little capacity left to run this for {hours:g} hour"
                             f"{'s' if hours != 1 else ''}; extend it or choose another pool")  # fmt: skip
     return contracts.CapacityVerdict(ok=ok, reason=reason, grid_pool_id=int(pool["grid_pool_id"]),
                                      node_ids=list(live.get("node_ids") or pool["node_ids"]))  # fmt: skip
@@ -352,7 +354,8 @@ def pool_summaries(db: Database, explorer: Explorer, owner: str) -> list[contrac
         live = live_state(explorer, pool["grid_pool_id"]) if pool["state"] == "active" else None
         left = (f"CU {float(live['cus']) / 3600:.1f} h, SU {float(live['sus']) / 3600:.1f} h left" if live
                 else pool["state"].replace("_", " "))  # fmt: skip
-        label = f"Pool {pool['id']} — {left} ({pool['farm_name']})"
+        # The number users see everywhere (pools page, QR memo, capable-pool labels) is the grid's pool id.
+        label = f"Pool {pool['grid_pool_id'] or pool['id']} — {left} ({pool['farm_name']})"
         out.append(contracts.PoolSummary(pool_id=pool["id"], grid_pool_id=pool["grid_pool_id"],
                                          farm=pool["farm_name"], state=pool["state"], label=label,
                                          currencies=[pool["currency"]]))  # fmt: skip

@@ -138,6 +138,8 @@ def _ready_fields(ctx: Context) -> list[Question]:
     # Fresh, not cached: the payment may have been credited a moment ago.
     ctx.queries.forget(contracts.POOLS_LIST_POOLS, contracts.OwnerQuery(owner=ctx.owner))
     pool = next((p for p in ctx.queries.pools(ctx.owner) if p.pool_id == pool_id), None)
+    # Users know a pool by its grid id (the pools page and the QR memo show it); ours is internal.
+    pool_id = pool.grid_pool_id if pool is not None and pool.grid_pool_id else pool_id
     if _extending(ctx):
         # An extended pool is active before and after the payment: its state says nothing about this one.
         text = (

@@ -277,7 +277,8 @@ def test_a_first_pool_is_bought_once_for_cu_times_days_and_its_payment_shown() -
     ready = walk.step.questions(walk.ctx)[0]
     assert isinstance(ready, Info) and "payment not seen yet" in ready.markdown.lower()
     queries.pools_list = [active_pool(15)]
-    assert "Pool 15 is ready" in walk.step.questions(walk.ctx)[0].as_json()["markdown"]
+    # Named by its grid id (115 in this fake), the number the pools page and the payment memo show.
+    assert "Pool 115 is ready" in walk.step.questions(walk.ctx)[0].as_json()["markdown"]
     walk.answer()
     assert walk.index is None and walk.visited == ["amounts", "farm", "payment", "ready"]
     assert len(queries.orders) == 1
