@@ -115,6 +115,7 @@ class CapacityVerdict(Payload):
     reason: str = ""
     grid_pool_id: int | None = None
     node_ids: list[str] = Field(default_factory=list)
+    transient: bool = False  # no verdict now (the explorer is unavailable): ask again later
 
 
 # -- deployer -------------------------------------------------------------------------------------------------

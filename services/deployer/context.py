@@ -68,6 +68,8 @@ class Deployer:
         except (CeleryTimeout, BrokerError, OSError) as exc:
             raise Transient(f"the pools service did not answer ({type(exc).__name__})") from None
         verdict = contracts.CapacityVerdict.model_validate(answer)
+        if verdict.transient:
+            raise Transient(verdict.reason)  # e.g. the explorer failed a moment: planning retries, it does not fail
         if verdict.ok:
             # A burst of deployments into one pool asks once: ownership and state do not change in seconds, and
             # a pool's remaining capacity moves slowly (each check looks at one deployment anyway).

@@ -14,6 +14,11 @@ from services.common.tasks import define_task
 from services.pools import farms, service
 
 
+def _unavailable(exc: Exception) -> contracts.CapacityVerdict:
+    """No verdict now: the asker retries later instead of treating the pool as unusable."""
+    return contracts.CapacityVerdict(ok=False, reason=f"the grid explorer is unavailable ({exc})", transient=True)
+
+
 def register(app: Celery, settings: Settings) -> None:
     db = Database(settings.database_url, maxconn=4)
     explorer = Explorer(settings, load_identity(settings.identity_seed_file, create=settings.is_dev))
@@ -36,11 +41,11 @@ def register(app: Celery, settings: Settings) -> None:
             try:
                 return service.pool_verdict(db, explorer, payload.owner, payload.pool_id, query, payload.seconds)
             except ExplorerUnavailable as exc:
-                return contracts.CapacityVerdict(ok=False, reason=f"the grid explorer is unavailable ({exc})")
+                return _unavailable(exc)
         try:
             pools = service.capable_pools(db, explorer, settings, payload.owner, query, payload.seconds)
         except ExplorerUnavailable as exc:
-            return contracts.CapacityVerdict(ok=False, reason=f"the grid explorer is unavailable ({exc})")
+            return _unavailable(exc)
         match = next((p for p in pools if p["pool_id"] == payload.pool_id), None)
         if match is None:
             return contracts.CapacityVerdict(
