@@ -17,6 +17,8 @@ import pytest
 import requests
 from celery import Celery
 
+from services.common import assertion
+from services.common.identity import Identity
 from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
 from services.common.tasks import close_celery, make_celery
@@ -26,6 +28,22 @@ ROOT = Path(__file__).resolve().parent.parent
 # Redis db index keep it away from a `make run` stack on the same machine.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+
+
+# Plays the auth service in tests that call a service directly: signs the per-request user assertions.
+AUTH_SIGNER = Identity(bytes(range(0xA0, 0xC0)))
+
+
+def user_headers(settings: Settings, username: str, terms: bool = True) -> dict[str, str]:
+    """What Caddy's forward_auth adds for a signed-in user (who may not have accepted the terms), plus Origin."""
+    who = assertion.User(username, f"{username.split('.')[0]}@example.com",
+                         settings.terms_version if terms else None)  # fmt: skip
+    return {
+        assertion.USER_HEADER: username,
+        assertion.EMAIL_HEADER: who.email,
+        assertion.ASSERTION_HEADER: assertion.issue(AUTH_SIGNER, who, ttl=300),
+        "Origin": settings.public_origin,
+    }
 
 
 def free_port() -> int:

@@ -5,9 +5,9 @@ inside ``secret_environment``) is replaced by the plaintext sealed to the target
 so two renders of the same plan give different bodies and signatures — render once per create, and never log the
 ``secrets`` mapping.
 
-Network resources are not part of a solution's plan (the network code builds them from
-:mod:`services.deployer.grid.network_plan`), so :func:`render_network_resource` renders one from its fields; both
-paths share the same envelope and signature.
+Network resources are rendered the same way: the network code wraps the fields of
+:func:`services.deployer.grid.network_plan.network_resource_fields` in a :class:`WorkloadPlan` of kind
+``NETWORK_RESOURCE`` (its WireGuard key already sealed, or a :class:`Sealed` name).
 """
 
 from __future__ import annotations
@@ -146,39 +146,5 @@ def render(
         identity=identity,
         metadata=metadata,
         secrets=secrets,
-        epoch=epoch,
-    )
-
-
-def render_network_resource(
-    fields: Mapping[str, Any],
-    *,
-    node_id: str,
-    grid_pool_id: int,
-    description: str,
-    tid: int,
-    identity: Identity,
-    metadata: dict[str, Any],
-    epoch: int,
-    secrets: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """The signed create body of a network resource from :func:`network_plan.network_resource_fields`.
-
-    ``description`` is ``{"parent_id": <previous NR id>}`` text on re-submissions (§11). The WireGuard key may
-    already be sealed (hex) or be a :class:`Sealed` resolved through ``secrets``.
-
-    Raises:
-        ValueError: as :func:`render`.
-    """
-    return _envelope(
-        Kind.NETWORK_RESOURCE,
-        fields,
-        node_id=node_id,
-        grid_pool_id=grid_pool_id,
-        description=description,
-        tid=tid,
-        identity=identity,
-        metadata=metadata,
-        secrets=secrets or {},
         epoch=epoch,
     )

@@ -275,8 +275,6 @@ def test_a_secret_answer_is_never_sent_back(chat: ChatWorld, probe_flow: Flow) -
 
 
 def test_the_kubernetes_cluster_secret_is_never_sent_back(chat: ChatWorld) -> None:
-    if "kubernetes" not in FLOWS:
-        pytest.skip("no kubernetes wizard in FLOWS yet")
     owner = "gina.3bot"
     chat.world.network(owner)
     secret = "cluster-Secret-7777"

@@ -24,15 +24,23 @@ import requests
 from celery import Celery
 from flask import Flask
 
-from services.common import assertion, contracts
+from services.common import contracts
 from services.common.explorer import Explorer
 from services.common.identity import Identity, load_identity
 from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
 from services.common.tasks import close_celery, make_celery, send
-from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, base_env, free_port, wait_http
+from tests.conftest import (
+    AUTH_SIGNER,
+    PYTHON,
+    TEST_DATABASE_URL,
+    Processes,
+    base_env,
+    free_port,
+    user_headers,
+    wait_http,
+)
 
-AUTH_SIGNER = Identity(bytes(range(0xA0, 0xC0)))
 FINAL = ("deployed", "rolled_back", "cancelled")
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5b3JlbSBpcHN1bSBkb2xvciBzaXQgYW1ldA alice@laptop"
 
@@ -185,14 +193,7 @@ class DeployerWorld:
         return self.app.test_client()
 
     def headers(self, username: str, terms: bool = True) -> dict[str, str]:
-        who = assertion.User(username, f"{username.split('.')[0]}@example.com",
-                             self.settings.terms_version if terms else None)  # fmt: skip
-        return {
-            assertion.USER_HEADER: username,
-            assertion.EMAIL_HEADER: who.email,
-            assertion.ASSERTION_HEADER: assertion.issue(AUTH_SIGNER, who, ttl=300),
-            "Origin": self.settings.public_origin,
-        }
+        return user_headers(self.settings, username, terms)
 
     # -- processes -------------------------------------------------------------------------------------------
     def start_worker(self, name: str, **env: str) -> Any:

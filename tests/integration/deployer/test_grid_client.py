@@ -31,7 +31,7 @@ from services.deployer.grid.network_plan import (
     random_wg_port,
     wg_keypair,
 )
-from services.deployer.grid.render import render, render_network_resource
+from services.deployer.grid.render import render
 from services.deployer.solutions.base import Placed, Sealed, WorkloadPlan, container_fields
 from tests.conftest import PYTHON, Processes, base_env, free_port, wait_http
 
@@ -126,9 +126,9 @@ def test_every_kind_deploys_and_is_deleted(world: World) -> None:
     ipv4, ipv6 = public_addresses(node)
     member = Member(node_id, SUBNET, public, random_wg_port(random.Random(5), node["wg_ports"]), ipv4, ipv6)
     fields = network_resource_fields(NETWORK, IP_RANGE, member, Sealed("wg"), peers_for(member, [member], []))
-    network_body = render_network_resource(
-        fields, node_id=node_id, grid_pool_id=pool_id, description="", tid=client.tid, identity=world.identity,
-        metadata={"network": NETWORK}, epoch=int(time.time()), secrets={"wg": private},
+    network_body = render(
+        WorkloadPlan("nr", Kind.NETWORK_RESOURCE, "net", fields), Placed("net", node_id, pool_id), tid=client.tid,
+        identity=world.identity, metadata={"network": NETWORK}, secrets={"wg": private}, epoch=int(time.time()),
     )  # fmt: skip
     volume_plan = WorkloadPlan(key="volume", kind=Kind.VOLUME, role="main", fields={"size": 2, "type": 1})
     zdb_plan = WorkloadPlan(

@@ -15,14 +15,19 @@ from celery import Celery
 from flask import Flask
 from flask.testing import FlaskClient
 
-from services.common import assertion
-from services.common.identity import Identity
 from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
 from services.common.tasks import close_celery, make_celery, send
-from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, base_env, free_port, wait_http
-
-AUTH_SIGNER = Identity(bytes(range(0xA0, 0xC0)))  # plays the auth service: signs the per-request assertions
+from tests.conftest import (
+    AUTH_SIGNER,
+    PYTHON,
+    TEST_DATABASE_URL,
+    Processes,
+    base_env,
+    free_port,
+    user_headers,
+    wait_http,
+)
 
 
 @dataclass
@@ -37,14 +42,7 @@ class PoolsWorld:
         return self.app.test_client()
 
     def headers(self, username: str, terms: bool = True) -> dict[str, str]:
-        who = assertion.User(username, f"{username.split('.')[0]}@example.com",
-                             self.settings.terms_version if terms else None)  # fmt: skip
-        return {
-            assertion.USER_HEADER: username,
-            assertion.EMAIL_HEADER: who.email,
-            assertion.ASSERTION_HEADER: assertion.issue(AUTH_SIGNER, who, ttl=300),
-            "Origin": self.settings.public_origin,
-        }
+        return user_headers(self.settings, username, terms)
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         return requests.post(f"{self.grid}/_emulator/{path}", json=body or {}, timeout=10)

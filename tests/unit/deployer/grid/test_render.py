@@ -13,7 +13,7 @@ from services.common.identity import Identity, verify_detached
 from services.deployer.grid.challenge import workload_challenge
 from services.deployer.grid.kinds import Kind
 from services.deployer.grid.network_plan import Member, network_resource_fields
-from services.deployer.grid.render import render, render_network_resource
+from services.deployer.grid.render import render
 from services.deployer.solutions.base import Placed, Sealed, WorkloadPlan, container_fields
 
 MARKETPLACE = Identity(bytes(range(32)))
@@ -111,9 +111,10 @@ def test_plan_and_placement_must_agree_on_the_role() -> None:
 def test_network_resource_with_a_pre_sealed_or_named_key() -> None:
     member = Member(NODE_ID, "10.20.2.0/24", "cHVibGlj", 4321, "185.69.166.2", None)
     named = network_resource_fields("alice.3bot_net", "10.20.0.0/16", member, Sealed("wg"), [])
-    body = render_network_resource(
-        named, node_id=NODE_ID, grid_pool_id=42, description='{"parent_id": 12}', tid=7,
-        identity=MARKETPLACE, metadata={"network": "alice.3bot_net"}, epoch=1598350000, secrets={"wg": "PRIV="},
+    body = render(
+        WorkloadPlan("nr", Kind.NETWORK_RESOURCE, "net", named, '{"parent_id": 12}'), Placed("net", NODE_ID, 42),
+        tid=7, identity=MARKETPLACE, metadata={"network": "alice.3bot_net"}, secrets={"wg": "PRIV="},
+        epoch=1598350000,
     )  # fmt: skip
     assert body["workload_type"] == 10 and body["description"] == '{"parent_id": 12}'
     assert unseal(body["wireguard_private_key_encrypted"]) == "PRIV="
