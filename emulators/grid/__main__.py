@@ -20,6 +20,7 @@ from emulators.grid.config import (
     EmulatorConfig,
     Knobs,
     SettingError,
+    parse_lost_mode,
     parse_rate,
     parse_seconds,
 )
@@ -91,6 +92,13 @@ _FLAGS: list[tuple[str, Callable[[str], Any], Any, str]] = [
     ("error_rate", _setting(parse_rate, "error_rate"), 0.0, "fraction of /api/v1 requests answered 500"),
     ("extra_latency", _setting(parse_seconds, "extra_latency"), 0.0, "seconds added to every /api/v1 response"),
     (
+        "lost_answer_rate",
+        _setting(parse_rate, "lost_answer_rate"),
+        0.0,
+        "fraction of successful creates/sign requests committed and then answered 500 or dropped",
+    ),
+    ("lost_answer_mode", _setting(parse_lost_mode, "lost_answer_mode"), "500", "how an answer is lost: 500 or drop"),
+    (
         "down_nodes",
         lambda text: tuple(p.strip() for p in text.split(",") if p.strip()),
         (),
@@ -137,6 +145,8 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> EmulatorConfig:
             deploy_latency=args.deploy_latency,
             delete_latency=args.delete_latency,
             auto_pay_after=args.auto_pay_after,
+            lost_answer_rate=args.lost_answer_rate,
+            lost_answer_mode=args.lost_answer_mode,
         ),
     )
 

@@ -5,7 +5,7 @@ forced failures and nodes going down. They exist for tests and development; the 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Literal
 
 from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from emulators.grid import directory_store, nodes, pool_store, pools, workload_store, workloads
 from emulators.grid.config import SettingError
 from emulators.grid.enums import MAX_INT64
+from emulators.grid.faults import lost_answers
 from emulators.grid.query import path_id
 from emulators.grid.seed import SEEDED_KEY
 from emulators.grid.store import get_meta
@@ -36,6 +37,12 @@ class ClockAdvance(_Admin):
 class Payment(_Admin):
     reservation_id: Id
     amount: Annotated[int, Field(ge=1, le=MAX_INT64)] | None = None
+
+
+class LoseAnswers(_Admin):
+    kind: Literal["workload", "pool", "delete", "provision"]
+    count: Annotated[int, Field(ge=0, le=1000)] = 1
+    mode: Literal["500", "drop"] = "500"
 
 
 class Failure(_Admin):
@@ -73,6 +80,21 @@ def set_config() -> Response:
     except SettingError as exc:
         raise ApiError(400, str(exc)) from None
     return json_response(knobs.as_json())
+
+
+@bp.get("/lose")
+def planned_losses() -> Response:
+    return json_response({"pending": lost_answers().counts()})
+
+
+@bp.post("/lose")
+def plan_losses() -> Response:
+    """The next ``count`` successful answers of ``kind`` are lost after their commit (``mode`` 500 or drop);
+    ``count`` 0 cancels every planned loss."""
+    request = validated(LoseAnswers, json_object())
+    planned = lost_answers()
+    pending = planned.add(request.kind, request.count, request.mode) if request.count else planned.clear()
+    return json_response({"pending": pending})
 
 
 @bp.get("/clock")

@@ -11,7 +11,7 @@ from flask import Flask, Response, g, request
 from emulators.grid import admin, api_directory, api_reservations
 from emulators.grid.api_auth import authenticate
 from emulators.grid.config import EmulatorConfig
-from emulators.grid.faults import API_PREFIX, inject_faults
+from emulators.grid.faults import API_PREFIX, inject_faults, install_lost_answers
 from emulators.grid.wire import register_error_handlers
 from emulators.grid.world import open_world
 
@@ -38,6 +38,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     app.before_request(inject_faults)
     app.before_request(authenticate)
     app.after_request(_log_request)
+    install_lost_answers(app)  # after _log_request: its hook runs first
     app.register_blueprint(api_directory.bp, url_prefix=API_PREFIX)
     app.register_blueprint(api_reservations.bp, url_prefix=API_PREFIX)
     app.register_blueprint(admin.bp, url_prefix="/_emulator")

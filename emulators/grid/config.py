@@ -14,6 +14,7 @@ from emulators.grid.enums import WORKLOAD_KINDS
 # Upper bounds keep every value a client or operator can set far away from float/int64 edge cases.
 MAX_LATENCY_SECONDS = 86_400.0
 MAX_AUTO_PAY_SECONDS = 86_400.0
+MAX_PAYMENT_DELAY_SECONDS = 3_600.0
 
 
 class SettingError(ValueError):
@@ -31,6 +32,33 @@ def parse_seconds(name: str, value: Any, maximum: float = MAX_LATENCY_SECONDS) -
 def parse_rate(name: str, value: Any) -> float:
     """A fraction in [0, 1]. Raises SettingError naming ``name`` otherwise."""
     return _parse_number(name, value, 1.0, "a fraction between 0 and 1")
+
+
+LOST_ANSWER_MODES = ("500", "drop")
+
+
+def parse_lost_mode(name: str, value: Any) -> str:
+    """How a lost answer looks: ``500`` (the change is committed, the answer is a 500) or ``drop`` (the
+    connection is closed without an answer). Raises SettingError otherwise."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if value not in LOST_ANSWER_MODES:
+        raise SettingError(f"{name} must be one of {', '.join(LOST_ANSWER_MODES)}")
+    return str(value)
+
+
+def parse_flag(name: str, value: Any) -> bool:
+    """A boolean; ``true``/``false``/``on``/``off``/``1``/``0`` strings are accepted for CLI/env values.
+
+    Raises SettingError naming ``name`` otherwise.
+    """
+    if isinstance(value, str):
+        value = {"true": True, "on": True, "1": True, "false": False, "off": False, "0": False}.get(
+            value.strip().lower(), value
+        )
+    if not isinstance(value, bool):
+        raise SettingError(f"{name} must be true or false")
+    return value
 
 
 def _parse_number(name: str, value: Any, maximum: float, what: str) -> float:
@@ -102,6 +130,16 @@ class Knobs:
     delete_latency: float = 1.0
     # 0 disables automatic payment; N > 0 pays every capacity reservation N seconds after its creation.
     auto_pay_after: float = 0.0
+    # Seconds between a payment reaching the escrow and the pool being credited (real grid: 1-2 minutes).
+    payment_delay: float = 1.0
+    # The real explorer answered 500 to an extension of a missing pool or one losing nodes (§4.5); off: 400.
+    extension_error_500: bool = True
+    # Both forms the real explorer sends: data_json as JSON text for odd workload ids, ZDB addresses in varying
+    # order (node_agent.py). Off: always an object, public address first.
+    wire_variety: bool = True
+    # Fraction of committed creates/sign requests whose answer is then lost (faults.py), and how it is lost.
+    lost_answer_rate: float = 0.0
+    lost_answer_mode: str = "500"
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -110,6 +148,11 @@ class Knobs:
             "deploy_latency": self.deploy_latency.as_json(),
             "delete_latency": self.delete_latency,
             "auto_pay_after": self.auto_pay_after,
+            "payment_delay": self.payment_delay,
+            "extension_error_500": self.extension_error_500,
+            "wire_variety": self.wire_variety,
+            "lost_answer_rate": self.lost_answer_rate,
+            "lost_answer_mode": self.lost_answer_mode,
         }
 
     def updated(self, changes: Mapping[str, Any]) -> Knobs:
@@ -123,6 +166,11 @@ class Knobs:
             "deploy_latency": DeployLatency.parse,
             "delete_latency": lambda v: parse_seconds("delete_latency", v),
             "auto_pay_after": lambda v: parse_seconds("auto_pay_after", v, MAX_AUTO_PAY_SECONDS),
+            "payment_delay": lambda v: parse_seconds("payment_delay", v, MAX_PAYMENT_DELAY_SECONDS),
+            "extension_error_500": lambda v: parse_flag("extension_error_500", v),
+            "wire_variety": lambda v: parse_flag("wire_variety", v),
+            "lost_answer_rate": lambda v: parse_rate("lost_answer_rate", v),
+            "lost_answer_mode": lambda v: parse_lost_mode("lost_answer_mode", v),
         }
         return replace(self, **{name: parsers[name](value) for name, value in changes.items()})
 
