@@ -49,8 +49,9 @@ Negative-test switches (checkbox names on the page, boolean keys in ``/_emulator
 (signed by another key), ``tampered_state`` (one character of ``signedState`` changed), ``wrong_app_id``
 (``<appid>.attacker.invalid``), ``data_null``, ``wrong_box_key`` (encrypted to another Curve25519 key),
 ``sei_wrong_signer`` (SEI signed by a non-KYC key), ``sei_other_identity`` (valid KYC SEI for
-mallory@example.com / mallory.3bot), ``email_missing`` (scope data without ``email``). Faults: users 404 for
-given names, users slow/down (503), KYC "unverified" (500), KYC slow/down (503).
+mallory@example.com / mallory.3bot), ``sei_other_name`` (valid KYC SEI for the user's own e-mail but the 3Bot name
+mallory.3bot: only the name check refuses it), ``email_missing`` (scope data without ``email``). Faults: users 404
+for given names, users slow/down (503), KYC "unverified" (500), KYC slow/down (503).
 """
 
 from .app import create_app

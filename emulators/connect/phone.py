@@ -22,8 +22,9 @@ from .kyc import KycService, sign_sei
 from .login_request import LoginRequest
 from .users import PhoneUser, derived_seed
 
-# Who a "SEI for another email/identifier" claims to be. Signed by the real KYC key, so verify-sei accepts it;
-# only a marketplace that compares the payload with the decrypted address and the double name rejects it.
+# Who a "SEI for another email/identifier" claims to be (``sei_other_name`` borrows only the identifier). Signed
+# by the real KYC key, so verify-sei accepts it; only a marketplace that compares the payload with the decrypted
+# address and the double name rejects it.
 OTHER_EMAIL = "mallory@example.com"
 OTHER_IDENTIFIER = "mallory.3bot"
 # The emoji grid of the app; the index only has to be plausible, nobody checks it.
@@ -42,6 +43,7 @@ class Switches(BaseModel):
     wrong_box_key: bool = False
     sei_wrong_signer: bool = False
     sei_other_identity: bool = False
+    sei_other_name: bool = False
     email_missing: bool = False
 
     @property
@@ -58,6 +60,7 @@ SWITCH_LABELS: dict[str, str] = {
     "wrong_box_key": "Encrypt to a different public key (decryption fails)",
     "sei_wrong_signer": "SEI signed by another key than KYC (verify-sei fails)",
     "sei_other_identity": "SEI for mallory@example.com / mallory.3bot (e-mail mismatch)",
+    "sei_other_name": "SEI for the user's own e-mail but mallory.3bot (3Bot name mismatch)",
     "email_missing": "Leave the e-mail out of the scope data (no e-mail)",
 }
 assert set(SWITCH_LABELS) == set(Switches.model_fields)
@@ -91,6 +94,9 @@ def scope_data(user: PhoneUser, request: LoginRequest, kyc: KycService, switches
         email, identifier = user.email, user.double_name
         if switches.sei_other_identity:
             email, identifier = OTHER_EMAIL, OTHER_IDENTIFIER
+        if switches.sei_other_name:
+            # The e-mail is the user's own: only a marketplace that also compares the 3Bot name rejects it.
+            identifier = OTHER_IDENTIFIER
         signer = kyc.signing_key
         if switches.sei_wrong_signer:
             signer = SigningKey(derived_seed("emulator:not-the-kyc-key"))

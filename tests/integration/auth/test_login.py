@@ -92,6 +92,13 @@ def _signed_outer(url: str) -> dict[str, str]:
     return json.loads(parse_qs(urlsplit(url).query)["signedAttempt"][0])
 
 
+def test_an_identifier_issued_for_another_3bot_name_is_refused(browser: Browser) -> None:
+    # bob shares his own e-mail with an SEI the real KYC key signed for that address but for another 3Bot name:
+    # every other check passes, only comparing the SEI's identifier with the double name refuses it.
+    response = browser.callback(browser.attempt(browser.start_login(), user="bob.3bot", sei_other_name=True))
+    _assert_rejected(browser, response, 400, "could not be verified")
+
+
 def test_tampered_signed_message_is_refused(browser: Browser) -> None:
     outer = _signed_outer(browser.attempt(browser.start_login()))
     raw = bytearray(base64.b64decode(outer["signedAttempt"]))
@@ -213,6 +220,30 @@ def test_replay_in_the_same_browser_is_refused(browser: Browser) -> None:
     assert first.status_code == 302
     browser.http.post(f"{browser.stack.proxy}/auth/logout", json={}, headers={"Origin": browser.stack.proxy})
     _assert_rejected(browser, browser.callback(url), 400, "expired or was already used")
+
+
+def test_a_captured_callback_replayed_with_its_login_cookie_is_refused(stack: Stack, browser: Browser) -> None:
+    # The attacker holds all the browser sent: the callback URL and the login cookie. The state's single use is
+    # the only thing that refuses the replay: with the consumed record put back, the very same request signs in.
+    url = browser.attempt(browser.start_login())
+    login_cookie = browser.http.cookies["mp_login"]
+    key = f"auth:attempt:{hashlib.sha256(login_cookie.encode()).hexdigest()}"
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    try:
+        record = client.get(key)
+        assert record is not None
+        assert browser.callback(url).status_code == 302
+        attacker = stack.browser()
+        attacker.http.cookies.set("mp_login", login_cookie)
+        _assert_rejected(attacker, attacker.callback(url), 400, "expired or was already used")
+        client.set(key, record, ex=60)  # what a reusable state would leave behind
+        replayed = stack.browser()
+        replayed.http.cookies.set("mp_login", login_cookie)
+        assert replayed.callback(url).status_code == 302
+        assert replayed.get("/auth/me").json()["username"] == "alice.3bot"
+        assert client.get(key) is None  # consumed again by that sign-in
+    finally:
+        client.close()
 
 
 def test_expired_attempt_is_refused(stack: Stack, browser: Browser) -> None:

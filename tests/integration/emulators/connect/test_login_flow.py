@@ -30,6 +30,7 @@ def test_login_page_shows_the_request_users_switches_and_buttons(
         "wrong_box_key",
         "sei_wrong_signer",
         "sei_other_identity",
+        "sei_other_name",
         "email_missing",
     }
     # Every input has a visible label (keyboard and screen-reader users reach them all).

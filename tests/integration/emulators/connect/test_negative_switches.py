@@ -23,6 +23,7 @@ EXPECTED_STEP = {
     "wrong_box_key": "decrypt",
     "sei_wrong_signer": "sei",
     "sei_other_identity": "sei_identity",
+    "sei_other_name": "sei_identity",
     "email_missing": "email",
 }
 
@@ -72,6 +73,26 @@ def test_sei_of_a_wrong_signer_is_refused_by_verify_sei_with_the_real_answer(
         f"{live}/verification/verify-sei", json={"signedEmailIdentifier": plain["email"]["sei"]}, timeout=5
     )
     assert (answer.status_code, answer.text) == (500, "Invalid or corrupted signature")
+
+
+def test_sei_for_another_name_keeps_the_users_own_email(live: str, marketplace: Marketplace, browser: Browser) -> None:
+    # Only the 3Bot name differs: verify-sei accepts the SEI and its e-mail is the one the app shares, so a
+    # marketplace refuses it only if it compares the identifier with the double name too.
+    page = browser.get(marketplace.login_url())
+    approved = browser.press(page, "Approve", user="bob.3bot", switches=("sei_other_name",))
+    attempt = _attempt(approved.headers["Location"])
+    user_key = base64.b64decode(requests.get(f"{live}/api/users/bob.3bot", timeout=5).json()["publicKey"])
+    box = Box(marketplace.sign_key.to_curve25519_private_key(), VerifyKey(user_key).to_curve25519_public_key())
+    data = attempt["data"]
+    assert isinstance(data, dict)
+    plain = json.loads(box.decrypt(base64.b64decode(data["ciphertext"]), base64.b64decode(data["nonce"])))
+    assert plain["email"]["email"] == "bob@example.com"
+    answer = requests.post(
+        f"{live}/verification/verify-sei", json={"signedEmailIdentifier": plain["email"]["sei"]}, timeout=5
+    )
+    assert answer.status_code == 200
+    assert json.loads(answer.text) == {"email": "bob@example.com", "identifier": "mallory.3bot"}
+    assert attempt["doubleName"] == "bob.3bot"
 
 
 def test_switches_spoil_only_their_own_field(live: str, marketplace: Marketplace, browser: Browser) -> None:
