@@ -47,6 +47,10 @@ migrate: venv ## apply every service's pending schema migrations (dev.env defaul
 bench: venv ## run the benchmarks under bench/ and print their figures
 	$(PY) -m bench
 
+.PHONY: mutate
+mutate: venv ## mutation testing of the security/money modules (mutmut; MODULES="capacity ..." for some)
+	$(PY) -m deploy.mutate $(MODULES)
+
 up: ## run the stack with docker compose (deploy/docker-compose.yml)
 	$(COMPOSE) up -d --build
 
