@@ -3,6 +3,7 @@ plus the chatflow web app, in process for API tests or as a gunicorn process whe
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -41,7 +42,9 @@ class ChatWorld:
 
 @pytest.fixture(scope="package")
 def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatWorld]:
-    with build_world(tmp_path_factory.mktemp("chatflow"), "redis://127.0.0.1:6379/12") as world:
+    # CHATFLOW_TEST_REDIS_URL lets parallel runs of this package on one machine keep their Celery queues apart.
+    redis_url = os.environ.get("CHATFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+    with build_world(tmp_path_factory.mktemp("chatflow"), redis_url) as world:
         from services.chatflow.app import create_app
 
         app = create_app(world.settings)

@@ -6,6 +6,7 @@ the package's workers (off), against the same grid and PostgreSQL.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,8 @@ from services.common.tasks import close_celery, make_celery, send
 from tests.conftest import PYTHON
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
 
-OVER_REDIS = "redis://127.0.0.1:6379/11"
+# OVER_PROVISIONING_TEST_REDIS_URL lets parallel runs on one machine keep their Celery queues apart.
+OVER_REDIS = os.environ.get("OVER_PROVISIONING_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
 
 
 @pytest.fixture(scope="module")
