@@ -27,8 +27,8 @@ deps-test:
 run: deps-run venv ## run the whole stack locally (Caddy on http://localhost:8080); Ctrl-C stops it
 	$(PY) -m deploy.run_local
 
-test: deps-test venv ## run the whole test suite
-	$(PY) -m pytest $(PYTEST_ARGS)
+test: deps-test venv ## run the whole test suite (private PostgreSQL/Redis under .local/ if none answer)
+	$(PY) -m deploy.test_servers -- $(PY) -m pytest $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint + format check), mypy, import-linter, caddy validate
 	$(VENV)/bin/ruff check .

@@ -2,8 +2,9 @@
 
 1. Load ``dev.env`` (variables already in the environment win).
 2. Check the Debian packages the stack needs; install them when root, else print the one apt-get line.
-3. Use PostgreSQL and Redis at DATABASE_URL / REDIS_URL; when they do not answer, start private instances
-   under ``.local/`` (stopped again on exit).
+3. Use PostgreSQL and Redis at DATABASE_URL / REDIS_URL; when they cannot be used, start private instances
+   under ``.local/`` on ports 55432 / 56379 (``deploy.local_servers``, shared with ``make test``; stopped again
+   on exit).
 4. Create the dev identity seed if missing, migrate every schema.
 5. Print the URL and the test users, then run every process of the ``Procfile`` under honcho.
 """
@@ -14,15 +15,13 @@ import argparse
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+
+from deploy.local_servers import Plan, ensure_database, hide_password, servers
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"caddy": "caddy", "redis-server": "redis-server", "pg_ctlcluster": "postgresql"}
@@ -59,111 +58,6 @@ def ensure_packages() -> None:
     )
 
 
-def _reachable(url: str) -> bool:
-    parts = urlsplit(url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 0), timeout=2):
-            return True
-    except OSError:
-        return False
-
-
-def _wait_port(host: str, port: int, what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with suppress(OSError), socket.create_connection((host, port), timeout=1):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"{what} did not start on {host}:{port}")
-
-
-def _pg_bin(name: str) -> str:
-    versions = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-    if not versions:
-        raise SystemExit("PostgreSQL is not reachable and not installed: apt-get install -y postgresql")
-    return str(versions[0] / name)
-
-
-@contextmanager
-def private_postgres(local: Path) -> Iterator[str]:
-    """A throw-away PostgreSQL cluster under ``.local/postgres`` on port 55432; yields its URL.
-
-    Started and stopped with ``pg_ctl`` (its own session: a Ctrl-C meant for the stack cannot kill it half-way);
-    its log goes to ``.local/postgres.log``.
-    """
-    data = (local / "postgres").resolve()
-    as_user: list[str] = []
-    if os.geteuid() == 0:  # initdb and postgres refuse to run as root
-        as_user = ["runuser", "-u", "postgres", "--"]
-    if not (data / "PG_VERSION").exists():
-        data.mkdir(parents=True, exist_ok=True)
-        if as_user:
-            shutil.chown(data, "postgres")
-        initdb = [*as_user, _pg_bin("initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
-        subprocess.run(initdb, check=True, stdout=subprocess.DEVNULL)
-    logfile = data.parent / "postgres.log"
-    logfile.touch()
-    if as_user:
-        shutil.chown(logfile, "postgres")
-    options = f"-p {PRIVATE_PG_PORT} -k {data} -h 127.0.0.1"
-    pg_ctl = [*as_user, _pg_bin("pg_ctl"), "-D", str(data)]
-    subprocess.run([*pg_ctl, "-l", str(logfile), "-o", options, "-w", "start"], check=True, stdout=subprocess.DEVNULL,
-                   start_new_session=True)  # fmt: skip
-    try:
-        _wait_port("127.0.0.1", PRIVATE_PG_PORT, "private PostgreSQL")
-        yield f"postgresql://postgres@127.0.0.1:{PRIVATE_PG_PORT}/marketplace"
-    finally:
-        subprocess.run([*pg_ctl, "-m", "fast", "-w", "stop"], check=False, stdout=subprocess.DEVNULL)
-
-
-@contextmanager
-def private_redis(local: Path) -> Iterator[str]:
-    """A private Redis on port 56379 (no persistence); yields its URL."""
-    data = local / "redis"
-    data.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.Popen(
-        [
-            "redis-server",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            str(PRIVATE_REDIS_PORT),
-            "--dir",
-            str(data),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        _wait_port("127.0.0.1", PRIVATE_REDIS_PORT, "private Redis")
-        yield f"redis://127.0.0.1:{PRIVATE_REDIS_PORT}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-
-
-def ensure_database(url: str) -> None:
-    """Create the database of ``url`` when the server has no such database yet."""
-    import psycopg2
-    from psycopg2 import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    admin = urlunsplit((parts.scheme, parts.netloc, "/postgres", parts.query, ""))
-    conn = psycopg2.connect(admin, connect_timeout=5)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
-            if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
-
-
 def banner(env: dict[str, str]) -> str:
     url = f"http://localhost:{env.get('PROXY_PORT', '8080')}"
     users = "\n".join(f"      {name}" for name in TEST_USERS)
@@ -171,17 +65,9 @@ def banner(env: dict[str, str]) -> str:
         f"\n  Marketplace is starting at  {url}\n"
         f"  Sign in through the bundled 3Bot Connect emulator as one of:\n{users}\n"
         f"  Grid explorer emulator: {env['EXPLORER_URL']}\n"
-        f"  PostgreSQL: {_hide_password(env['DATABASE_URL'])}   Redis: {env['REDIS_URL']}\n"
+        f"  PostgreSQL: {hide_password(env['DATABASE_URL'])}   Redis: {env['REDIS_URL']}\n"
         f"  Ctrl-C stops every process.\n"
     )
-
-
-def _hide_password(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, ""))
-    return url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     env.setdefault("MARKETPLACE_STACK_ID", uuid.uuid4().hex)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
 
-    with _dependencies(env, local):
+    plan = Plan(local, PRIVATE_PG_PORT, PRIVATE_REDIS_PORT)
+    with servers(env, "DATABASE_URL", "REDIS_URL", plan):
         os.environ.update(env)
         from services.common.identity import load_identity
         from services.common.migrations import migrate
@@ -225,26 +112,6 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGINT, forward)
         signal.signal(signal.SIGTERM, forward)
         return honcho.wait()
-
-
-@contextmanager
-def _dependencies(env: dict[str, str], local: Path) -> Iterator[None]:
-    with (
-        _maybe(env, "DATABASE_URL", lambda: private_postgres(local)),
-        _maybe(env, "REDIS_URL", lambda: private_redis(local)),
-    ):
-        yield
-
-
-@contextmanager
-def _maybe(env: dict[str, str], key: str, start: object) -> Iterator[None]:
-    if _reachable(env[key]):
-        yield
-        return
-    print(f"{key} is not reachable: starting a private instance under {env['LOCAL_DIR']}/", flush=True)
-    with start() as url:  # type: ignore[operator]
-        env[key] = url
-        yield
 
 
 if __name__ == "__main__":

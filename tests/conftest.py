@@ -17,6 +17,7 @@ import pytest
 import requests
 from celery import Celery
 
+from deploy.test_servers import DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL
 from services.common import assertion
 from services.common.identity import Identity
 from services.common.migrations import migrate
@@ -24,10 +25,11 @@ from services.common.settings import Settings, load_settings
 from services.common.tasks import close_celery, make_celery
 
 ROOT = Path(__file__).resolve().parent.parent
-# The suite runs against the machine's PostgreSQL and Redis (real parts, no stand-ins). A separate database and
-# Redis db index keep it away from a `make run` stack on the same machine.
-TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/1")
+# The suite runs against real PostgreSQL and Redis (no stand-ins): the machine's, or the private instances
+# `make test` starts when those do not answer (deploy.test_servers sets these variables then). A separate database
+# and Redis db index keep it away from a `make run` stack on the same machine.
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
 
 
 # Plays the auth service in tests that call a service directly: signs the per-request user assertions.
