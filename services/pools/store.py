@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from psycopg2.extras import RealDictCursor
+
+from services.common.db import Database
 
 Row = dict[str, Any]
 
@@ -91,9 +95,54 @@ def add_bought(cur: RealDictCursor, pool_id: int, cus: int, sus: int) -> None:
     )
 
 
+# Namespace of the advisory locks that serialise pool creations per farm ("pool").
+_CREATE_LOCK = 0x706F6F6C
+
+
+@contextmanager
+def farm_creations_locked(db: Database, farm_id: int) -> Iterator[None]:
+    """Hold the lock on pool creations in ``farm_id`` (every process, every instance) for the block.
+
+    A session lock on a connection of its own: it spans several transactions and the explorer call between them,
+    and PostgreSQL releases it at once if the process dies.
+    """
+    with db.connection() as conn:
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s, %s)", (_CREATE_LOCK, farm_id))
+                try:
+                    yield
+                finally:
+                    cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_CREATE_LOCK, farm_id))
+        finally:
+            conn.autocommit = False
+
+
+def claimed_grid_pools(cur: RealDictCursor, above: int) -> set[int]:
+    """The grid pool ids above ``above`` that one of our pools already is."""
+    cur.execute("SELECT grid_pool_id FROM pools.pools WHERE grid_pool_id > %(above)s", {"above": above})
+    return {int(row["grid_pool_id"]) for row in cur.fetchall()}
+
+
+def next_creation_floor(cur: RealDictCursor, farm_id: int, floor: int) -> int | None:
+    """The lowest floor above ``floor`` noted by a later pool creation in ``farm_id``, or None.
+
+    Creations in one farm are serialised and each notes the newest pool id before sending, so a pool made by the
+    attempt with ``floor`` has an id in (floor, this value].
+    """
+    cur.execute(
+        """SELECT min(r.grid_floor) AS next FROM pools.reservations r JOIN pools.pools p ON p.id = r.pool_id
+            WHERE p.farm_id = %(farm)s AND r.kind = 'create' AND r.grid_floor > %(floor)s""",
+        {"farm": farm_id, "floor": floor},
+    )
+    row = cur.fetchone()
+    return None if row is None or row["next"] is None else int(row["next"])
+
+
 RESERVATION_COLUMNS = """r.id, r.pool_id, r.kind, r.grid_reservation_id, r.cus, r.sus, r.currency, r.escrow_address,
     r.escrow_asset, r.escrow_amount, r.state, r.state_reason, r.created_at, r.expires_at, r.paid_at,
-    r.baseline_cus, r.baseline_sus, r.baseline_active_cu, r.baseline_active_su, r.baseline_at"""
+    r.baseline_cus, r.baseline_sus, r.baseline_active_cu, r.baseline_active_su, r.baseline_at, r.grid_floor"""
 
 
 def upsert_reservation(cur: RealDictCursor, pool_id: int, key: str, kind: str, cus: int, sus: int, currency: str,
@@ -139,7 +188,7 @@ def update_reservation(cur: RealDictCursor, reservation_id: int, **fields: Any) 
     allowed = {
         "grid_reservation_id", "escrow_address", "escrow_asset", "escrow_amount", "state", "state_reason",
         "paid_at", "baseline_cus", "baseline_sus", "baseline_active_cu", "baseline_active_su", "baseline_at",
-        "expires_at",
+        "expires_at", "grid_floor",
     }  # fmt: skip
     assert set(fields) <= allowed, set(fields) - allowed
     assignments = ", ".join(f"{name} = %({name})s" for name in fields)

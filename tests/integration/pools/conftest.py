@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,7 +67,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
     env = base_env(
         tmp,
         EXPLORER_URL=f"{grid}/api/v1",
-        REDIS_URL="redis://127.0.0.1:6379/8",
+        # POOLS_TEST_REDIS_URL lets parallel runs on one machine keep their Celery queues apart.
+        REDIS_URL=os.environ.get("POOLS_TEST_REDIS_URL", "redis://127.0.0.1:6379/8"),
         AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
         HTTP_READ_TIMEOUT="3",
         WORKER_CONCURRENCY="2",
