@@ -52,7 +52,9 @@ class Target:
 TARGETS = (
     Target("services.common.assertion"),
     # web.py: the same-origin (CSRF) check and the two helpers every endpoint uses to learn who is calling.
-    Target("services.common.web", ("_origin_of", "_check_same_origin", "csrf_exempt", "user", "require_accepted_terms")),
+    Target(
+        "services.common.web", ("_origin_of", "_check_same_origin", "csrf_exempt", "user", "require_accepted_terms")
+    ),
     Target("services.auth.service"),
     Target("services.auth.sessions"),
     Target("services.common.capacity"),

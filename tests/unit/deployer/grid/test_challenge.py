@@ -134,3 +134,9 @@ def test_ipv6_addresses_are_signed_in_canonical_form() -> None:
 def test_unknown_type_is_refused() -> None:
     with pytest.raises(ValueError, match="no challenge"):
         workload_challenge({**SUBDOMAIN, "workload_type": 3})
+
+
+def test_a_value_of_another_type_is_refused_by_name() -> None:
+    base = {**INFO, "node_id": "N"}
+    with pytest.raises(ValueError, match=r"^cannot put a float into a workload challenge$"):
+        workload_challenge({**base, "workload_type": 2, "size": 1.5, "type": 1})

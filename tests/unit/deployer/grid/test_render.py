@@ -14,7 +14,7 @@ from services.deployer.grid.challenge import workload_challenge
 from services.deployer.grid.kinds import Kind
 from services.deployer.grid.network_plan import Member, network_resource_fields
 from services.deployer.grid.render import render
-from services.deployer.solutions.base import Placed, Sealed, WorkloadPlan, container_fields
+from services.deployer.solutions.base import Placed, Sealed, SealedTemplate, WorkloadPlan, container_fields
 
 MARKETPLACE = Identity(bytes(range(32)))
 NODE = Identity(bytes(range(32, 64)))  # plays the node: its key is the node id
@@ -119,3 +119,38 @@ def test_network_resource_with_a_pre_sealed_or_named_key() -> None:
     assert body["workload_type"] == 10 and body["description"] == '{"parent_id": 12}'
     assert unseal(body["wireguard_private_key_encrypted"]) == "PRIV="
     assert workload_challenge(body).startswith(f"1{NODE_ID}427NETWORK_RESOURCE1598350000")
+
+
+def test_a_type_field_may_not_shadow_an_info_field() -> None:
+    plan = WorkloadPlan(key="v", kind=Kind.VOLUME, role="main", fields={"size": 1, "type": 1, "node_id": "other"})
+    with pytest.raises(ValueError, match=r"^type fields may not set info fields: \['node_id'\]$"):
+        render_plan(plan)
+
+
+def test_metadata_of_exactly_1024_characters_is_accepted() -> None:
+    # 24-byte nonce + 16-byte MAC + 779 bytes of JSON = 819 bytes, which base85 spells in exactly 1024 characters.
+    body = render_plan(container_plan(), metadata={"padding": "x" * 764})
+    assert len(body["metadata"]) == 1024
+
+
+def test_a_field_the_challenge_needs_is_named_when_missing() -> None:
+    plan = WorkloadPlan(key="v", kind=Kind.VOLUME, role="main", fields={"size": 1})
+    with pytest.raises(ValueError, match=r"^volume workload lacks the field 'type'$"):
+        render_plan(plan)
+
+
+def test_sealed_templates_and_sealed_values_in_lists_are_sealed_to_the_node() -> None:
+    fields = {
+        "size": 5, "mode": 0, "password": SealedTemplate("ns:{zdb}@{pad-admin}", ("zdb", "pad-admin")),
+        "disk_type": 1, "public": False, "stats_aggregator": [Sealed("zdb"), "plain"],
+    }  # fmt: skip
+    body = render_plan(WorkloadPlan(key="zdb", kind=Kind.ZDB, role="main", fields=fields))
+    assert unseal(body["password"]) == "ns:zdb-password@hunter2"
+    assert unseal(body["stats_aggregator"][0]) == "zdb-password" and body["stats_aggregator"][1] == "plain"
+
+
+def test_a_node_id_that_is_not_a_node_key_is_refused() -> None:
+    plan = container_plan()
+    with pytest.raises(ValueError, match=r"^cannot seal to node 'not-a-key': "):
+        render(plan, Placed(role="main", node_id="not-a-key", grid_pool_id=42), tid=7, identity=MARKETPLACE,
+               metadata=RECORD, secrets=SECRETS, epoch=1)  # fmt: skip
