@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -30,6 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 # and Redis db index keep it away from a `make run` stack on the same machine.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", DEFAULT_TEST_DATABASE_URL)
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", DEFAULT_TEST_REDIS_URL)
+
+
+def redis_db_url(db: int) -> str:
+    """Db index ``db`` on the suite's Redis server (for tests that need a db of their own): never a hard-coded
+    server, which would not answer where `make test` started a private one."""
+    return urlsplit(TEST_REDIS_URL)._replace(path=f"/{db}").geturl()
 
 
 # Plays the auth service in tests that call a service directly: signs the per-request user assertions.

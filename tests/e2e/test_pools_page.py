@@ -13,7 +13,7 @@ import pytest
 import requests
 from playwright.sync_api import Page, expect
 
-from tests.conftest import PYTHON, Processes, wait_http
+from tests.conftest import PYTHON, Processes, redis_db_url, wait_http
 from tests.integration.auth.conftest import forget_terms
 from tests.integration.stack.test_stack_smoke import _stack_env
 
@@ -23,7 +23,7 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     tmp: Path = tmp_path_factory.mktemp("full")
     (tmp / "logs").mkdir()
     ports, env, _ = _stack_env(tmp, PAYMENT_WATCH_INTERVAL="1", GRID_EMULATOR_AUTO_PAY_AFTER="0",
-                               GRID_EMULATOR_DEPLOY_LATENCY="0.2", REDIS_URL="redis://127.0.0.1:6379/9")  # fmt: skip
+                               GRID_EMULATOR_DEPLOY_LATENCY="0.2", REDIS_URL=redis_db_url(9))  # fmt: skip
     processes = Processes(tmp / "logs")
     proc = processes.start("stack", [PYTHON, "-m", "deploy.run_local"], env)
     try:

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, wait_http
+from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, redis_db_url, wait_http
 from tests.integration.auth.conftest import forget_terms
 from tests.integration.stack.test_stack_smoke import _stack_env
 
@@ -38,7 +38,7 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     database = _own_database(DATABASE)
     ports, env, _ = _stack_env(
         tmp, PAYMENT_WATCH_INTERVAL="1", GRID_EMULATOR_AUTO_PAY_AFTER="1", GRID_EMULATOR_DEPLOY_LATENCY="0.2",
-        DEPLOY_POLL_INTERVAL="0.5", NODE_INDEX_REFRESH="5", REDIS_URL="redis://127.0.0.1:6379/10",
+        DEPLOY_POLL_INTERVAL="0.5", NODE_INDEX_REFRESH="5", REDIS_URL=redis_db_url(10),
         DATABASE_URL=database,
     )  # fmt: skip
     _fresh_state(database, env["REDIS_URL"])

@@ -19,9 +19,9 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
 from services.common.web import create_service_app, csrf_exempt, require_accepted_terms, user
-from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, base_env, free_port, wait_http
+from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, base_env, free_port, redis_db_url, wait_http
 
-REDIS_DB = "redis://127.0.0.1:6379/7"
+REDIS_DB = redis_db_url(7)
 
 
 @dataclass

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from services.auth.app import create_app
 from services.auth.service import safe_next
 from services.common.settings import Settings
+from tests.conftest import redis_db_url
 
 
 @pytest.fixture
@@ -16,7 +17,7 @@ def client(migrated_database: str, make_settings: Callable[..., Settings]) -> It
     settings = make_settings(
         LOGIN_RATE_LIMIT="3",
         LOGIN_RATE_WINDOW="60",
-        REDIS_URL="redis://127.0.0.1:6379/7",
+        REDIS_URL=redis_db_url(7),
         AUTH_SIGNING_SEED_FILE=f"/tmp/auth-{uuid.uuid4().hex}.seed",
     )
     app = create_app(settings)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from tests.conftest import redis_db_url
 from tests.integration.deployer.conftest import DeployerWorld, build_world
 
 
@@ -43,7 +44,7 @@ class ChatWorld:
 @pytest.fixture(scope="package")
 def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatWorld]:
     # CHATFLOW_TEST_REDIS_URL lets parallel runs of this package on one machine keep their Celery queues apart.
-    redis_url = os.environ.get("CHATFLOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/12")
+    redis_url = os.environ.get("CHATFLOW_TEST_REDIS_URL", redis_db_url(12))
     with build_world(tmp_path_factory.mktemp("chatflow"), redis_url) as world:
         from services.chatflow.app import create_app
 

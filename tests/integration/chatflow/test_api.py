@@ -19,14 +19,14 @@ from services.chatflow.questions import Info, Secret, String
 from services.common import contracts
 from services.common.settings import load_settings
 from services.common.tasks import send
-from tests.conftest import PYTHON, Processes
+from tests.conftest import PYTHON, Processes, redis_db_url
 from tests.integration.chatflow.conftest import ChatWorld
 from tests.integration.chatflow.test_ubuntu_wizard import ubuntu_answers, walk
 from tests.integration.deployer.conftest import SSH_KEY, sql
 
 SESSIONS = "/api/chatflows/sessions"
 # No worker of any service consumes this Redis db: every question the wizard asks there goes unanswered.
-SILENT_REDIS_URL = "redis://127.0.0.1:6379/15"
+SILENT_REDIS_URL = redis_db_url(15)
 
 
 def session_path(session: dict[str, Any], suffix: str = "") -> str:

@@ -12,7 +12,7 @@ from celery import Celery
 from services.common import contracts
 from services.common.settings import Settings, load_settings
 from services.common.tasks import send
-from tests.conftest import PYTHON, Processes, base_env
+from tests.conftest import PYTHON, Processes, base_env, redis_db_url
 
 
 def _wait_for_worker(app: Celery, service: str, proc_log: Callable[[], str], timeout: float = 30) -> None:
@@ -27,7 +27,7 @@ def _wait_for_worker(app: Celery, service: str, proc_log: Callable[[], str], tim
 @pytest.fixture
 def queue_env(tmp_path: Path) -> dict[str, str]:
     # A Redis db of its own: leftover messages of other tests (or of a dev stack) can never reach these workers.
-    return base_env(tmp_path, REDIS_URL="redis://127.0.0.1:6379/4", WORKER_CONCURRENCY="1")
+    return base_env(tmp_path, REDIS_URL=redis_db_url(4), WORKER_CONCURRENCY="1")
 
 
 @pytest.mark.parametrize("service", ["deployer", "pools", "backup"])

@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -133,8 +134,9 @@ def test_make_test_wrapper_starts_stops_and_cleans_up_after_killed_runs(private_
     assert _port_open(_port(old_db)) and _port_open(_port(old_redis))
 
     second = _start(private_dir, env)
+    command = 0
     try:
-        db, rd, _, seen = _until_ready(second)
+        db, rd, command, seen = _until_ready(second)
         # The next run stopped the leftovers, then started its own private pair with the suite's names.
         assert not _port_open(_port(old_db)) and not _port_open(_port(old_redis))
         assert "TEST_DATABASE_URL" in seen and "starting a private instance" in seen
@@ -148,9 +150,14 @@ def test_make_test_wrapper_starts_stops_and_cleans_up_after_killed_runs(private_
         second.send_signal(signal.SIGTERM)
         rest = second.communicate(timeout=60)[0]
     finally:
-        if second.poll() is None:
+        if second.poll() is None:  # the test failed: leave nothing running
             second.kill()
-            second.communicate(timeout=30)
+            if command > 0:  # its pid, once known (never 0: that would be our own process group)
+                with suppress(ProcessLookupError):
+                    os.kill(command, signal.SIGKILL)
+            second.wait(timeout=30)
+            assert second.stdout is not None
+            second.stdout.close()
     assert "teardown ran" in rest
     assert second.returncode == 3, "the command's exit status is the wrapper's"
     _wait_closed(_port(db), _port(rd))

@@ -37,6 +37,7 @@ from tests.conftest import (
     Processes,
     base_env,
     free_port,
+    redis_db_url,
     user_headers,
     wait_http,
 )
@@ -260,6 +261,6 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
 @pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DeployerWorld]:
     # DEPLOYER_TEST_REDIS_URL lets parallel runs of this package on one machine keep their Celery queues apart.
-    redis_url = os.environ.get("DEPLOYER_TEST_REDIS_URL", "redis://127.0.0.1:6379/10")
+    redis_url = os.environ.get("DEPLOYER_TEST_REDIS_URL", redis_db_url(10))
     with build_world(tmp_path_factory.mktemp("deployer"), redis_url) as built:
         yield built

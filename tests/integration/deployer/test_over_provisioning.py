@@ -17,11 +17,11 @@ from celery import Celery
 from services.common import contracts
 from services.common.settings import load_settings
 from services.common.tasks import close_celery, make_celery, send
-from tests.conftest import PYTHON
+from tests.conftest import PYTHON, redis_db_url
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
 
 # OVER_PROVISIONING_TEST_REDIS_URL lets parallel runs on one machine keep their Celery queues apart.
-OVER_REDIS = os.environ.get("OVER_PROVISIONING_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")
+OVER_REDIS = os.environ.get("OVER_PROVISIONING_TEST_REDIS_URL", redis_db_url(11))
 
 
 @pytest.fixture(scope="module")

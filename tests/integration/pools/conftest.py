@@ -26,6 +26,7 @@ from tests.conftest import (
     Processes,
     base_env,
     free_port,
+    redis_db_url,
     user_headers,
     wait_http,
 )
@@ -68,7 +69,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
         tmp,
         EXPLORER_URL=f"{grid}/api/v1",
         # POOLS_TEST_REDIS_URL lets parallel runs on one machine keep their Celery queues apart.
-        REDIS_URL=os.environ.get("POOLS_TEST_REDIS_URL", "redis://127.0.0.1:6379/8"),
+        REDIS_URL=os.environ.get("POOLS_TEST_REDIS_URL", redis_db_url(8)),
         AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
         HTTP_READ_TIMEOUT="3",
         WORKER_CONCURRENCY="2",

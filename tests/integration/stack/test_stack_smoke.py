@@ -20,7 +20,7 @@ from services.common import contracts
 from services.common.identity import load_identity
 from services.common.settings import Settings, load_settings
 from services.common.tasks import send
-from tests.conftest import PYTHON, Processes, base_env, free_port, wait_http
+from tests.conftest import PYTHON, Processes, base_env, free_port, redis_db_url, wait_http
 
 PREFIXES = ("/auth", "/api/chatflows", "/api/solutions", "/api/pools", "/api/backup")
 
@@ -59,7 +59,7 @@ def _stack_env(tmp_path: Path, **overrides: str) -> tuple[dict[str, int], dict[s
         tmp_path,
         APP_ENV="dev",
         MARKETPLACE_DOMAIN=f"localhost:{ports['PROXY_PORT']}",
-        REDIS_URL="redis://127.0.0.1:6379/5",
+        REDIS_URL=redis_db_url(5),
         EXPLORER_URL=f"http://127.0.0.1:{ports['GRID_EMULATOR_PORT']}/api/v1",
         THREEBOT_LOGIN_URL=f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}",
         OPENKYC_URL=f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}",
