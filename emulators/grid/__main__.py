@@ -16,10 +16,12 @@ from gunicorn.app.base import BaseApplication
 from emulators.grid.app import create_app
 from emulators.grid.config import (
     MAX_AUTO_PAY_SECONDS,
+    MAX_PAYMENT_DELAY_SECONDS,
     DeployLatency,
     EmulatorConfig,
     Knobs,
     SettingError,
+    parse_flag,
     parse_lost_mode,
     parse_rate,
     parse_seconds,
@@ -89,6 +91,24 @@ _FLAGS: list[tuple[str, Callable[[str], Any], Any, str]] = [
         0.0,
         "pay every capacity reservation N seconds after creation (0: off; must be < 3600 to beat the expiry)",
     ),
+    (
+        "payment_delay",
+        _setting(lambda n, v: parse_seconds(n, v, MAX_PAYMENT_DELAY_SECONDS), "payment_delay"),
+        1.0,
+        "seconds from a payment reaching the escrow to the pool's credit (real grid: 60-120)",
+    ),
+    (
+        "extension_error_500",
+        _setting(parse_flag, "extension_error_500"),
+        True,
+        "answer 500 (as the real explorer) to an extension of a missing pool or one losing nodes; false: 400",
+    ),
+    (
+        "wire_variety",
+        _setting(parse_flag, "wire_variety"),
+        True,
+        "data_json as JSON text for odd workload ids, ZDB addresses in varying order (as on the real grid)",
+    ),
     ("error_rate", _setting(parse_rate, "error_rate"), 0.0, "fraction of /api/v1 requests answered 500"),
     ("extra_latency", _setting(parse_seconds, "extra_latency"), 0.0, "seconds added to every /api/v1 response"),
     (
@@ -145,6 +165,9 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> EmulatorConfig:
             deploy_latency=args.deploy_latency,
             delete_latency=args.delete_latency,
             auto_pay_after=args.auto_pay_after,
+            payment_delay=args.payment_delay,
+            extension_error_500=args.extension_error_500,
+            wire_variety=args.wire_variety,
             lost_answer_rate=args.lost_answer_rate,
             lost_answer_mode=args.lost_answer_mode,
         ),

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from flask import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from emulators.grid import directory_store, nodes, pool_store, pools, workload_store, workloads
+from emulators.grid import directory_store, lifecycle, nodes, payments, pool_store, pools, workload_store, workloads
 from emulators.grid.config import SettingError
 from emulators.grid.enums import MAX_INT64
 from emulators.grid.faults import lost_answers
@@ -34,7 +34,9 @@ class ClockAdvance(_Admin):
     advance_seconds: Annotated[float, Field(ge=0, le=100 * 365 * 86400)]
 
 
-class Payment(_Admin):
+class PaymentOf(_Admin):
+    """Convenience: the correct payment for a reservation (built here, then matched like any other)."""
+
     reservation_id: Id
     amount: Annotated[int, Field(ge=1, le=MAX_INT64)] | None = None
 
@@ -117,11 +119,30 @@ def advance_clock() -> Response:
 
 @bp.post("/pay")
 def pay() -> Response:
-    """Pay a capacity reservation, fully or (with `amount` in stroops) partially; partial payments add up."""
-    request = validated(Payment, json_object())
+    """A Stellar-like payment `{"to", "asset", "amount" (stroops), "memo"}` into an escrow account, credited
+    after `payment_delay` only if memo, address and asset match a reservation (payments.py). The shorthand
+    `{"reservation_id": N[, "amount": stroops]}` sends the correct payment for N (404/409/410 as before)."""
+    body = json_object()
+    world = current_world()
+    knobs = world.settings.current
+    with world.session() as (conn, now):
+        if "reservation_id" in body:
+            request = validated(PaymentOf, body)
+            found = pool_store.get_reservation(conn, request.reservation_id)
+            sent = payments.payment_for(found, request.amount, now)
+        else:
+            sent = validated(payments.StellarPayment, body)
+        payment_id = payments.receive(conn, sent, now, knobs.payment_delay)
+        # With no delay the watcher credits it in this very request.
+        lifecycle.advance(conn, now, knobs)
+        return json_response(payments.payment_status(conn, payment_id, now))
+
+
+@bp.get("/payments/<raw_id>")
+def payment(raw_id: str) -> Response:
+    payment_id = path_id(raw_id, "payment")
     with current_world().session() as (conn, now):
-        reservation = pools.pay(conn, request.reservation_id, request.amount, now)
-        return json_response(pools.reservation_status(reservation, now))
+        return json_response(payments.payment_status(conn, payment_id, now))
 
 
 @bp.get("/reservations/<raw_id>")

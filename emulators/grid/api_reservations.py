@@ -17,7 +17,9 @@ def reserve_pool() -> Response:
     body = json_object()
     world = current_world()
     with world.session() as (conn, now):
-        created = pools.reserve(conn, body, world.escrow, now, world.settings.current.auto_pay_after)
+        knobs = world.settings.current
+        extension_status = 500 if knobs.extension_error_500 else 400
+        created = pools.reserve(conn, body, world.escrow, now, knobs.auto_pay_after, extension_status)
     return json_response(created, 201)
 
 

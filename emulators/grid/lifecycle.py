@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
-from emulators.grid import directory_store, node_agent, pool_store, pools, workload_store
+from emulators.grid import directory_store, node_agent, payments, pool_store, pools, workload_store
 from emulators.grid.config import Knobs
 from emulators.grid.enums import NextAction, ResultState
 from emulators.grid.workloads import request_deletion
@@ -49,6 +49,8 @@ def _next_event(conn: sqlite3.Connection) -> tuple[float, Handler] | None:
     # The integer is a tie-breaker: at equal times payments land first, then deployments, then deletions.
     if (payment := pool_store.next_auto_payment(conn)) is not None:
         candidates.append((payment[1], 0, _auto_pay(payment[0])))
+    if (received := pool_store.next_payment_to_credit(conn)) is not None:
+        candidates.append((received[1], 0, _credit_payment(received[0])))
     if (deploy := workload_store.next_to_deploy(conn)) is not None:
         candidates.append((deploy[1], 1, _deploy(deploy[0])))
     if (delete := workload_store.next_to_delete(conn)) is not None:
@@ -62,11 +64,19 @@ def _next_event(conn: sqlite3.Connection) -> tuple[float, Handler] | None:
 
 
 def _auto_pay(reservation_id: int) -> Handler:
+    """The simulated customer sends the correct payment; it is credited ``payment_delay`` later like any other."""
+
     def handle(conn: sqlite3.Connection, at: float, knobs: Knobs) -> None:
-        reservation = pool_store.get_reservation(conn, reservation_id)
-        if reservation is not None and reservation.paid_at is None:
-            reservation.paid_amount = reservation.amount
-            pools.credit(conn, reservation, at)
+        payments.auto_pay(conn, reservation_id, at, knobs.payment_delay)
+
+    return handle
+
+
+def _credit_payment(payment_id: int) -> Handler:
+    """The escrow watcher looks at a received payment: credit by memo, address, asset and amount, or ignore."""
+
+    def handle(conn: sqlite3.Connection, at: float, knobs: Knobs) -> None:
+        payments.credit(conn, payment_id, at)
 
     return handle
 
@@ -92,7 +102,7 @@ def _deploy(workload_id: int) -> Handler:
             workload_store.save_workload(conn, workload)
             return
         assert node is not None  # node_agent.check reports a missing node as a failure
-        workload.result = node_agent.ok_result(workload, node, at)
+        workload.result = node_agent.ok_result(workload, node, at, knobs.wire_variety)
         workload.active = True
         workload_store.save_workload(conn, workload)
         pools.refresh(conn, workload.pool_id, at)

@@ -139,7 +139,33 @@ def _check_subdomain(conn: sqlite3.Connection, workload: Workload, node: Node) -
     return None
 
 
-def _data_json(workload: Workload, node: Node) -> dict[str, Any]:
+def _zdb_ips(workload: Workload, node: Node, variety: bool) -> list[str]:
+    """The addresses a node reports for a ZDB: its public IPv6 and IPv4 where it has them, its yggdrasil address,
+    and (with ``variety``) its LAN address too, in an order that varies with the workload id as on the real grid
+    (IPv4 or the private address first): a client must choose, not take the first."""
+    sim = node.doc["_sim"]
+    public6 = [str(ipaddress.IPv6Network(sim["ipv6_prefix"]).network_address + 1)]
+    if sim.get("connectivity", "public") not in ("public", "dual", "ipv6"):
+        public6 = []
+    yggdrasil = [_yggdrasil(node.node_id)]
+    if not variety:
+        return public6 + yggdrasil
+    ipv4 = [sim["ipv4"]] if sim.get("ipv4") else []
+    lan = [
+        address.split("/")[0]
+        for iface in node.doc.get("ifaces", [])
+        for address in iface.get("addrs", [])
+        if ipaddress.ip_interface(address).ip.is_private and ipaddress.ip_interface(address).version == 4
+    ][:1]
+    orders = (
+        public6 + ipv4 + yggdrasil + lan,
+        ipv4 + lan + yggdrasil + public6,
+        lan + yggdrasil + public6 + ipv4,
+    )
+    return orders[workload.id % len(orders)]
+
+
+def _data_json(workload: Workload, node: Node, variety: bool = False) -> dict[str, Any]:
     body = workload.body
     reference = f"{workload.id}-{body['workload_id']}"
     prefix = ipaddress.IPv6Network(node.doc["_sim"]["ipv6_prefix"]).network_address
@@ -157,8 +183,7 @@ def _data_json(workload: Workload, node: Node) -> dict[str, Any]:
     if workload.workload_type == WorkloadType.VOLUME:
         return {"volume_id": reference}
     if workload.workload_type == WorkloadType.ZDB:
-        ips = [str(prefix + 1), _yggdrasil(node.node_id)]
-        return {"Namespace": reference, "IPs": ips, "Port": ZDB_PORT}
+        return {"Namespace": reference, "IPs": _zdb_ips(workload, node, variety), "Port": ZDB_PORT}
     if workload.workload_type == WorkloadType.KUBERNETES:
         return {"id": reference, "ip": body["ipaddress"]}
     if workload.workload_type == WorkloadType.GATEWAY4TO6:
@@ -191,8 +216,12 @@ def _result(workload: Workload, node: Node, now: float, state: ResultState, data
     }
 
 
-def ok_result(workload: Workload, node: Node, now: float) -> dict[str, Any]:
-    return _result(workload, node, now, ResultState.OK, _data_json(workload, node), "")
+def ok_result(workload: Workload, node: Node, now: float, variety: bool = False) -> dict[str, Any]:
+    """The Ok result; with ``variety`` (the real explorer's habit) ``data_json`` is JSON *text* for odd ids."""
+    data: Any = _data_json(workload, node, variety)
+    if variety and workload.id % 2 == 1:
+        data = json.dumps(data)
+    return _result(workload, node, now, ResultState.OK, data, "")
 
 
 def error_result(workload: Workload, node: Node | None, now: float, message: str) -> dict[str, Any]:

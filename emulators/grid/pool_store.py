@@ -157,3 +157,71 @@ def next_auto_payment(conn: sqlite3.Connection) -> tuple[int, float] | None:
         " ORDER BY auto_pay_at, id LIMIT 1"
     ).fetchone()
     return None if row is None else (int(row["id"]), float(row["auto_pay_at"]))
+
+
+def clear_auto_pay(conn: sqlite3.Connection, reservation_id: int) -> None:
+    """The simulated payment was sent: the reservation waits for its credit like any other."""
+    conn.execute("UPDATE reservations SET auto_pay_at = NULL WHERE id = :id", {"id": reservation_id})
+
+
+@dataclass
+class Payment:
+    """A Stellar payment into an escrow account, as the explorer's escrow watcher sees it (§4.5)."""
+
+    id: int
+    address: str
+    asset: str
+    amount: int
+    memo: str
+    received: float
+    credit_at: float
+    reservation_id: int | None
+    outcome: str | None
+
+
+def insert_payment(conn: sqlite3.Connection, payment: Payment) -> int:
+    cursor = conn.execute(
+        "INSERT INTO payments (address, asset, amount, memo, received, credit_at)"
+        " VALUES (:address, :asset, :amount, :memo, :received, :credit_at)",
+        {
+            "address": payment.address,
+            "asset": payment.asset,
+            "amount": payment.amount,
+            "memo": payment.memo,
+            "received": payment.received,
+            "credit_at": payment.credit_at,
+        },
+    )
+    return int(cursor.lastrowid or 0)
+
+
+def get_payment(conn: sqlite3.Connection, payment_id: int) -> Payment | None:
+    row = conn.execute("SELECT * FROM payments WHERE id = :id", {"id": payment_id}).fetchone()
+    if row is None:
+        return None
+    return Payment(
+        id=row["id"],
+        address=row["address"],
+        asset=row["asset"],
+        amount=row["amount"],
+        memo=row["memo"],
+        received=row["received"],
+        credit_at=row["credit_at"],
+        reservation_id=row["reservation_id"],
+        outcome=row["outcome"],
+    )
+
+
+def save_payment_outcome(conn: sqlite3.Connection, payment: Payment) -> None:
+    conn.execute(
+        "UPDATE payments SET reservation_id = :reservation_id, outcome = :outcome WHERE id = :id",
+        {"reservation_id": payment.reservation_id, "outcome": payment.outcome, "id": payment.id},
+    )
+
+
+def next_payment_to_credit(conn: sqlite3.Connection) -> tuple[int, float] | None:
+    """(id, time) of the next received payment the escrow watcher has not looked at yet."""
+    row = conn.execute(
+        "SELECT id, credit_at FROM payments WHERE outcome IS NULL ORDER BY credit_at, id LIMIT 1"
+    ).fetchone()
+    return None if row is None else (int(row["id"]), float(row["credit_at"]))

@@ -98,20 +98,29 @@ def _currency(conn: sqlite3.Connection, currencies: list[str], nodes: dict[str, 
 
 
 def reserve(
-    conn: sqlite3.Connection, body: dict[str, Any], escrow: Escrow, now: float, auto_pay_after: float
+    conn: sqlite3.Connection,
+    body: dict[str, Any],
+    escrow: Escrow,
+    now: float,
+    auto_pay_after: float,
+    extension_status: int = 500,
 ) -> dict[str, Any]:
-    """Create or extend a pool (§4.5); returns the PoolCreated object. Raises ApiError(400/409)."""
+    """Create or extend a pool (§4.5); returns the PoolCreated object.
+
+    Raises ApiError(400/409); a failed extension (pool missing, another customer's, a node removed) answers
+    ``extension_status``: 500 as the real explorer did, 400 when the realism switch is off.
+    """
     request, nodes = _checked_request(conn, body)
     data = request.data_reservation
     if data.pool_id:
         pool = pool_store.get_pool(conn, data.pool_id)
         if pool is None:
-            raise ApiError(400, f"pool {data.pool_id} does not exist")
+            raise ApiError(extension_status, f"pool {data.pool_id} does not exist")
         if pool.customer_tid != request.customer_tid:
-            raise ApiError(400, f"pool {data.pool_id} belongs to another customer")
+            raise ApiError(extension_status, f"pool {data.pool_id} belongs to another customer")
         removed = [node_id for node_id in pool.node_ids if node_id not in data.node_ids]
         if removed:
-            raise ApiError(400, f"node {removed[0]} cannot be removed from pool {data.pool_id}")
+            raise ApiError(extension_status, f"node {removed[0]} cannot be removed from pool {data.pool_id}")
     currency = _currency(conn, data.currencies, nodes)
     reservation = Reservation(
         id=0,
@@ -176,28 +185,6 @@ def credit(conn: sqlite3.Connection, reservation: Reservation, now: float) -> No
     pool.node_ids += [node_id for node_id in reservation.node_ids if node_id not in pool.node_ids]
     pool.empty_at = pool.burn.empty_at()
     pool_store.save_pool(conn, pool)
-
-
-def pay(conn: sqlite3.Connection, reservation_id: int, amount: int | None, now: float) -> Reservation:
-    """A (simulated) escrow payment; the pool is credited once the full amount is in.
-
-    Raises ApiError 404 (unknown), 409 (already paid), 410 (expired unpaid).
-    """
-    reservation = pool_store.get_reservation(conn, reservation_id)
-    if reservation is None:
-        raise ApiError(404, "reservation not found")
-    if reservation.paid_at is not None:
-        raise ApiError(409, "reservation is already paid")
-    if reservation.expired(now):
-        raise ApiError(410, "reservation expired: it was not paid within 1 hour")
-    # Anything beyond the asked amount is ignored (capping also keeps the sum inside int64).
-    missing = reservation.amount - reservation.paid_amount
-    reservation.paid_amount += missing if amount is None else min(amount, missing)
-    if reservation.paid_amount >= reservation.amount:
-        credit(conn, reservation, now)
-    else:
-        pool_store.save_payment(conn, reservation)
-    return reservation
 
 
 def reservation_status(reservation: Reservation, now: float) -> dict[str, Any]:

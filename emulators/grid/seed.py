@@ -67,7 +67,7 @@ def _farm_home(index: int) -> int:
 
 def _farm_doc(seed: int, index: int) -> dict[str, Any]:
     name = _farm_name(index)
-    # The first farm is the free farm (TFT + FreeTFT); the others accept TFT and/or TFTA.
+    # The first farm is the free farm (TFT + FreeTFT, free-to-use and paid nodes); the others TFT and/or TFTA.
     assets = ["TFT", "FreeTFT"] if index == 0 else [["TFT"], ["TFT", "TFTA"], ["TFTA"]][index % 3]
     wallets = [
         {"asset": asset, "address": stellar_address(derive_seed(seed, f"wallet-{asset}", index))} for asset in assets
@@ -147,7 +147,9 @@ def _node_rows(seed: int, size: WorldSize) -> Iterator[dict[str, Any]]:
             "total_resources": total,
             "ifaces": ifaces,
             "public_config": public_config,
-            "free_to_use": farm == 0,
+            # The first farm mixes free-to-use and paid nodes (every fourth, from its second node): FreeTFT pools
+            # there may list only its free nodes (§4.5).
+            "free_to_use": farm == 0 and (index // size.farms) % 4 != 1,
             "approved": True,
             "public_key_hex": public_key_hex,
             "wg_ports": sorted(rng.sample(range(1000, 9000), rng.randint(0, 4))),

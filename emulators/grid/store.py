@@ -91,6 +91,21 @@ CREATE TABLE IF NOT EXISTS reservations (
 CREATE INDEX IF NOT EXISTS reservations_auto_pay ON reservations (auto_pay_at)
     WHERE paid_at IS NULL AND auto_pay_at IS NOT NULL;
 
+-- Simulated Stellar payments into escrow accounts (§4.5): matched to a reservation by memo, asset and address
+-- when credited (credit_at), like the explorer's escrow watcher; outcome records what crediting did.
+CREATE TABLE IF NOT EXISTS payments (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    address TEXT NOT NULL,
+    asset TEXT NOT NULL,
+    amount INTEGER NOT NULL,
+    memo TEXT NOT NULL,
+    received REAL NOT NULL,
+    credit_at REAL NOT NULL,
+    reservation_id INTEGER,    -- the reservation the memo named, once credited
+    outcome TEXT               -- NULL while pending; 'credited', 'partial' or 'ignored: <why>'
+);
+CREATE INDEX IF NOT EXISTS payments_pending ON payments (credit_at) WHERE outcome IS NULL;
+
 CREATE TABLE IF NOT EXISTS workloads (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     customer_tid INTEGER NOT NULL,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import signal
 import socket
@@ -23,6 +24,25 @@ from grid_emulator_signing import Identity, http_signature, identity, seal, sign
 
 REPO_ROOT = Path(__file__).resolve().parents[4]
 TEST_LATENCY = 0.3
+
+
+def has_public_ipv6(node: dict[str, Any]) -> bool:
+    """Whether a node (wire object) has a public IPv6 (GRID_API §11): its public_config's, else a global one."""
+    public_config = node.get("public_config") or {}
+    addresses = (
+        [public_config.get("ipv6") or ""]
+        if public_config.get("master")
+        else [a for iface in node.get("ifaces") or [] for a in iface.get("addrs") or []]
+    )
+    ips = [ipaddress.ip_interface(a).ip for a in addresses if a]
+    return any(ip.version == 6 and ip.is_global for ip in ips)
+
+
+def data_json(workload: dict[str, Any]) -> Any:
+    """``result.data_json`` in either wire form (an object, or JSON text as the real explorer also sends)."""
+    data = workload["result"]["data_json"]
+    return json.loads(data) if isinstance(data, str) else data
+
 
 # --------------------------------------------------------------------------------------------- transport
 

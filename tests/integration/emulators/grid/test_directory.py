@@ -57,7 +57,7 @@ def test_seeded_nodes_look_like_real_ones(grid: Grid) -> None:
     for node in nodes:
         assert len(node["public_key_hex"]) == 64 and node["node_id"]
         assert node["updated"] >= now - 600  # up
-        assert node["free_to_use"] == (node["farm_id"] == 1)
+        assert node["farm_id"] == 1 or not node["free_to_use"]  # only the free farm has free-to-use nodes
         assert all(1000 <= port <= 8999 for port in node["wg_ports"])
         assert "proofs" not in node
         addresses = [ipaddress.ip_interface(a).ip for iface in node["ifaces"] for a in iface["addrs"]]
@@ -69,6 +69,8 @@ def test_seeded_nodes_look_like_real_ones(grid: Grid) -> None:
         elif all(a.version == 6 for a in public):
             kinds["ipv6_only"] += 1
     assert all(count > 0 for count in kinds.values()), kinds
+    # ... and it mixes them with paid ones, as real farms did.
+    assert {n["free_to_use"] for n in nodes if n["farm_id"] == 1} == {True, False}
     assert len({n["location"]["country"] for n in nodes}) > 3
     with_proofs = grid.api("GET", f"/nodes/{nodes[0]['node_id']}?proofs=true").body
     assert with_proofs["proofs"] and with_proofs["node_id"] == nodes[0]["node_id"]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from grid_emulator_client import REPO_ROOT, TEST_LATENCY, EmulatorProcess, Grid
+from grid_emulator_client import REPO_ROOT, TEST_LATENCY, EmulatorProcess, Grid, data_json
 from grid_emulator_signing import http_signature
 
 pytestmark = pytest.mark.stack
@@ -41,7 +41,7 @@ def test_smoke_full_flow_over_http(spawn: Callable[..., EmulatorProcess]) -> Non
     workload_id = grid.deploy(alice, grid.container(alice, node, pool_id, "alice.3bot_net", "10.40.3.2"))
     deployed = _wait_deployed(grid, workload_id)
     assert time.monotonic() - started >= TEST_LATENCY * 0.8
-    assert deployed["result"]["state"] == 1 and deployed["result"]["data_json"]["ipv4"] == "10.40.3.2"
+    assert deployed["result"]["state"] == 1 and data_json(deployed)["ipv4"] == "10.40.3.2"
     assert grid.node(node["node_id"])["reserved_resources"]["cru"] == 1
     assert grid.sign_delete(alice, workload_id).status == 201
     deadline = time.monotonic() + 10

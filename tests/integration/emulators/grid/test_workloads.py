@@ -9,7 +9,7 @@ from typing import Any
 
 import nacl.public
 import pytest
-from grid_emulator_client import TEST_LATENCY, Grid
+from grid_emulator_client import TEST_LATENCY, Grid, data_json
 from grid_emulator_signing import Identity, identity, seal, sign_digest, workload_challenge
 
 
@@ -50,8 +50,8 @@ def test_container_is_deployed_with_a_result_then_deleted(setup: Setup) -> None:
     assert result["state"] == 1, result
     assert result["workload_id"] == f"{workload_id}-1"
     assert result["node_id"] == s.node["node_id"] and result["category"] == 1
-    assert result["data_json"]["ipv4"] == "10.20.2.5"
-    assert result["data_json"]["ipv6"].startswith("2a02:1802:")
+    assert data_json(deployed)["ipv4"] == "10.20.2.5"
+    assert data_json(deployed)["ipv6"].startswith("2a02:1802:")
     assert s.grid.workload(network_id)["result"]["state"] == 1
 
     reserved = s.grid.node(s.node["node_id"])["reserved_resources"]
@@ -101,12 +101,12 @@ def test_volume_zdb_kubernetes_and_gateway_results(setup: Setup) -> None:
     wg_key = base64.b64encode(nacl.public.PrivateKey.generate().public_key.encode()).decode()
     four = s.grid.deploy(s.alice, s.grid.workload_body(s.alice, s.gateway["node_id"], s.pool_id, 9, public_key=wg_key))
 
-    assert s.grid.wait_result(volume)["result"]["data_json"] == {"volume_id": f"{volume}-1"}
-    zdb_data = s.grid.wait_result(zdb)["result"]["data_json"]
+    assert data_json(s.grid.wait_result(volume)) == {"volume_id": f"{volume}-1"}
+    zdb_data = data_json(s.grid.wait_result(zdb))
     assert zdb_data["Namespace"] == f"{zdb}-1" and zdb_data["Port"] == 9900 and zdb_data["IPs"]
-    assert s.grid.wait_result(k8s_id)["result"]["data_json"]["ip"] == "10.20.2.7"
+    assert data_json(s.grid.wait_result(k8s_id))["ip"] == "10.20.2.7"
     assert s.grid.wait_result(sub)["result"]["state"] == 1
-    four_data = s.grid.wait_result(four)["result"]["data_json"]
+    four_data = data_json(s.grid.wait_result(four))
     assert four_data["ips"][0].endswith("/64") and four_data["peers"][0]["endpoint"]
     node = s.grid.node(s.node["node_id"])
     # 10 GiB SSD volume + 5 GiB HDD zdb + k8s size 1 (1 vCPU, 2 GiB, 50 GiB SSD).
