@@ -73,3 +73,22 @@ def test_cpu_and_memory_count_only_without_over_provisioning(world: DeployerWorl
         idempotency_key="over-provisioning-disk", owner=owner, type="ubuntu", spec=spec)).get(timeout=30)  # fmt: skip
     disk_sol = world.wait(answer["solution_id"])
     assert disk_sol["status"] == "rolled_back" and "SSD" in disk_sol["error"], disk_sol["error"]
+
+
+def test_the_wizards_node_choices_follow_over_provisioning(world: DeployerWorld, over: Celery) -> None:
+    # deployer.node_choices answered by real deployer workers: the package's (off) and the second set (on). The
+    # query asks more cores and memory than the node has at all, and a little of the SSD it has free.
+    send(world.celery, contracts.DEPLOYER_REFRESH_NODES, contracts.RefreshNodes()).get(timeout=120)  # beat's job
+    row = sql("SELECT node_id, total_cru, total_mru, free_sru FROM deployer.nodes WHERE updated > now() - "
+              "interval '10 minutes' AND free_sru > 10 ORDER BY node_id LIMIT 1")[0]  # fmt: skip
+    node = row["node_id"]
+
+    def choices(celery: Celery, cru: float, mru: float, sru: float) -> list[str]:
+        query = contracts.NodeChoicesQuery(node_ids=[node], cru=cru, mru=mru, sru=sru, hru=0)
+        return list(send(celery, contracts.DEPLOYER_NODE_CHOICES, query).get(timeout=30)["node_ids"])
+
+    no_cpu_nor_memory = (row["total_cru"] + 1, row["total_mru"] + 1, 1)
+    assert choices(world.celery, *no_cpu_nor_memory) == []
+    assert choices(over, *no_cpu_nor_memory) == [node]
+    # Disk still counts with over-provisioning on.
+    assert choices(over, 1, 1, row["free_sru"] + 1) == []
