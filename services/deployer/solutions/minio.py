@@ -6,6 +6,7 @@ built from the namespaces the ZDB nodes reported in stage 0.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any, ClassVar, Literal
 
 from pydantic import Field, StrictInt, model_validator
@@ -168,10 +169,41 @@ def _shard(zdb: Deployed) -> str:
     """
     data = zdb.data
     ips = data.get("IPs") or [data.get("IP")]
-    namespace, ip, port = data.get("Namespace"), ips[0] if ips else None, data.get("Port")
+    namespace, ip, port = data.get("Namespace"), zdb_address(ips if isinstance(ips, list) else []), data.get("Port")
     if not (namespace and ip and port):
         raise ValueError(f"{zdb.key}: the node reported no namespace, address or port")
     return f"{_literal(namespace)}:{{{ZDB_SEALED}}}@[{_literal(ip)}]:{_literal(port)}"
+
+
+# Yggdrasil overlay addresses (0200::/7): reachable only from hosts on that overlay.
+_YGGDRASIL = ipaddress.ip_network("200::/7")
+
+
+def zdb_address(ips: list[Any]) -> str | None:
+    """The address a MinIO container on another node reaches a ZDB at, whatever order the node listed them in.
+
+    Nodes report several (GRID_API §5.10) and the real grid put the IPv4 or the node's LAN address first as
+    often as its public IPv6: the first public IPv6, else a public IPv4, else a yggdrasil address; a private or
+    link-local address (another farm cannot reach it) only when the node reported nothing else. None if empty.
+    """
+
+    def rank(text: str) -> int:
+        address = ipaddress.ip_address(text)
+        if address.version == 6 and address in _YGGDRASIL:
+            return 2
+        if address.is_global:
+            return 0 if address.version == 6 else 1
+        return 3
+
+    valid = []
+    for item in ips:
+        if not isinstance(item, str):
+            continue  # ip_address(5) would be 0.0.0.5
+        try:
+            valid.append((rank(item), item))
+        except (TypeError, ValueError):
+            continue  # not an address: never a shard target
+    return min(valid, key=lambda pair: pair[0])[1] if valid else None
 
 
 def _literal(value: object) -> str:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from services.common.capacity import Resources
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import Deployed, Sealed, SealedTemplate
-from services.deployer.solutions.minio import PLANNER, MinioSpec
+from services.deployer.solutions.minio import PLANNER, MinioSpec, zdb_address
 from tests.unit.deployer.solutions.conftest import NETWORK, SSH_KEY, context, run
 
 SECONDARY = {"pool_id": 9, "ip": "10.1.8.8"}
@@ -193,3 +193,33 @@ def test_a_sealed_template_names_only_its_secrets() -> None:
     for template in ("{other}", "{}", "{zdb_password!r}", "{zdb_password:>9}"):
         with pytest.raises(ValueError, match="not one of the secrets"):
             SealedTemplate(template, ("zdb_password",))
+
+
+@pytest.mark.parametrize(
+    "ips",
+    [
+        ["2a02:1802:5e::1", "185.69.166.2", "200:abcd::1", "10.0.0.10"],
+        ["185.69.166.2", "10.0.0.10", "200:abcd::1", "2a02:1802:5e::1"],
+        ["10.0.0.10", "200:abcd::1", "2a02:1802:5e::1", "185.69.166.2"],
+        ["fe80::1", "not an address", "2a02:1802:5e::1"],
+    ],
+)
+def test_shard_uses_the_public_ipv6_whatever_the_order(ips: list[str]) -> None:
+    """Nodes list the IPv4 or their LAN address first as often as the public IPv6 (GRID_API §5.10)."""
+    assert zdb_address(ips) == "2a02:1802:5e::1"
+    s = spec(data=1, parity=1)
+    deployed = {
+        "zdb-1": Deployed("zdb-1", 1, "n1", {"Namespace": "ns1", "IPs": ips, "Port": 9900}),
+        "zdb-2": Deployed("zdb-2", 2, "n2", {"Namespace": "ns2", "IPs": ips[::-1], "Port": 9900}),
+        "primary-volume": Deployed("primary-volume", 3, "n3", {}),
+    }
+    (container,) = PLANNER.build(s, replace(context(PLANNER, s), deployed=deployed), 2) or []
+    shards = container.fields["secret_environment"]["SHARDS"].template.format(zdb_password="p")
+    assert shards == "ns1:p@[2a02:1802:5e::1]:9900,ns2:p@[2a02:1802:5e::1]:9900"
+
+
+def test_shard_address_falls_back_to_ipv4_then_yggdrasil_then_the_only_address() -> None:
+    assert zdb_address(["10.0.0.10", "200:abcd::1", "185.69.166.2"]) == "185.69.166.2"
+    assert zdb_address(["10.0.0.10", "200:abcd::1"]) == "200:abcd::1"  # a hidden node
+    assert zdb_address(["10.9.9.9"]) == "10.9.9.9"
+    assert zdb_address([None, 5]) is None and zdb_address([]) is None
