@@ -17,12 +17,15 @@ from emulators.grid.app import create_app
 from emulators.grid.config import (
     MAX_AUTO_PAY_SECONDS,
     MAX_PAYMENT_DELAY_SECONDS,
+    OFFICIAL_FLISTS,
     DeployLatency,
     EmulatorConfig,
     Knobs,
     SettingError,
     parse_flag,
+    parse_flists,
     parse_lost_mode,
+    parse_other_tenants,
     parse_rate,
     parse_seconds,
 )
@@ -109,6 +112,24 @@ _FLAGS: list[tuple[str, Callable[[str], Any], Any, str]] = [
         True,
         "data_json as JSON text for odd workload ids, ZDB addresses in varying order (as on the real grid)",
     ),
+    (
+        "report_lag",
+        _setting(parse_seconds, "report_lag"),
+        60.0,
+        "seconds before a node's reserved_resources show a deployment or deletion (0: at once)",
+    ),
+    (
+        "other_tenants",
+        _setting(parse_other_tenants, "other_tenants"),
+        0.3,
+        "largest share (0-0.5) of each node's resources used by simulated other customers (0: none)",
+    ),
+    (
+        "known_flists",
+        _setting(parse_flists, "known_flists"),
+        OFFICIAL_FLISTS,
+        "flist URLs the hub serves: 'default' (SOLUTIONS §2), '+url,...' (default and more), '*' (any)",
+    ),
     ("error_rate", _setting(parse_rate, "error_rate"), 0.0, "fraction of /api/v1 requests answered 500"),
     ("extra_latency", _setting(parse_seconds, "extra_latency"), 0.0, "seconds added to every /api/v1 response"),
     (
@@ -170,6 +191,9 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> EmulatorConfig:
             wire_variety=args.wire_variety,
             lost_answer_rate=args.lost_answer_rate,
             lost_answer_mode=args.lost_answer_mode,
+            report_lag=args.report_lag,
+            other_tenants=args.other_tenants,
+            known_flists=args.known_flists,
         ),
     )
 

@@ -55,7 +55,7 @@ class Failure(_Admin):
 
 @bp.get("/healthz")
 def healthz() -> Response:
-    with current_world().store.transaction() as conn:
+    with current_world().store.read() as conn:
         conn.execute("SELECT 1")
     return json_response({"status": "ok"})
 
@@ -64,7 +64,7 @@ def healthz() -> Response:
 def info() -> Response:
     """What the state file was seeded with, and the emulator clock."""
     world = current_world()
-    with world.store.transaction() as conn:
+    with world.store.read() as conn:
         seeded = json.loads(get_meta(conn, SEEDED_KEY) or "{}")
     return json_response({"seeded": seeded, "now": int(world.clock.now()), "clock_offset": world.clock.offset})
 
@@ -181,7 +181,29 @@ def _set_node_state(node_id: str, up: bool) -> Response:
             raise ApiError(404, "node not found")
         node = directory_store.get_node(conn, node_id)
         assert node is not None
-        return json_response(nodes.nodes_json(conn, [node], now)[0])
+        return json_response(nodes.nodes_json(conn, [node], now, current_world().settings.current)[0])
+
+
+@bp.get("/nodes/<node_id>")
+def node_truth(node_id: str) -> Response:
+    """What the node itself knows now, unlike its lagging report on /api/v1/nodes: the marketplace's usage
+    (every customer registered here), other tenants' usage, their sum, and the WireGuard ports in use."""
+    world = current_world()
+    with world.session() as (conn, now):
+        node = directory_store.get_node(conn, node_id)
+        if node is None or node.is_gateway:
+            raise ApiError(404, "node not found")
+        ours, others = nodes.true_usage(conn, node, now, world.settings.current)
+        return json_response(
+            {
+                "node_id": node_id,
+                "total_resources": node.doc["total_resources"],
+                "customers": ours.as_json(),
+                "other_tenants": others.as_json(),
+                "reserved_resources": (ours + others).as_json(),
+                "wg_ports": nodes.wireguard_ports(conn, node),
+            }
+        )
 
 
 @bp.post("/nodes/<node_id>/down")

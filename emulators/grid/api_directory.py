@@ -44,7 +44,7 @@ def farm_json(farm: Farm) -> dict[str, Any]:
 @bp.get("/users")
 def list_users() -> Response:
     page = page_arg()
-    with current_world().session() as (conn, _):
+    with current_world().read_session() as (conn, _):
         users, total = directory_store.find_users(conn, str_arg("name"), str_arg("email"), page.size, page.offset)
         return paged_response([user_json(user) for user in users], total, page)
 
@@ -52,7 +52,7 @@ def list_users() -> Response:
 @bp.get("/users/<raw_tid>")
 def get_user(raw_tid: str) -> Response:
     tid = path_id(raw_tid, "user")
-    with current_world().session() as (conn, _):
+    with current_world().read_session() as (conn, _):
         user = directory_store.get_user(conn, tid)
     if user is None:
         raise ApiError(404, "user not found")
@@ -82,7 +82,7 @@ def register_user() -> Response:
 @bp.get("/farms")
 def list_farms() -> Response:
     page = page_arg()
-    with current_world().session() as (conn, _):
+    with current_world().read_session() as (conn, _):
         farms, total = directory_store.find_farms(conn, int_arg("owner"), str_arg("name"), page.size, page.offset)
         return paged_response([farm_json(farm) for farm in farms], total, page)
 
@@ -90,7 +90,7 @@ def list_farms() -> Response:
 @bp.get("/farms/<raw_id>")
 def get_farm(raw_id: str) -> Response:
     farm_id = path_id(raw_id, "farm", status=404)
-    with current_world().session() as (conn, _):
+    with current_world().read_session() as (conn, _):
         farm = directory_store.get_farm(conn, farm_id)
     if farm is None:
         raise ApiError(404, "farm not found")
@@ -114,33 +114,35 @@ def list_nodes() -> Response:
         sru=int_arg("sru"),
         hru=int_arg("hru"),
     )
-    with current_world().session() as (conn, now):
+    with current_world().read_session() as (conn, now):
         found, total = directory_store.find_nodes(conn, flt, page.size, page.offset)
-        return paged_response(nodes.nodes_json(conn, found, now, _proofs_arg()), total, page)
+        return paged_response(
+            nodes.nodes_json(conn, found, now, current_world().settings.current, _proofs_arg()), total, page
+        )
 
 
 @bp.get("/nodes/<node_id>")
 def get_node(node_id: str) -> Response:
-    with current_world().session() as (conn, now):
+    with current_world().read_session() as (conn, now):
         node = directory_store.get_node(conn, node_id)
         if node is None or node.is_gateway:
             raise ApiError(404, "node not found")
-        return json_response(nodes.nodes_json(conn, [node], now, _proofs_arg())[0])
+        return json_response(nodes.nodes_json(conn, [node], now, current_world().settings.current, _proofs_arg())[0])
 
 
 @bp.get("/gateways")
 def list_gateways() -> Response:
     page = page_arg()
     flt = NodeFilter(is_gateway=True, farm_id=int_arg("farm_id"), country=str_arg("country"), city=str_arg("city"))
-    with current_world().session() as (conn, now):
+    with current_world().read_session() as (conn, now):
         found, total = directory_store.find_nodes(conn, flt, page.size, page.offset)
-        return paged_response(nodes.nodes_json(conn, found, now), total, page)
+        return paged_response(nodes.nodes_json(conn, found, now, current_world().settings.current), total, page)
 
 
 @bp.get("/gateways/<node_id>")
 def get_gateway(node_id: str) -> Response:
-    with current_world().session() as (conn, now):
+    with current_world().read_session() as (conn, now):
         node = directory_store.get_node(conn, node_id)
         if node is None or not node.is_gateway:
             raise ApiError(404, "gateway not found")
-        return json_response(nodes.nodes_json(conn, [node], now)[0])
+        return json_response(nodes.nodes_json(conn, [node], now, current_world().settings.current)[0])

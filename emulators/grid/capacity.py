@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -96,3 +97,31 @@ def would_run_dry(burn: Burn, now: float, cu: float, su: float) -> bool:
     trial.burn_until(now)
     empty_at = trial.empty_at()
     return empty_at is not None and empty_at < now + MIN_POOL_RUNWAY_SECONDS
+
+
+# Other customers' usage changes course this often: between two such points it moves linearly.
+TENANT_DRIFT_SECONDS = 3600.0
+_RESOURCES = ("cru", "mru", "sru", "hru")
+
+
+def other_tenants(node_id: str, total: dict[str, float], share: float, at: float) -> Units:
+    """What other customers use on a node at time ``at``: at most ``share`` of each of its resources.
+
+    Derived from the node id (so from the world seed) and the time only: deterministic, different per node and
+    per resource, drifting from one random level to the next every TENANT_DRIFT_SECONDS. Whole cores and GiB.
+    """
+    if share <= 0:
+        return Units()
+    step, within = divmod(at / TENANT_DRIFT_SECONDS, 1.0)
+
+    def level(resource: str, index: float) -> float:
+        digest = hashlib.sha256(f"{node_id}/{resource}/{int(index)}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64
+
+    used = {
+        resource: share * float(total.get(resource) or 0)
+        * ((1 - within) * level(resource, step) + within * level(resource, step + 1))
+        for resource in _RESOURCES
+    }  # fmt: skip
+    whole = {resource: float(math.floor(value)) for resource, value in used.items()}
+    return Units(cru=int(whole["cru"]), mru=whole["mru"], sru=whole["sru"], hru=whole["hru"])

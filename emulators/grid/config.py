@@ -61,6 +61,46 @@ def parse_flag(name: str, value: Any) -> bool:
     return value
 
 
+# The official images of SOLUTIONS §2 (and Grafana, which the monitoring solution deploys): what the hub serves
+# by default. A container whose flist is not known fails on its node, as an image the hub does not have does.
+OFFICIAL_FLISTS = (
+    "https://hub.grid.tf/tf-bootable/3bot-ubuntu-18.04.flist",
+    "https://hub.grid.tf/tf-bootable/3bot-ubuntu-19.10.flist",
+    "https://hub.grid.tf/tf-bootable/3bot-ubuntu-20.04.flist",
+    "https://hub.grid.tf/tf-official-apps/minio:latest.flist",
+    "https://hub.grid.tf/tf-official-apps/redis_zinit.flist",
+    "https://hub.grid.tf/tf-official-apps/prometheus:latest.flist",
+    "https://hub.grid.tf/tf-official-apps/tcprouter:latest.flist",
+    "https://hub.grid.tf/tf-official-apps/grafana-grafana-latest.flist",
+)
+MAX_FLISTS = 10_000
+# Other customers never take more than this share of a node: every node keeps room for the marketplace.
+MAX_OTHER_TENANTS = 0.5
+
+
+def parse_other_tenants(name: str, value: Any) -> float:
+    """The largest share of a node's resources other customers use, in [0, MAX_OTHER_TENANTS]."""
+    return _parse_number(name, value, MAX_OTHER_TENANTS, f"a fraction between 0 and {MAX_OTHER_TENANTS:g}")
+
+
+def parse_flists(name: str, value: Any) -> tuple[str, ...] | None:
+    """The flist URLs the simulated hub serves: a list or comma-separated text; ``*`` (or null) for any URL;
+    ``default`` for OFFICIAL_FLISTS, and ``+url,...`` for those plus more. Raises SettingError otherwise."""
+    if value is None or value == "*":
+        return None
+    if isinstance(value, str):
+        extra = value.startswith("+")
+        items = [part.strip() for part in value.lstrip("+").split(",") if part.strip()]
+        if items == ["default"]:
+            return OFFICIAL_FLISTS
+        value = [*OFFICIAL_FLISTS, *items] if extra else items
+    if not isinstance(value, list) or not all(isinstance(item, str) and 0 < len(item) <= 512 for item in value):
+        raise SettingError(f"{name} must be a list of flist URLs (or '*' for any)")
+    if len(value) > MAX_FLISTS:
+        raise SettingError(f"{name} may list at most {MAX_FLISTS} URLs")
+    return tuple(dict.fromkeys(value))
+
+
 def _parse_number(name: str, value: Any, maximum: float, what: str) -> float:
     if isinstance(value, str):
         try:
@@ -140,6 +180,14 @@ class Knobs:
     # Fraction of committed creates/sign requests whose answer is then lost (faults.py), and how it is lost.
     lost_answer_rate: float = 0.0
     lost_answer_mode: str = "500"
+    # Seconds before a node's reserved_resources (and used_resources, workload counters) show a deployment or a
+    # deletion: nodes report their usage periodically (nodes.py). 0: at once.
+    report_lag: float = 60.0
+    # Other customers' workloads: up to this fraction of each resource of every node, seeded per node and
+    # drifting over time (capacity.other_tenants). 0: the marketplace is alone on the grid.
+    other_tenants: float = 0.3
+    # Flists the hub serves (None: any URL); a container with another one fails on its node.
+    known_flists: tuple[str, ...] | None = OFFICIAL_FLISTS
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -153,6 +201,9 @@ class Knobs:
             "wire_variety": self.wire_variety,
             "lost_answer_rate": self.lost_answer_rate,
             "lost_answer_mode": self.lost_answer_mode,
+            "report_lag": self.report_lag,
+            "other_tenants": self.other_tenants,
+            "known_flists": "*" if self.known_flists is None else list(self.known_flists),
         }
 
     def updated(self, changes: Mapping[str, Any]) -> Knobs:
@@ -171,6 +222,9 @@ class Knobs:
             "wire_variety": lambda v: parse_flag("wire_variety", v),
             "lost_answer_rate": lambda v: parse_rate("lost_answer_rate", v),
             "lost_answer_mode": lambda v: parse_lost_mode("lost_answer_mode", v),
+            "report_lag": lambda v: parse_seconds("report_lag", v),
+            "other_tenants": lambda v: parse_other_tenants("other_tenants", v),
+            "known_flists": lambda v: parse_flists("known_flists", v),
         }
         return replace(self, **{name: parsers[name](value) for name, value in changes.items()})
 

@@ -16,7 +16,8 @@ import structlog
 
 from emulators.grid import directory_store, node_agent, payments, pool_store, pools, workload_store
 from emulators.grid.config import Knobs
-from emulators.grid.enums import NextAction, ResultState
+from emulators.grid.enums import NextAction, ResultState, WorkloadType
+from emulators.grid.workload_store import Workload
 from emulators.grid.workloads import request_deletion
 
 log = structlog.get_logger("grid-emulator")
@@ -39,6 +40,12 @@ def advance(conn: sqlite3.Connection, now: float, knobs: Knobs) -> int:
         handler(conn, cursor, knobs)
     log.error("lifecycle backlog not drained", events=_MAX_EVENTS_PER_CALL)
     return _MAX_EVENTS_PER_CALL
+
+
+def next_due(conn: sqlite3.Connection) -> float | None:
+    """When the next event is due (None: nothing pending). Read-only: lets a reader skip the write lock."""
+    event = _next_event(conn)
+    return None if event is None else event[0]
 
 
 Handler = Callable[[sqlite3.Connection, float, Knobs], None]
@@ -93,7 +100,7 @@ def _deploy(workload_id: int) -> Handler:
         failure = (
             workload.fail_message
             or workload_store.pop_node_failure(conn, workload.node_id)
-            or node_agent.check(conn, workload, node)
+            or node_agent.check(conn, workload, node, at, knobs)
         )
         if failure:
             workload.fail_message = None
@@ -103,7 +110,7 @@ def _deploy(workload_id: int) -> Handler:
             return
         assert node is not None  # node_agent.check reports a missing node as a failure
         workload.result = node_agent.ok_result(workload, node, at, knobs.wire_variety)
-        workload.active = True
+        workload.start(at)
         workload_store.save_workload(conn, workload)
         pools.refresh(conn, workload.pool_id, at)
 
@@ -119,7 +126,7 @@ def _confirm_deletion(workload_id: int) -> Handler:
             return
         was_active = workload.active
         workload.delete_at = None
-        workload.active = False
+        workload.stop(at)
         workload.next_action = NextAction.DELETED
         # A failed workload keeps its Error result (and message); anything else reports Deleted.
         if workload.result is None or workload.result.get("state") != ResultState.ERROR:
@@ -128,8 +135,33 @@ def _confirm_deletion(workload_id: int) -> Handler:
         workload_store.save_workload(conn, workload)
         if was_active:
             pools.refresh(conn, workload.pool_id, at)
+        if was_active and workload.workload_type == WorkloadType.NETWORK_RESOURCE:
+            _tear_down_network(conn, workload, at, knobs)
 
     return handle
+
+
+def _tear_down_network(conn: sqlite3.Connection, removed: Workload, at: float, knobs: Knobs) -> None:
+    """Removing any resource of a network from a node removes that network from the node (GRID_API §11).
+
+    Every other version of it stops being applied (listed as before, but the node runs none of them, so the IP
+    check finds no network and their ports are free) until a newer version is deployed; every container and VM
+    in it loses its network: its result turns to Error and the node removes it, like any failed workload.
+    """
+    assert removed.network_name is not None
+    message = f"network {removed.network_name} was removed from node {removed.node_id}"
+    node = directory_store.get_node(conn, removed.node_id)
+    for workload in workload_store.running_in_network(conn, removed.node_id, removed.customer_tid,
+                                                      removed.network_name):  # fmt: skip
+        if workload.next_action != NextAction.DEPLOY:
+            continue  # already being removed (its pool ran dry, its owner deleted it): it reports Deleted
+        workload.stop(at)
+        if workload.workload_type != WorkloadType.NETWORK_RESOURCE:
+            workload.result = node_agent.error_result(workload, node, at, message)
+            request_deletion(workload, at, knobs)
+        workload_store.save_workload(conn, workload)
+        pools.refresh(conn, workload.pool_id, at)
+    log.info("network torn down on a node", network=removed.network_name, node=removed.node_id, at=int(at))
 
 
 def _pool_ran_dry(pool_id: int) -> Handler:

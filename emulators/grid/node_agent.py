@@ -13,7 +13,8 @@ import json
 import sqlite3
 from typing import Any
 
-from emulators.grid import workload_store
+from emulators.grid import node_network, nodes, workload_store
+from emulators.grid.config import Knobs
 from emulators.grid.directory_store import Node
 from emulators.grid.enums import GATEWAY_TYPES, NextAction, ResultState, WorkloadType
 from emulators.grid.keys import open_sealed, sign_hex, wireguard_public_key, x25519_public_from_private_b64
@@ -23,8 +24,8 @@ ZDB_PORT = 9900
 GATEWAY4TO6_PORT = 51820
 
 
-def check(conn: sqlite3.Connection, workload: Workload, node: Node | None) -> str | None:
-    """The reason the node refuses ``workload``, or None when it deploys."""
+def check(conn: sqlite3.Connection, workload: Workload, node: Node | None, now: float, knobs: Knobs) -> str | None:
+    """The reason the node refuses ``workload`` at ``now``, or None when it deploys."""
     if node is None:
         return f"node {workload.node_id} not found"
     kind = workload.workload_type
@@ -34,18 +35,20 @@ def check(conn: sqlite3.Connection, workload: Workload, node: Node | None) -> st
         return f"{kind.name} workloads cannot be deployed on gateway {node.node_id}"
     body = workload.body
     if kind == WorkloadType.CONTAINER:
-        return _check_container(conn, workload, node)
+        return _check_container(conn, workload, node, now, knobs)
     if kind == WorkloadType.KUBERNETES:
         return (
             _check_ip(conn, workload, node, body["network_id"], body["ipaddress"])
             or _check_sealed(node, "cluster_secret", body["cluster_secret"])
-            or _check_storage(conn, workload, node)
+            or _check_storage(conn, workload, node, now, knobs)
         )
     if kind in (WorkloadType.VOLUME, WorkloadType.ZDB):
         password = body.get("password", "")
-        return (_check_sealed(node, "password", password) if password else None) or _check_storage(conn, workload, node)
+        return (_check_sealed(node, "password", password) if password else None) or _check_storage(
+            conn, workload, node, now, knobs
+        )
     if kind == WorkloadType.NETWORK_RESOURCE:
-        return _check_network_resource(node, body)
+        return node_network.check_network_resource(conn, workload, node)
     if kind == WorkloadType.SUBDOMAIN:
         return _check_subdomain(conn, workload, node)
     if kind == WorkloadType.REVERSE_PROXY:
@@ -55,8 +58,13 @@ def check(conn: sqlite3.Connection, workload: Workload, node: Node | None) -> st
     return None
 
 
-def _check_container(conn: sqlite3.Connection, workload: Workload, node: Node) -> str | None:
+def _check_container(conn: sqlite3.Connection, workload: Workload, node: Node, now: float, knobs: Knobs) -> str | None:
     body = workload.body
+    if knobs.known_flists is not None and body["flist"] not in knobs.known_flists:
+        return f"failed to download flist {body['flist']!r}: not found on the hub"
+    if any(c["public_ip6"] for c in body["network_connection"]) and not node_network.has_public_ipv6(node):
+        return f"node {node.node_id} has no public IPv6 address to give (public_ip6)"
+    mounted = workload_store.volume_mounts(conn, node.node_id, workload.id)
     for mount in body["volumes"]:
         volume_id = mount["volume_id"]
         head, _, _ = volume_id.partition("-")
@@ -72,6 +80,11 @@ def _check_container(conn: sqlite3.Connection, workload: Workload, node: Node) -
             or volume.next_action != NextAction.DEPLOY
         ):
             return f"volume {volume_id} not found on node {node.node_id}"
+        if volume.customer_tid != workload.customer_tid:
+            return f"volume {volume_id} belongs to another user"
+        if head in mounted:
+            return f"volume {volume_id} is already mounted in another container"
+        mounted.add(head)
     for connection in body["network_connection"]:
         error = _check_ip(conn, workload, node, connection["network_id"], connection["ipaddress"])
         if error:
@@ -80,13 +93,14 @@ def _check_container(conn: sqlite3.Connection, workload: Workload, node: Node) -
         error = _check_sealed(node, f"secret_environment[{name}]", value)
         if error:
             return error
-    return _check_storage(conn, workload, node)
+    return _check_storage(conn, workload, node, now, knobs)
 
 
 def _check_ip(conn: sqlite3.Connection, workload: Workload, node: Node, network: str, ip: str) -> str | None:
-    resource = workload_store.latest_live_network(conn, node.node_id, network)
+    # The node runs the newest version of the network it applied; one sent but not applied yet does not count.
+    resource = workload_store.latest_applied_network(conn, node.node_id, workload.customer_tid, network)
     if resource is None:
-        return f"network {network!r} has no network resource on node {node.node_id}"
+        return f"network {network!r} has no network resource deployed on node {node.node_id}"
     subnet = ipaddress.ip_network(resource.body["iprange"], strict=False)
     address = ipaddress.ip_address(ip)
     if address not in subnet:
@@ -104,28 +118,13 @@ def _check_sealed(node: Node, field: str, value: str) -> str | None:
     return None
 
 
-def _check_storage(conn: sqlite3.Connection, workload: Workload, node: Node) -> str | None:
-    used = workload_store.node_usage(conn, [node.node_id]).get(node.node_id)
+def _check_storage(conn: sqlite3.Connection, workload: Workload, node: Node, now: float, knobs: Knobs) -> str | None:
+    """Disks are never over-committed: the node's own workloads, other customers' and this one must fit."""
+    ours, others = nodes.true_usage(conn, node, now, knobs)
+    used = ours + others + workload.units
     total = node.doc["total_resources"]
-    reserved_sru = used[0].sru if used else 0.0
-    reserved_hru = used[0].hru if used else 0.0
-    if reserved_sru + workload.units.sru > total["sru"] or reserved_hru + workload.units.hru > total["hru"]:
+    if used.sru > total["sru"] or used.hru > total["hru"]:
         return "not enough storage capacity on the node"
-    return None
-
-
-def _check_network_resource(node: Node, body: dict[str, Any]) -> str | None:
-    network = ipaddress.ip_network(body["network_iprange"], strict=False)
-    subnet = ipaddress.ip_network(body["iprange"], strict=False)
-    if subnet.version != network.version or not subnet.subnet_of(network):  # type: ignore[arg-type]
-        return f"iprange {body['iprange']} is not inside network_iprange {body['network_iprange']}"
-    private = open_sealed(node.signing_seed, body["wireguard_private_key_encrypted"])
-    if private is None:
-        return f"cannot decrypt wireguard_private_key_encrypted: it must be sealed to node {node.node_id}"
-    if x25519_public_from_private_b64(private) != body["wireguard_public_key"]:
-        return "wireguard_public_key does not match the sealed private key"
-    if body["wireguard_listen_port"] in node.doc.get("wg_ports", []):
-        return f"wireguard port {body['wireguard_listen_port']} is already in use on the node"
     return None
 
 

@@ -1,4 +1,10 @@
-"""Nodes and gateways as the explorer shows them: heartbeats (`updated`), usage, and up/down simulation."""
+"""Nodes and gateways as the explorer shows them: heartbeats (`updated`), usage, and up/down simulation.
+
+Usage is what the node last *reported*: `reserved_resources`, `used_resources` and the workload counters show the
+node as it was `report_lag` seconds ago, plus what other customers use on it (`other_tenants`, seeded per node and
+drifting). The node itself always knows its truth (:func:`true_usage`), which is what its checks use. `wg_ports`
+lists the seeded ports of other customers and the listen port of every network resource the node runs.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +15,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from emulators.grid import directory_store, workload_store
-from emulators.grid.capacity import Units
+from emulators.grid.capacity import Units, other_tenants
+from emulators.grid.config import Knobs
 from emulators.grid.directory_store import Node
 from emulators.grid.enums import WorkloadType
 
@@ -70,10 +77,13 @@ def _public_doc(node: Node) -> dict[str, Any]:
 
 
 def nodes_json(
-    conn: sqlite3.Connection, nodes: Sequence[Node], now: float, proofs: bool = False
+    conn: sqlite3.Connection, nodes: Sequence[Node], now: float, knobs: Knobs, proofs: bool = False
 ) -> list[dict[str, Any]]:
-    """Wire objects (§5.4/§5.5) with usage summed from the deployed workloads of each node."""
-    usage = workload_store.node_usage(conn, [node.node_id for node in nodes])
+    """Wire objects (§5.4/§5.5) with the usage each node last reported (see the module docstring)."""
+    reported_at = now - knobs.report_lag
+    usage = workload_store.node_usage(
+        conn, [node.node_id for node in nodes], None if knobs.report_lag <= 0 else reported_at
+    )
     out = []
     for node in nodes:
         units, counts = usage.get(node.node_id, (Units(), {}))
@@ -81,11 +91,27 @@ def nodes_json(
         item: dict[str, Any] = {"id": node.id, "node_id": node.node_id, **_public_doc(node)}
         item.update(updated=updated, uptime=uptime, workloads=_counters(counts))
         if not node.is_gateway:
+            units = units + other_tenants(node.node_id, node.doc["total_resources"], knobs.other_tenants, reported_at)
             item.update(used_resources=units.as_json(), reserved_resources=units.as_json())
+            item["wg_ports"] = wireguard_ports(conn, node)
             if proofs:
                 item["proofs"] = _proofs(node)
         out.append(item)
     return out
+
+
+def true_usage(conn: sqlite3.Connection, node: Node, now: float, knobs: Knobs) -> tuple[Units, Units]:
+    """(the marketplace's usage, other customers' usage) on the node right now: what the node itself sees."""
+    ours = workload_store.node_usage(conn, [node.node_id]).get(node.node_id, (Units(), {}))[0]
+    return ours, other_tenants(node.node_id, node.doc["total_resources"], knobs.other_tenants, now)
+
+
+def wireguard_ports(conn: sqlite3.Connection, node: Node) -> list[int]:
+    """The ports in use: other customers' (seeded) and the listen port of each network resource the node runs."""
+    taken = set(node.doc.get("wg_ports", [])) | {
+        port for port, _, _ in workload_store.wireguard_ports(conn, node.node_id)
+    }
+    return sorted(taken)
 
 
 def mark_down(conn: sqlite3.Connection, node_id: str, now: float) -> bool:

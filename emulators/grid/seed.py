@@ -103,6 +103,9 @@ def _node_networking(index: int, kind: str) -> tuple[list[dict[str, Any]], dict[
     if kind in ("public", "dual"):
         addrs += [f"{ipv4}/24", f"{ipv6_host}/64"]
         gateways += [gw4, gw6]
+    elif kind == "ipv4":
+        addrs.append(f"{ipv4}/24")
+        gateways.append(gw4)
     elif kind == "ipv6":
         addrs.append(f"{ipv6_host}/64")
         gateways.append(gw6)
@@ -117,7 +120,7 @@ def _node_networking(index: int, kind: str) -> tuple[list[dict[str, Any]], dict[
             "version": 1,
         }
     ifaces = [{"name": "zos", "addrs": addrs, "gateway": gateways, "macaddress": mac}]
-    sim = {"connectivity": kind, "ipv4": ipv4 if kind in ("public", "dual") else "", "ipv6_prefix": str(prefix)}
+    sim = {"connectivity": kind, "ipv4": ipv4 if kind in ("public", "dual", "ipv4") else "", "ipv6_prefix": str(prefix)}
     return ifaces, public_config, sim
 
 
@@ -129,6 +132,10 @@ def _node_rows(seed: int, size: WorldSize) -> Iterator[dict[str, Any]]:
         signing_seed = derive_seed(seed, "node", index)
         node_id, public_key_hex = node_identity(signing_seed)
         connectivity = rng.choices(("public", "dual", "ipv6", "hidden"), weights=(45, 20, 20, 15))[0]
+        # Half the dual-stack nodes have no IPv6 (drawn apart, so the draws above, and every node's other
+        # properties, stay what they were before IPv4-only nodes existed).
+        if connectivity == "dual" and random.Random(f"{seed}/node/{index}/ipv4-only").random() < 0.5:  # noqa: S311
+            connectivity = "ipv4"
         ifaces, public_config, sim = _node_networking(index, connectivity)
         total = {
             "cru": rng.choice((4, 8, 16, 32, 64)),

@@ -1,9 +1,11 @@
-"""The emulator's own storage: one SQLite file (WAL) behind one lock.
+"""The emulator's own storage: one SQLite file in WAL mode, one connection per server thread.
 
-This is the *emulated outside system*, not marketplace infrastructure, so stdlib sqlite3 is enough. The server runs
-one process, and every request runs its lazy time-based updates (lifecycle.advance) before reading, so every
-request writes; a single connection serialised by one lock keeps that simple and free of SQLITE_BUSY.
-The *_store modules hold the queries; this one owns the connection, schema and small key/value metadata.
+This is the *emulated outside system*, not marketplace infrastructure, so stdlib sqlite3 is enough. Requests are
+served concurrently, as the real explorer served them: a read runs in a deferred transaction on its thread's own
+connection (a WAL snapshot: it neither waits for writers nor blocks them), and every change runs in one short
+``BEGIN IMMEDIATE`` transaction, so SQLite's own lock orders writers (each waits up to ``BUSY_TIMEOUT_MS``) and a
+read-modify-write is never interleaved with another — there is no lock of ours around the database.
+The *_store modules hold the queries; this one owns the connections, schema and small key/value metadata.
 """
 
 from __future__ import annotations
@@ -130,7 +132,9 @@ CREATE TABLE IF NOT EXISTS workloads (
     created REAL NOT NULL,
     network_name TEXT,         -- denormalised for the node-side checks of §13
     ip TEXT,
-    domain TEXT
+    domain TEXT,
+    active_from REAL,          -- when the node started running it (its usage is reported report_lag later)
+    active_until REAL          -- when it stopped (deleted, failed, or its network torn down)
 );
 CREATE INDEX IF NOT EXISTS workloads_customer ON workloads (customer_tid, next_action, id);
 CREATE INDEX IF NOT EXISTS workloads_action ON workloads (next_action, id);
@@ -150,34 +154,98 @@ CREATE INDEX IF NOT EXISTS node_failures_node ON node_failures (node_id, id);
 """
 
 
+# How long a transaction waits for SQLite's write lock before failing; writers hold it for milliseconds.
+BUSY_TIMEOUT_MS = 30_000
+
+
 class Store:
-    """One SQLite connection and the lock that serialises every transaction on it."""
+    """The state file, with one connection per thread (sqlite3 connections are not shared between threads)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE below), never implicit.
-        self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
-        self._lock = threading.Lock()
+        self._path = path
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._opened_lock = threading.Lock()  # guards the list above, never the database
+        conn = self._connection()
+        conn.execute("PRAGMA journal_mode=WAL")  # persistent: set once on the file
+        conn.executescript(SCHEMA)
+        upgrade(conn)
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # isolation_level=None: transactions are explicit (BEGIN below), never implicit.
+            # check_same_thread=False only so that close() may run on another thread; each connection is used by
+            # the thread that opened it.
+            conn = sqlite3.connect(str(self._path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False)  # fmt: skip
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._local.conn = conn
+            with self._opened_lock:
+                self._opened.append(conn)
+        return conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """Run the block in one write transaction; commits on success, rolls back on any exception."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
+        """Run the block in one write transaction; commits on success, rolls back on any exception.
+
+        ``BEGIN IMMEDIATE`` takes SQLite's write lock at once (waiting for another writer if needed), so whatever
+        the block reads is still true when it writes: no lost update.
+        """
+        with self._run("BEGIN IMMEDIATE") as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one read transaction: a consistent snapshot that takes no write lock.
+
+        The block must not write (a write could fail if another writer committed since the snapshot was taken).
+        """
+        with self._run("BEGIN DEFERRED") as conn:
+            # query_only turns an accidental write into an immediate error instead of a rare SQLITE_BUSY.
+            conn.execute("PRAGMA query_only=ON")
             try:
-                yield self._conn
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-            self._conn.execute("COMMIT")
+                yield conn
+            finally:
+                conn.execute("PRAGMA query_only=OFF")
+
+    @contextmanager
+    def _run(self, begin: str) -> Iterator[sqlite3.Connection]:
+        conn = self._connection()
+        conn.execute(begin)
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        """Close every thread's connection (at shutdown, or after seeding in the arbiter)."""
+        with self._opened_lock:
+            for conn in self._opened:
+                conn.close()
+            self._opened.clear()
+        self._local = threading.local()
+
+
+# Columns added after the first release: a state file made before them gets them on open (NULL = unknown).
+_ADDED_COLUMNS = {"workloads": ("active_from REAL", "active_until REAL")}
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Add the columns an older state file lacks (CREATE TABLE IF NOT EXISTS leaves existing tables alone)."""
+    for table, columns in _ADDED_COLUMNS.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        for column in columns:
+            if column.split()[0] not in present:
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+        # Workloads running before the upgrade count as running since the beginning of time.
+        if table == "workloads" and "active_from" not in present:
+            conn.execute("UPDATE workloads SET active_from = 0 WHERE active = 1")
 
 
 def get_meta(conn: sqlite3.Connection, key: str) -> str | None:

@@ -40,6 +40,20 @@ class Workload:
     network_name: str | None = None
     ip: str | None = None
     domain: str | None = None
+    active_from: float | None = None
+    active_until: float | None = None
+
+    def start(self, at: float) -> None:
+        """The node runs it from ``at`` (its usage reaches the node's report ``report_lag`` later)."""
+        self.active = True
+        self.active_from = at
+        self.active_until = None
+
+    def stop(self, at: float) -> None:
+        """The node no longer runs it from ``at``; a no-op for a workload that never ran."""
+        if self.active:
+            self.active = False
+            self.active_until = at
 
 
 def _workload(row: sqlite3.Row) -> Workload:
@@ -65,6 +79,8 @@ def _workload(row: sqlite3.Row) -> Workload:
         network_name=row["network_name"],
         ip=row["ip"],
         domain=row["domain"],
+        active_from=row["active_from"],
+        active_until=row["active_until"],
     )
 
 
@@ -93,6 +109,8 @@ def _params(workload: Workload) -> dict[str, Any]:
         "network_name": workload.network_name,
         "ip": workload.ip,
         "domain": workload.domain,
+        "active_from": workload.active_from,
+        "active_until": workload.active_until,
     }
 
 
@@ -111,7 +129,8 @@ def save_workload(conn: sqlite3.Connection, workload: Workload) -> None:
     conn.execute(
         "UPDATE workloads SET next_action = :next_action, signatures_provision = :signatures_provision,"
         " signatures_delete = :signatures_delete, result = :result, active = :active, deploy_at = :deploy_at,"
-        " delete_at = :delete_at, fail_message = :fail_message WHERE id = :id",
+        " delete_at = :delete_at, fail_message = :fail_message, active_from = :active_from,"
+        " active_until = :active_until WHERE id = :id",
         {**_params(workload), "id": workload.id},
     )
 
@@ -174,15 +193,51 @@ def reschedule_pending(conn: sqlite3.Connection, node_id: str, not_before: float
         )
 
 
-def latest_live_network(conn: sqlite3.Connection, node_id: str, name: str) -> Workload | None:
-    """The newest live network resource of network ``name`` on ``node_id`` (the one the node applies)."""
+def latest_applied_network(conn: sqlite3.Connection, node_id: str, customer_tid: int, name: str) -> Workload | None:
+    """The newest network resource of the customer's network ``name`` that ``node_id`` applied and still runs.
+
+    A network is its owner's (zos derives the network id from the customer and the name). A version sent but not
+    yet applied does not count, nor one whose network was torn down since.
+    """
     row = conn.execute(
-        "SELECT * FROM workloads WHERE node_id = :node_id AND workload_type = :nr AND next_action = :live"
-        " AND network_name = :name"
-        " ORDER BY id DESC LIMIT 1",
-        {"node_id": node_id, "nr": int(WorkloadType.NETWORK_RESOURCE), "live": _LIVE, "name": name},
+        "SELECT * FROM workloads WHERE node_id = :node_id AND workload_type = :nr AND active = 1"
+        " AND network_name = :name AND customer_tid = :tid ORDER BY id DESC LIMIT 1",
+        {"node_id": node_id, "nr": int(WorkloadType.NETWORK_RESOURCE), "name": name, "tid": customer_tid},
     ).fetchone()
     return None if row is None else _workload(row)
+
+
+def running_in_network(conn: sqlite3.Connection, node_id: str, customer_tid: int, name: str) -> list[Workload]:
+    """Everything the node runs in (or as part of) the customer's network ``name``: its resources, containers, VMs."""
+    rows = conn.execute(
+        "SELECT * FROM workloads WHERE node_id = :node_id AND active = 1 AND network_name = :name"
+        " AND customer_tid = :tid ORDER BY id",
+        {"node_id": node_id, "name": name, "tid": customer_tid},
+    ).fetchall()
+    return [_workload(row) for row in rows]
+
+
+def wireguard_ports(conn: sqlite3.Connection, node_id: str) -> list[tuple[int, int, str]]:
+    """(port, customer, network name) of every network resource the node runs (each holds its listen port)."""
+    rows = conn.execute(
+        "SELECT customer_tid, network_name, body FROM workloads WHERE node_id = :node_id AND active = 1"
+        " AND workload_type = :nr",
+        {"node_id": node_id, "nr": int(WorkloadType.NETWORK_RESOURCE)},
+    ).fetchall()
+    return [
+        (int(json.loads(row["body"])["wireguard_listen_port"]), int(row["customer_tid"]), str(row["network_name"]))
+        for row in rows
+    ]
+
+
+def volume_mounts(conn: sqlite3.Connection, node_id: str, exclude_id: int) -> set[str]:
+    """The workload ids (text) of the volumes mounted by the containers the node runs, other than ``exclude_id``."""
+    rows = conn.execute(
+        "SELECT body FROM workloads WHERE node_id = :node_id AND active = 1 AND workload_type = :container"
+        " AND id != :id",
+        {"node_id": node_id, "container": int(WorkloadType.CONTAINER), "id": exclude_id},
+    ).fetchall()
+    return {str(mount["volume_id"]).partition("-")[0] for row in rows for mount in json.loads(row["body"])["volumes"]}
 
 
 def ip_taken(conn: sqlite3.Connection, node_id: str, network: str, ip: str, exclude_id: int) -> bool:
@@ -212,19 +267,25 @@ def domain_taken(conn: sqlite3.Connection, node_id: str, domain: str, exclude_id
     return row is not None
 
 
-def node_usage(conn: sqlite3.Connection, node_ids: Sequence[str]) -> dict[str, tuple[Units, dict[int, int]]]:
-    """Per node: the summed units of its deployed workloads and how many it runs per workload type."""
+def node_usage(
+    conn: sqlite3.Connection, node_ids: Sequence[str], at: float | None = None
+) -> dict[str, tuple[Units, dict[int, int]]]:
+    """Per node: the summed units of its deployed workloads and how many it runs per workload type.
+
+    ``at`` None: what runs now (the node's truth). A time: what ran at that moment (what its last report shows).
+    """
+    running = "active = 1" if at is None else "active_from <= :at AND (active_until IS NULL OR active_until > :at)"
     usage: dict[str, tuple[Units, dict[int, int]]] = {}
     for start in range(0, len(node_ids), 500):
         chunk = list(node_ids[start : start + 500])
         marks = ", ".join(f":n{i}" for i in range(len(chunk)))
         # Only placeholders are formatted into the SQL.
         sums = "count(*) AS n, sum(cru) AS cru, sum(mru) AS mru, sum(sru) AS sru, sum(hru) AS hru"
-        sql = f"SELECT node_id, workload_type, {sums} FROM workloads WHERE active = 1 AND node_id IN ({marks})"  # noqa: S608
+        sql = f"SELECT node_id, workload_type, {sums} FROM workloads WHERE {running} AND node_id IN ({marks})"  # noqa: S608
         sql += " GROUP BY node_id, workload_type"
         rows = conn.execute(
             sql,
-            {f"n{i}": node_id for i, node_id in enumerate(chunk)},
+            {"at": at, **{f"n{i}": node_id for i, node_id in enumerate(chunk)}},
         ).fetchall()
         for row in rows:
             units, counts = usage.get(row["node_id"], (Units(), {}))

@@ -28,7 +28,14 @@ from emulators.grid.config import DeployLatency, EmulatorConfig, Knobs
 
 def emulator_config(tmp_path: Path, **overrides: Any) -> EmulatorConfig:
     # Payments are credited at once here; test_payments.py exercises the delay.
-    knobs = Knobs(deploy_latency=DeployLatency(TEST_LATENCY), delete_latency=TEST_LATENCY, payment_delay=0.0)
+    # Node reports are immediate and exact (no other tenants) here; test_node_truth.py exercises both.
+    knobs = Knobs(
+        deploy_latency=DeployLatency(TEST_LATENCY),
+        delete_latency=TEST_LATENCY,
+        payment_delay=0.0,
+        report_lag=0.0,
+        other_tenants=0.0,
+    )
     values: dict[str, Any] = {"state_path": tmp_path / "state.sqlite3", "knobs": knobs}
     values.update(overrides)
     return EmulatorConfig(**values)
@@ -64,8 +71,8 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., EmulatorProcess]]:
 
     def start(*args: str, state: Path | None = None, extra_env: dict[str, str] | None = None) -> EmulatorProcess:
         state_args = ["--state", str(state or tmp_path / "state.sqlite3")]
-        latency = ["--deploy-latency", str(TEST_LATENCY), "--delete-latency", str(TEST_LATENCY)]
-        latency += ["--payment-delay", "0"]
+        latency = ["--deploy-latency", str(TEST_LATENCY), "--delete-latency", str(TEST_LATENCY), "--payment-delay", "0",
+                   "--report-lag", "0", "--other-tenants", "0"]  # fmt: skip
         log_path = tmp_path / f"emulator-{len(started)}.log"
         emulator = EmulatorProcess([*state_args, *latency, *args], {**env, **(extra_env or {})}, log_path)
         started.append(emulator)

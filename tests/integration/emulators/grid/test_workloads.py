@@ -9,7 +9,7 @@ from typing import Any
 
 import nacl.public
 import pytest
-from grid_emulator_client import TEST_LATENCY, Grid, data_json
+from grid_emulator_client import TEST_LATENCY, Grid, data_json, has_public_ipv6
 from grid_emulator_signing import Identity, identity, seal, sign_digest, workload_challenge
 
 
@@ -26,6 +26,9 @@ class Setup:
 @pytest.fixture
 def setup(grid: Grid, alice: Identity) -> Setup:
     nodes, gateways = grid.farm_nodes(1)
+    # A node with a public IPv6 and HDDs first: containers here may ask for an IPv6 (test_node_truth.py covers
+    # nodes without one), ZDBs want HDD space.
+    nodes.sort(key=lambda node: (not has_public_ipv6(node), not node["total_resources"]["hru"]))
     node_ids = [n["node_id"] for n in nodes] + [g["node_id"] for g in gateways]
     pool_id = grid.paid_pool(alice, node_ids, cus=10_000_000, sus=10_000_000)
     return Setup(grid, alice, pool_id, nodes[0], nodes[1], gateways[0])
