@@ -32,7 +32,7 @@ def authenticate() -> None:
     world = current_world()
 
     def pubkey_of(tid: int) -> str | None:
-        with world.store.transaction() as conn:
+        with world.store.read() as conn:
             user = directory_store.get_user(conn, tid)
         return None if user is None else user.pubkey
 

@@ -58,7 +58,7 @@ def list_workloads() -> Response:
     page = page_arg()
     customer_tid = int_arg("customer_tid")
     next_action = int_arg("next_action")
-    with current_world().session() as (conn, _):
+    with current_world().read_session() as (conn, _):
         found, total = workload_store.find_workloads(conn, customer_tid, next_action, page.size, page.offset)
         return paged_response([workloads.workload_json(w) for w in found], total, page)
 
@@ -66,7 +66,7 @@ def list_workloads() -> Response:
 @bp.get("/reservations/workloads/<raw_id>")
 def get_workload(raw_id: str) -> Response:
     workload_id = path_id(raw_id, "workload")
-    with current_world().session() as (conn, _):
+    with current_world().read_session() as (conn, _):
         workload = workload_store.get_workload(conn, workload_id)
     if workload is None:
         raise ApiError(404, "workload not found")

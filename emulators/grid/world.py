@@ -30,10 +30,28 @@ class World:
 
     @contextmanager
     def session(self) -> Iterator[tuple[sqlite3.Connection, float]]:
-        """A transaction in which the simulated world has been brought up to the current emulator time."""
+        """A write transaction in which the simulated world has been brought up to the current emulator time."""
         with self.store.transaction() as conn:
             now = self.clock.now()
             lifecycle.advance(conn, now, self.settings.current)
+            yield conn, now
+
+    @contextmanager
+    def read_session(self) -> Iterator[tuple[sqlite3.Connection, float]]:
+        """A read-only snapshot of the world as of the current emulator time, concurrent with other requests.
+
+        What became due is applied first, in a short write transaction, and only when something is due: most
+        reads take no write lock at all. The block must not write (see Store.read).
+        """
+        now = self.clock.now()
+        with self.store.read() as conn:
+            due = lifecycle.next_due(conn)
+            if due is None or due > now:
+                yield conn, now
+                return
+        with self.store.transaction() as conn:
+            lifecycle.advance(conn, now, self.settings.current)
+        with self.store.read() as conn:
             yield conn, now
 
 
