@@ -54,3 +54,35 @@ def test_bought_capacity_only_grows_and_states_are_checked(rollback_cursor: Any)
     assert pool is not None and (pool["cus_bought"], pool["sus_bought"]) == (101, 202)
     with pytest.raises(psycopg2.errors.CheckViolation):
         store.update_pool(rollback_cursor, pool_id, state="paid-ish")
+
+
+def test_a_new_pool_records_what_was_asked(rollback_cursor: Any) -> None:
+    row = store.insert_pool(rollback_cursor, "alice.3bot", uuid.uuid4().hex, {"id": 7, "name": "paidfarm"}, "FreeTFT",
+                            None)  # fmt: skip
+    assert row is not None
+    pool = store.get_pool(rollback_cursor, "alice.3bot", int(row["id"]))
+    assert pool is not None
+    assert (pool["owner"], pool["farm_id"], pool["farm_name"], pool["currency"], pool["days"], pool["state"]) == (
+        "alice.3bot", 7, "paidfarm", "FreeTFT", None, "submitting")  # fmt: skip
+
+
+def test_another_owner_can_neither_lock_nor_find_a_pool(rollback_cursor: Any) -> None:
+    key = uuid.uuid4().hex
+    pool_id = _pool(rollback_cursor, "alice.3bot", key)
+    assert store.lock_pool(rollback_cursor, "bob.3bot", pool_id) is None
+    assert store.lock_pool_by_key(rollback_cursor, "bob.3bot", key) is None
+    locked = store.lock_pool(rollback_cursor, "alice.3bot", pool_id)
+    assert locked is not None and locked["id"] == pool_id
+    by_key = store.lock_pool_by_key(rollback_cursor, "alice.3bot", key)
+    assert by_key is not None and by_key["id"] == pool_id
+
+
+def test_the_owners_pools_in_order_optionally_by_state(rollback_cursor: Any) -> None:
+    owner = f"u{uuid.uuid4().hex[:12]}.3bot"
+    first, second, third = (_pool(rollback_cursor, owner) for _ in range(3))
+    store.update_pool(rollback_cursor, second, state="active")
+    _pool(rollback_cursor, "bob.3bot")
+    assert [p["id"] for p in store.list_pools(rollback_cursor, owner)] == [first, second, third]
+    assert [p["id"] for p in store.list_pools(rollback_cursor, owner, ("active",))] == [second]
+    assert [p["id"] for p in store.list_pools(rollback_cursor, owner, ("submitting", "failed"))] == [first, third]
+    assert store.list_pools(rollback_cursor, f"u{uuid.uuid4().hex[:12]}.3bot") == []
