@@ -21,15 +21,16 @@ def test_another_users_pool_is_refused_while_its_owners_verdict_is_cached(world:
     owner, other = "olga.3bot", "oscar.3bot"
     pool = world.pool(owner)
     world.pool(other)  # the other user is a customer too, with a pool of their own
-    mine = world.deploy(owner, "network", {"name": "home", "pool_ids": [pool]})
-    assert mine["status"] == "deployed", world.events(str(mine["id"]))
+    mine = world.submit(owner, "network", {"name": "home", "pool_ids": [pool]})["solution_id"]
+    world.wait(mine, ("deploying", "deployed"))  # planned: the owner's verdict is cached from here on
 
     theirs = world.deploy(other, "network", {"name": "home", "pool_ids": [pool]})
     theirs_id = str(theirs["id"])
+    assert world.wait(mine)["status"] == "deployed", world.events(mine)
     assert theirs["status"] == "rolled_back", world.events(theirs_id)
     assert f"you have no pool {pool}" in theirs["error"], theirs["error"]
     # Refused for the very same pool and resources within the verdict's lifetime (what lets this test fail).
-    asked_within = _first_event(theirs_id, "failed:") - _first_event(str(mine["id"]), "submitted")
+    asked_within = _first_event(theirs_id, "failed:") - _first_event(mine, "submitted")
     assert asked_within.total_seconds() < POOL_VERDICT_TTL, asked_within
     assert world.workloads(theirs_id) == []
     # Nothing of the other user's runs on the owner's pool.
