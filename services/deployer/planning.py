@@ -52,7 +52,8 @@ def _verdicts(dep: Deployer, owner: str, placements: list[Placement]) -> Verdict
     return verdicts
 
 
-def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: list[str]) -> tuple[str, int]:
+def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: list[str],
+            holder: str) -> tuple[str, int]:  # fmt: skip
     """(node id, grid pool id) for one placement, trying its pool then its alternatives.
 
     Raises:
@@ -69,7 +70,7 @@ def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: li
                           public_ipv6=p.public_ipv6, exclude=tuple(taken), pool_label=label)  # fmt: skip
         over = dep.settings.over_provisioning
         try:
-            node = _pick(cur, p, query, over)
+            node = _pick(cur, p, query, over, holder)
         except NoNodeFits as exc:
             reasons.append(str(exc))
             continue
@@ -80,21 +81,22 @@ def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: li
     raise PlanningFailed("; ".join(reasons) if reasons else f"no usable pool for {p.role}")
 
 
-def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool) -> str:
-    """The user's node if it fits, else a random fitting one; its capacity reserved in this transaction.
+def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool, holder: str) -> str:
+    """The user's node if it fits, else a random fitting one; its capacity reserved in this transaction and held
+    for ``holder`` (the solution) against lagging node reports.
 
     Raises:
         NoNodeFits: nothing fits (the message says what is missing).
     """
     if p.node_id is not None:
         node_fits(cur, p.node_id, query, over_provisioning=over)
-        reserve(cur, p.node_id, p.resources, over_provisioning=over)
+        reserve(cur, p.node_id, p.resources, over_provisioning=over, holder=holder)
         return p.node_id
     for _ in range(3):
         node = find_nodes(cur, query, 1, over_provisioning=over)[0]
         try:
             # Re-checked under the node's row lock: a concurrent deployment may have taken its last space.
-            reserve(cur, node.node_id, p.resources, over_provisioning=over)
+            reserve(cur, node.node_id, p.resources, over_provisioning=over, holder=holder)
         except NoNodeFits:
             query = replace(query, exclude=(*query.exclude, node.node_id))
             continue
@@ -137,7 +139,7 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
         taken: dict[str | None, list[str]] = defaultdict(list)
         changed = False
         for p in placements:
-            node_id, grid_pool_id = _choose(dep, cur, p, verdicts, taken[p.group] if p.group else [])
+            node_id, grid_pool_id = _choose(dep, cur, p, verdicts, taken[p.group] if p.group else [], solution_id)
             if p.group:
                 taken[p.group].append(node_id)
             ip = None

@@ -14,6 +14,7 @@ import structlog
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.deployer import network_store, networks, store
 from services.deployer.context import Deployer, Transient
+from services.deployer.grid import node_finder
 from services.deployer.grid.kinds import NextAction
 
 log = structlog.get_logger(__name__)
@@ -49,6 +50,7 @@ def step(dep: Deployer, sol: dict[str, Any]) -> str:
             return "progress"
         final = "rolled_back" if fresh["status"] == "failed" else "cancelled"
         store.free_solution_ips(cur, solution_id)
+        node_finder.release(cur, solution_id)  # nothing of it is left on its nodes
         if sol["type"] == "network" and sol["network_id"] is not None:
             net = network_store.network(cur, sol["network_id"])
             if net is not None and str(net["solution_id"]) == solution_id:

@@ -85,7 +85,8 @@ def _fresh_state(database: str, redis_url: str) -> None:
     try:
         with conn, conn.cursor() as cur:
             cur.execute("TRUNCATE pools.pools, pools.reservations, deployer.solutions, deployer.networks, "
-                        "deployer.workloads, deployer.nodes, deployer.node_index, deployer.port_allocations, "
+                        "deployer.workloads, deployer.nodes, deployer.node_index, deployer.node_holds, "
+                        "deployer.port_allocations, "
                         "chatflow.sessions CASCADE")  # fmt: skip
     finally:
         conn.close()

@@ -2,9 +2,12 @@
 
 Beat refreshes ``deployer.nodes`` from the explorer (:func:`refresh_index`), so a search is one query on
 PostgreSQL rather than a listing of the whole grid per request. A choice is random among the nodes that fit, and
-a deployment that took capacity (:func:`reserve`) is visible to the next search before the grid shows it; the
-next refresh replaces that local bookkeeping with grid truth. ``OVER_PROVISIONING`` ignores CPU and memory in
-every check here (search, user-chosen node, reservation); disks always count.
+a deployment that took capacity (:func:`reserve`) is visible to the next search before the grid shows it. Nodes
+report their usage late (minutes on the real grid), so a deployment's reservation is *held*: each refresh writes
+the grid's figure plus the live holds, until the hold expires (HOLD_SECONDS) or the deployment is rolled back or
+cancelled (:func:`release`). Until then a node may look fuller than it is, never emptier.
+``OVER_PROVISIONING`` ignores CPU and memory in every check here (search, user-chosen node, reservation); disks
+always count.
 
 When nothing fits, :class:`NoNodeFits` says which requirement could not be met, found by dropping one requirement
 at a time over counts of the index per combination of met and missed requirements (one grouped query, over the
@@ -32,6 +35,9 @@ from services.deployer.grid.node_store import Cursor, Filters
 log = structlog.get_logger(__name__)
 
 PAGE_SIZE = 1000  # the explorer's largest page (GRID_API §2.3): 10 requests for a 10,000-node grid
+# How long a reservation is held against lagging node reports: a deployment's stages finish well within it, and
+# the node's report follows (minutes on the real grid). Holding longer only makes a node look fuller for a while.
+HOLD_SECONDS = 1800.0
 
 
 @dataclass(frozen=True)
@@ -115,8 +121,11 @@ def node_fits(cur: Cursor, node_id: str, query: NodeQuery, *, over_provisioning:
     return node
 
 
-def reserve(cur: Cursor, node_id: str, resources: Resources, *, over_provisioning: bool | None = None) -> None:
-    """Count ``resources`` as taken on the node until the next refresh (which replaces it with grid truth).
+def reserve(cur: Cursor, node_id: str, resources: Resources, *, over_provisioning: bool | None = None,
+            holder: str | None = None, hold_seconds: float = HOLD_SECONDS) -> None:  # fmt: skip
+    """Count ``resources`` as taken on the node: until the next refresh, or with ``holder`` (the deployment) for
+    ``hold_seconds`` across refreshes, since the grid reports a node's usage late and a refresh that replaced our
+    reservation with the grid's figure would let the next deployment overbook the node.
 
     Call it in the transaction that chose the node and records the deployment: a rollback gives the capacity
     back. With ``over_provisioning`` given, the node's room is re-checked atomically: concurrent reservations of
@@ -139,6 +148,13 @@ def reserve(cur: Cursor, node_id: str, resources: Resources, *, over_provisionin
             node_fits(cur, node_id, NodeQuery(resources), over_provisioning=over_provisioning)  # raises the reason
         raise NoNodeFits(f"node {node_id} is not on the grid" if over_provisioning is None else
                          f"node {node_id} no longer has room for this deployment")  # fmt: skip
+    if holder is not None and any(amounts.values()):
+        node_store.add_hold(cur, node_id, holder, amounts, hold_seconds)
+
+
+def release(cur: Cursor, holder: str) -> None:
+    """The deployment ``holder`` is over and gone from the grid: its holds end and the index gives them back."""
+    node_store.release_holds(cur, holder)
 
 
 # --- Public endpoints (GRID_API §11) ---------------------------------------------------------------------------
@@ -197,8 +213,11 @@ def load_index(cur: Cursor, listing: Sequence[dict[str, Any]]) -> int:
     # Node id order: concurrent writers that lock several rows in one order cannot deadlock each other.
     node_store.upsert_nodes(cur, [rows[node_id] for node_id in sorted(rows)])
     removed = node_store.prune_nodes(cur)
+    # The grid's figures lag behind deployments: what we reserved and it may not show yet is added back.
+    held = node_store.apply_holds(cur)
     node_store.record_refresh(cur, len(rows))
-    log.info("node index refreshed", nodes=len(rows), removed=removed, seconds=round(time.monotonic() - started, 3))
+    log.info("node index refreshed", nodes=len(rows), removed=removed, held=held,
+             seconds=round(time.monotonic() - started, 3))  # fmt: skip
     return len(rows)
 
 

@@ -161,6 +161,61 @@ def add_reserved(cur: Cursor, node_id: str, amounts: dict[str, float], checks: d
     return cur.fetchone() is not None
 
 
+def add_hold(cur: Cursor, node_id: str, holder: str, amounts: dict[str, float], seconds: float) -> None:
+    """Remember ``amounts`` taken on the node by ``holder`` for ``seconds``: refreshes keep adding it."""
+    cur.execute(
+        """
+        INSERT INTO deployer.node_holds (node_id, holder, cru, mru, sru, hru, expires_at)
+        VALUES (%(node_id)s, %(holder)s, %(cru)s, %(mru)s, %(sru)s, %(hru)s,
+                now() + make_interval(secs => %(seconds)s))
+        """,
+        {"node_id": node_id, "holder": holder, "seconds": seconds, **amounts},
+    )
+
+
+def apply_holds(cur: Cursor) -> int:
+    """After the grid's figures were written: drop expired holds, add the live ones; returns how many are live.
+
+    Holds of one node are summed, so each node row is updated once; the refresh has locked every row already.
+    """
+    cur.execute("DELETE FROM deployer.node_holds WHERE expires_at <= now()")
+    cur.execute(
+        """
+        UPDATE deployer.nodes n
+        SET reserved_cru = GREATEST(n.reserved_cru, 0) + h.cru, reserved_mru = GREATEST(n.reserved_mru, 0) + h.mru,
+            reserved_sru = GREATEST(n.reserved_sru, 0) + h.sru, reserved_hru = GREATEST(n.reserved_hru, 0) + h.hru
+        FROM (SELECT node_id, sum(cru) AS cru, sum(mru) AS mru, sum(sru) AS sru, sum(hru) AS hru
+              FROM deployer.node_holds GROUP BY node_id) AS h
+        WHERE n.node_id = h.node_id
+        """
+    )
+    return int(cur.rowcount)
+
+
+def release_holds(cur: Cursor, holder: str) -> int:
+    """End the holds of ``holder`` (its deployment is over and removed) and give their capacity back in the index.
+
+    Safe whatever the grid shows: a report that still counts the removed workloads only over-states the usage.
+    """
+    cur.execute(
+        """
+        WITH released AS (
+            DELETE FROM deployer.node_holds WHERE holder = %(holder)s
+            RETURNING node_id, cru, mru, sru, hru
+        ), summed AS (
+            SELECT node_id, sum(cru) AS cru, sum(mru) AS mru, sum(sru) AS sru, sum(hru) AS hru
+            FROM released GROUP BY node_id
+        )
+        UPDATE deployer.nodes n
+        SET reserved_cru = n.reserved_cru - s.cru, reserved_mru = n.reserved_mru - s.mru,
+            reserved_sru = n.reserved_sru - s.sru, reserved_hru = n.reserved_hru - s.hru
+        FROM summed s WHERE n.node_id = s.node_id
+        """,
+        {"holder": holder},
+    )
+    return int(cur.rowcount)
+
+
 _UPSERT = """
 INSERT INTO deployer.nodes (node_id, farm_id, country, city, total_cru, total_mru, total_sru, total_hru,
                             reserved_cru, reserved_mru, reserved_sru, reserved_hru, updated, free_to_use,
@@ -184,7 +239,8 @@ _UPSERT_ROW = (
 
 
 def upsert_nodes(cur: Cursor, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert or overwrite nodes (grid truth replaces local reservations); ``refreshed_at`` = transaction start."""
+    """Insert or overwrite nodes with the grid's figures (:func:`apply_holds` then adds what the grid may not show
+    yet); ``refreshed_at`` = transaction start."""
     psycopg2.extras.execute_values(cur, _UPSERT, rows, template=_UPSERT_ROW, page_size=1000)
 
 

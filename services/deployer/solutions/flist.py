@@ -65,7 +65,8 @@ class Flist:
         where = spec.where
         # SOLUTIONS §3.4 note: the volume adds its GiB, not ceil(size/1024).
         query = spec.resources.query(extra_sru=spec.volume.size if spec.volume else 0)
-        return [Placement("container", where.pool_id, query, where.node_id, ip=where.ip)]
+        # A public IPv6 only exists on nodes that have one: the node must be chosen for it.
+        return [Placement("container", where.pool_id, query, where.node_id, ip=where.ip, public_ipv6=spec.public_ipv6)]
 
     def network_of(self, spec: FlistSpec) -> str | None:
         return spec.network

@@ -83,7 +83,9 @@ class Minio:
             for role, (pool, others) in zip(roles, spread(spec.zdb_pool_ids, len(roles)), strict=True)
         ]
         query = Resources(cru=spec.cpu, mru=-(-spec.memory // MiB_PER_GiB), sru=ZDB_GIB)
-        minios = [Placement(role, w.pool_id, query, w.node_id, ip=w.ip) for role, w in spec.minio_roles().items()]
+        # A public IPv6 only exists on nodes that have one: the nodes must be chosen for it.
+        minios = [Placement(role, w.pool_id, query, w.node_id, ip=w.ip, public_ipv6=spec.public_ipv6)
+                  for role, w in spec.minio_roles().items()]  # fmt: skip
         return zdbs + minios
 
     def network_of(self, spec: MinioSpec) -> str | None:

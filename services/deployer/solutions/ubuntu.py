@@ -29,7 +29,9 @@ class Ubuntu:
 
     def placements(self, spec: UbuntuSpec) -> list[Placement]:
         where = spec.where
-        return [Placement("container", where.pool_id, spec.resources.query(), where.node_id, ip=where.ip)]
+        # A public IPv6 only exists on nodes that have one: the node must be chosen for it.
+        return [Placement("container", where.pool_id, spec.resources.query(), where.node_id, ip=where.ip,
+                          public_ipv6=spec.public_ipv6)]  # fmt: skip
 
     def network_of(self, spec: UbuntuSpec) -> str | None:
         return spec.network

@@ -77,7 +77,7 @@ def grid(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Grid]:
         # Leave no index of this throw-away grid behind: the next test world must read its own grid.
         conn = psycopg2.connect(TEST_DATABASE_URL)
         with conn, conn.cursor() as cur:
-            cur.execute("TRUNCATE deployer.nodes, deployer.node_index")
+            cur.execute("TRUNCATE deployer.nodes, deployer.node_index, deployer.node_holds")
         conn.close()
 
 
@@ -102,6 +102,11 @@ def db() -> Iterator[Database]:
 
 def ids(nodes: list[Any]) -> set[str]:
     return {n.node_id for n in nodes}
+
+
+def free(node: dict[str, Any], unit: str) -> float:
+    """A node's free capacity as the grid reports it (GRID_API §10.4); other tenants use part of every node."""
+    return float(node["total_resources"][unit] - max(0, node["reserved_resources"][unit]))
 
 
 def wire(listing: list[dict[str, Any]], node_id: str) -> dict[str, Any]:
@@ -135,7 +140,7 @@ def test_refresh_indexes_every_node_and_drops_vanished_ones(grid: Grid, db: Data
     assert node is not None and node.farm_id == first["farm_id"]
     assert (node.public_ipv4, node.public_ipv6) == endpoints_of(first)
     assert node.wg_ports == tuple(first["wg_ports"])
-    assert node.free_sru == first["total_resources"]["sru"]
+    assert node.free_sru == free(first, "sru")
 
 
 def test_ensure_fresh_refreshes_once_for_many_workers(grid: Grid, db: Database) -> None:
@@ -237,8 +242,8 @@ def test_several_nodes_are_distinct(cur: Any, listing: list[dict[str, Any]]) -> 
 
 
 def test_over_provisioning_ignores_cpu_and_memory_but_not_disk(cur: Any, listing: list[dict[str, Any]]) -> None:
-    most_cru = max(n["total_resources"]["cru"] for n in listing)
-    most_sru = max(n["total_resources"]["sru"] for n in listing)
+    most_cru = int(max(free(n, "cru") for n in listing))
+    most_sru = max(free(n, "sru") for n in listing)
     greedy = Resources(cru=most_cru * 4, mru=100_000, sru=1)
     assert len(find_nodes(cur, NodeQuery(greedy), 3, over_provisioning=True)) == 3
     node_id = listing[0]["node_id"]
@@ -256,12 +261,12 @@ def test_over_provisioning_ignores_cpu_and_memory_but_not_disk(cur: Any, listing
 
 def test_the_message_names_the_missing_capacity_of_the_pool(cur: Any, listing: list[dict[str, Any]]) -> None:
     pool = [n["node_id"] for n in listing[:6]]
-    most = max(n["total_resources"]["sru"] for n in listing[:6])
+    most = max(free(n, "sru") for n in listing[:6])
     query = NodeQuery(Resources(cru=1, mru=1, sru=most + 50), node_ids=pool, pool_label="pool 12")
     expected = rf"^no node of pool 12 has {most + 50:g} GiB of free SSD storage \(the most any has is {most:g} GiB\)$"
     with pytest.raises(NoNodeFits, match=expected):
         find_nodes(cur, query, over_provisioning=False)
-    small = min(pool, key=lambda n: wire(listing, n)["total_resources"]["sru"])
+    small = min(pool, key=lambda n: free(wire(listing, n), "sru"))
     with pytest.raises(NoNodeFits, match=rf"^node {small} has only \d+ GiB of free SSD storage \({most + 50:g} GiB"):
         node_fits(cur, small, query, over_provisioning=False)
     outsider = listing[7]["node_id"]
