@@ -27,6 +27,17 @@ class ExplorerUnavailable(Exception):
     """The explorer did not answer in time, or failed (5xx): try again later (a 503 for users)."""
 
 
+class ExplorerFailed(ExplorerUnavailable):
+    """The explorer answered a POST with a 5xx: ``status`` and its error text. Still "unavailable" for callers
+    that do not care; a caller that knows what a 5xx means for its request (an extension of a pool the explorer
+    cannot extend answers 500, GRID_API §4.5) can tell it from a timeout."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(f"the grid explorer failed (HTTP {status}: {message})")
+        self.status = status
+        self.message = message
+
+
 @dataclass
 class ExplorerRejected(Exception):
     """The explorer refused the request (4xx): ``message`` is its error text."""
@@ -123,7 +134,8 @@ class Explorer:
         """One signed POST, not retried.
 
         Raises:
-            ExplorerUnavailable: no answer in time, or a 5xx (the request may or may not have taken effect).
+            ExplorerUnavailable: no answer in time, or (as :class:`ExplorerFailed`) a 5xx; the request may or may
+                not have taken effect.
             ExplorerRejected: a 4xx answer.
         """
         try:
@@ -136,7 +148,7 @@ class Explorer:
         except requests.RequestException as exc:
             raise ExplorerUnavailable(f"the grid explorer did not answer ({type(exc).__name__})") from None
         if response.status_code >= 500:
-            raise ExplorerUnavailable(f"the grid explorer failed (HTTP {response.status_code})")
+            raise ExplorerFailed(response.status_code, self._error_text(response))
         if response.status_code >= 400:
             raise ExplorerRejected(response.status_code, self._error_text(response))
         try:

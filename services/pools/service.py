@@ -19,7 +19,7 @@ from services.common import contracts
 from services.common.capacity import Resources, can_carry, cu_su
 from services.common.db import Database
 from services.common.errors import ApiError, FieldError, ServiceUnavailable
-from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
+from services.common.explorer import Explorer, ExplorerFailed, ExplorerRejected, ExplorerUnavailable
 from services.common.settings import Settings
 from services.pools import farms, payment, store
 
@@ -45,9 +45,15 @@ def signed_reservation(explorer: Explorer, pool_id: int, cus: int, sus: int, nod
 
 
 def _send(explorer: Explorer, body: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None, int]:
-    """POST the reservation; (answer, None, 0) or (None, reason for the user, status to answer)."""
+    """POST the reservation; (answer, None, 0) or (None, reason for the user, status to answer).
+
+    Raises:
+        ExplorerFailed: the explorer answered a 5xx (what it means depends on the request).
+    """
     try:
         answer = explorer.post("/reservations/pools", body)
+    except ExplorerFailed:
+        raise
     except ExplorerUnavailable as exc:
         return None, f"the grid explorer is unavailable, nothing was reserved; try again ({exc})", 503
     except ExplorerRejected as exc:
@@ -230,7 +236,8 @@ def extend_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
     """Add capacity to an active pool; returns the reservation row (the same one for a repeated key).
 
     Raises:
-        ApiError: 404 not the owner's, 409 pool not active, 422 currency not accepted, 502/503 explorer.
+        ApiError: 404 not the owner's; 409 pool not active, or gone from the grid; 422 currency not accepted;
+            502 explorer refusal or failure (final for this request: nothing was reserved); 503 explorer down.
     """
     with db.transaction() as cur:
         pool = store.get_pool(cur, owner, pool_id)
@@ -241,14 +248,10 @@ def extend_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
         raise ApiError(409, message, (FieldError("pool_not_active", message),))
     try:
         offer = farms.find_offer(explorer, pool["farm_id"], currency)
-        live = explorer.get_json(f"/reservations/pools/{pool['grid_pool_id']}")
+        live = _live_for_extension(explorer, int(pool["grid_pool_id"]))
+        node_ids = _extension_nodes(explorer, pool, live, offer, currency)
     except ExplorerUnavailable as exc:
         raise ServiceUnavailable(f"the grid explorer is unavailable; try again ({exc})") from None
-    if offer is None or (currency == "FreeTFT" and not set(pool["node_ids"]) <= set(offer["node_ids"])):
-        message = f"this pool's farm does not accept {currency}"
-        raise ApiError(422, "the request is not valid", (FieldError("currency_not_accepted", message, "currency"),))
-    # A pool never loses nodes; new nodes of the farm join it (GRID_API §4.5).
-    node_ids = list(pool["node_ids"]) + [n for n in offer["node_ids"] if n not in set(pool["node_ids"])]
     failure: tuple[str, int] | None = None
     with db.transaction() as cur:
         locked = store.lock_pool(cur, owner, pool_id)
@@ -262,8 +265,12 @@ def extend_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
             baseline_at=datetime.now(UTC),
         )  # fmt: skip
         body = signed_reservation(explorer, int(pool["grid_pool_id"]), cus, sus, node_ids, currency)
-        answer, reason, status = _send(explorer, body)
+        try:
+            answer, reason, status = _send(explorer, body)
+        except ExplorerFailed as exc:
+            answer, reason, status = None, _failed_extension(explorer, int(pool["grid_pool_id"]), exc), 502
         if answer is None:
+            # Failed, never left "submitting": the pool's payment view keeps showing its last real reservation.
             store.update_reservation(cur, reservation["id"], state="failed", state_reason=reason)
             failure = (str(reason), status)
         else:
@@ -271,9 +278,72 @@ def extend_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
             store.update_pool(cur, pool_id, node_ids=node_ids)
         result = store.get_reservation(cur, reservation["id"])
     if failure is not None:
+        log.warning("pool extension failed", pool=pool_id, reason=failure[0])
         raise ApiError(failure[1], failure[0], (FieldError("explorer", failure[0]),))
     assert result is not None
     return result
+
+
+def _gone(grid_pool_id: int) -> str:
+    return (f"pool {grid_pool_id} no longer exists on the grid, so it cannot be extended; nothing was charged. "
+            "Buy a new pool instead")  # fmt: skip
+
+
+def _live_for_extension(explorer: Explorer, grid_pool_id: int) -> dict[str, Any]:
+    """The pool as the explorer has it. Raises ApiError 409 when it is gone, ExplorerUnavailable."""
+    try:
+        return dict(explorer.get_json(f"/reservations/pools/{grid_pool_id}"))
+    except ExplorerRejected as exc:
+        if exc.status != 404:
+            raise ExplorerUnavailable(f"the grid explorer refused to show pool {grid_pool_id}: {exc.message}") from None
+        message = _gone(grid_pool_id)
+        raise ApiError(409, message, (FieldError("pool_gone", message),)) from None
+
+
+def _extension_nodes(explorer: Explorer, pool: dict[str, Any], live: dict[str, Any], offer: dict[str, Any] | None,
+                     currency: str) -> list[str]:  # fmt: skip
+    """The node list of an extension: every node the pool has (on the grid, and as we know it: a pool never loses
+    nodes, or the explorer fails the extension, GRID_API §4.5) plus the farm's new nodes that may join it.
+
+    FreeTFT pays only for pools whose every node is free to use, and a pool bought with FreeTFT stays on free
+    nodes whatever pays its extension, so its FreeTFT capacity is never spent on a paid node.
+
+    Raises:
+        ApiError: 422 when ``currency`` cannot pay for this pool.
+        ExplorerUnavailable: the farm's free nodes cannot be read.
+    """
+    current = list(dict.fromkeys([*(live.get("node_ids") or []), *pool["node_ids"]]))
+    if offer is None:
+        _refuse_currency(f"this pool's farm does not accept {currency}")
+    assert offer is not None
+    if currency == "FreeTFT" and not set(current) <= set(offer["node_ids"]):
+        _refuse_currency(f"pool {pool['grid_pool_id']} has nodes that are not free to use, and FreeTFT pays only for "
+                         f"pools whose every node is; pay with {pool['currency']}, or buy a FreeTFT pool on this farm "
+                         "(it gets only the farm's free nodes)")  # fmt: skip
+    joinable = list(offer["node_ids"])
+    if pool["currency"] == "FreeTFT" and currency != "FreeTFT":
+        free = farms.find_offer(explorer, pool["farm_id"], "FreeTFT")
+        joinable = [n for n in joinable if free is not None and n in set(free["node_ids"])]
+    return current + [n for n in joinable if n not in set(current)]
+
+
+def _refuse_currency(message: str) -> None:
+    raise ApiError(422, "the request is not valid", (FieldError("currency_not_accepted", message, "currency"),))
+
+
+def _failed_extension(explorer: Explorer, grid_pool_id: int, exc: ExplorerFailed) -> str:
+    """What to tell the user when the explorer answered an extension with a 5xx: the real explorer did so for a pool
+    it cannot extend (gone, or losing nodes), and sending the same extension again fails the same way, so the
+    answer is final for this request (nothing was reserved or charged), never "try again"."""
+    try:
+        explorer.get_json(f"/reservations/pools/{grid_pool_id}")
+    except ExplorerRejected as gone:
+        if gone.status == 404:
+            return _gone(grid_pool_id)
+    except ExplorerUnavailable:
+        pass
+    return (f"the grid explorer could not extend pool {grid_pool_id} ({exc.message}); nothing was reserved or "
+            "charged")  # fmt: skip
 
 
 def live_state(explorer: Explorer, grid_pool_id: int | None) -> dict[str, Any] | None:

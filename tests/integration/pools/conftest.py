@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,21 @@ class PoolsWorld:
 
     def admin(self, path: str, body: dict[str, Any] | None = None) -> requests.Response:
         return requests.post(f"{self.grid}/_emulator/{path}", json=body or {}, timeout=10)
+
+    def pay(self, payment: dict[str, Any], **changes: Any) -> dict[str, Any]:
+        """Send what a wallet sends for ``payment`` (our payment view: address, asset, amount in stroops, memo),
+        altered by ``changes``; the grid's verdict (credited, partial, ignored) once it looked at the payment,
+        which it does after its payment delay, as the real explorer checked escrows once a minute."""
+        body = {"to": payment["address"], "asset": payment["asset"], "amount": payment["amount_stroops"],
+                "memo": payment["memo"], **changes}  # fmt: skip
+        sent = requests.post(f"{self.grid}/_emulator/pay", json=body, timeout=10)
+        assert sent.status_code == 200, sent.text
+        status: dict[str, Any] = sent.json()
+        deadline = time.monotonic() + 30
+        while status["state"] == "pending" and time.monotonic() < deadline:
+            time.sleep(0.2)
+            status = requests.get(f"{self.grid}/_emulator/payments/{status['payment_id']}", timeout=10).json()
+        return status
 
     def watch(self) -> dict[str, int]:
         """One pass of the payment watcher, run by the real pools worker."""

@@ -52,7 +52,7 @@ def test_create_pay_and_become_active(world: PoolsWorld) -> None:
     assert svg.status_code == 200 and svg.mimetype == "image/svg+xml" and b"<svg" in svg.data
 
     assert world.watch()["paid"] == 0  # not paid yet: still waiting
-    assert world.admin("pay", {"reservation_id": pool["grid_pool_id"]}).status_code == 200
+    assert world.pay(pay)["state"] == "credited"
     assert world.watch()["paid"] >= 1
     active = world.client().get(f"/api/pools/{pool['id']}", headers=world.headers("alice.3bot")).json
     assert active["pool"]["state"] == "active"
@@ -63,8 +63,9 @@ def test_create_pay_and_become_active(world: PoolsWorld) -> None:
 
 
 def _active_pool(world: PoolsWorld, owner: str) -> dict[str, Any]:
-    pool = buy(world, owner).json["pool"]
-    world.admin("pay", {"reservation_id": pool["grid_pool_id"]})
+    bought = buy(world, owner).json
+    pool = bought["pool"]
+    assert world.pay(bought["payment"])["state"] == "credited"
     world.watch()
     return dict(world.client().get(f"/api/pools/{pool['id']}", headers=world.headers(owner)).json["pool"])
 
@@ -81,12 +82,12 @@ def test_extend_sends_only_the_capacity_to_add_and_is_credited(world: PoolsWorld
     assert pay["reservation_id"] != pool["grid_pool_id"]  # an extension is a new reservation…
     assert pay["memo"] == f"p-{pay['reservation_id']}"  # …and its memo names it, not the pool
     assert pay["amount_stroops"] == 741 * 36000  # only what is added is charged
-    grid = world.admin  # the emulator's view of the reservation: the 36000 CU-seconds to add, nothing more
+    # The emulator's view of the reservation: the 36000 CU-seconds to add, nothing more.
     import requests
 
     seen = requests.get(f"{world.grid}/_emulator/reservations/{pay['reservation_id']}", timeout=5).json()
     assert seen["cus"] == 36000 and seen["sus"] == 0
-    assert grid("pay", {"reservation_id": pay["reservation_id"]}).status_code == 200
+    assert world.pay(pay)["state"] == "credited"
     assert world.watch()["paid"] >= 1
     after = world.client().get(f"/api/pools/{pool['id']}", headers=world.headers("alice.3bot")).json["pool"]
     assert after["cu_hours_bought"] == pool["cu_hours_bought"] + 10
