@@ -7,13 +7,15 @@ Run::
 
     python -m emulators.grid --host 127.0.0.1 --port 8201 --state .local/grid/state.sqlite3
         [--farms 3 --nodes 50 --gateways 3 --seed 1 --users-file F]
-        [--deploy-latency 2 --delete-latency 1 --auto-pay-after 0]
+        [--profile fast --deploy-latency 2 --delete-latency 1 --auto-pay-after 0]
+        [--lost-answer-rate 0 --lost-answer-mode 500]
         [--error-rate 0 --extra-latency 0 --down-nodes ID,ID --stellar-network testnet --threads 8]
 
 Every flag can also come from ``GRID_EMULATOR_<FLAG>`` (``GRID_EMULATOR_PORT``, ``GRID_EMULATOR_DEPLOY_LATENCY``,
 ...); a flag wins over its variable. A bad value prints one line on stderr and exits with status 2. Served by an
-embedded gunicorn (1 worker process so SQLite has a single writer, ``--threads`` threads); tests use
-:func:`create_app` with an :class:`EmulatorConfig`.
+embedded gunicorn (1 worker process, ``--threads`` threads serving requests concurrently: each thread has its own
+SQLite connection, reads run in WAL snapshots without the write lock, writes in short ``BEGIN IMMEDIATE``
+transactions ordered by SQLite itself, see store.py); tests use :func:`create_app` with an :class:`EmulatorConfig`.
 
 Flags:
 
@@ -29,25 +31,36 @@ Flags:
   registered at seeding (e.g. the marketplace identity); otherwise register with ``POST /api/v1/users``.
 * ``--deploy-latency`` seconds until a node reports a workload's result: ``2`` or ``2,container=5,kubernetes=30``
   (kinds: zdb, container, volume, kubernetes, proxy, reverse_proxy, subdomain, domain_delegate, gateway4to6,
-  network_resource). ``--delete-latency`` seconds until a node confirms a deletion.
+  network_resource). ``--delete-latency`` seconds until a node confirms a deletion. ``--profile`` sets both and
+  ``--extra-latency`` at once: ``fast`` (default: 2 s, 1 s, 0 s) or ``realistic`` (GRID_API §12 at the low end of
+  each band: explorer calls 0.1 s, gateway kinds, volumes and ZDBs 5 s, network resources 10 s, containers 30 s,
+  Kubernetes VMs 60 s, other kinds 30 s, deletions 5 s); a latency flag or variable given too wins.
 * ``--auto-pay-after N`` pays every capacity reservation N seconds after its creation (0 = off; decided when the
   reservation is made). ``--error-rate`` fraction of ``/api/v1`` requests answered ``500 {"error": "injected
   fault"}`` (the only 500s the emulator ever sends). ``--extra-latency`` seconds added to every ``/api/v1``
-  response. ``--down-nodes`` node/gateway ids that start down. ``--stellar-network`` picks the asset issuers in
+  response. ``--lost-answer-rate`` fraction of successful workload creates, pool reservations and sign requests
+  whose answer is lost *after* the commit, as ``--lost-answer-mode`` says: ``500`` (``{"error": "injected fault:
+  the request was carried out but its answer was lost"}``) or ``drop`` (the connection is closed unanswered);
+  faults.py. ``--down-nodes`` node/gateway ids that start down. ``--stellar-network`` picks the asset issuers in
   escrow information (testnet or mainnet).
 
 Time: an emulator clock (real time + a persisted offset) drives every simulated behaviour: node heartbeats
 (``updated``), deploy/delete latencies, pool burn and ``empty_at``, pools running dry, the 1-hour expiry of unpaid
 reservations, automatic payments. Nothing runs in the background: each request first replays, in time order,
-whatever became due (lifecycle.py), so restarts and clock jumps lose nothing. HTTP-signature replay checks use
+whatever became due (lifecycle.py; a read does so in a short write transaction only when something is due), so
+restarts and clock jumps lose nothing. HTTP-signature replay checks use
 the real clock (clients sign with theirs).
 
 Admin endpoints (local only, no HTTP signature, not affected by injected faults):
 
 * ``GET /_emulator/healthz`` - ``{"status": "ok"}``. ``GET /_emulator/info`` - seeding parameters and clock.
 * ``GET /_emulator/config``; ``POST /_emulator/config`` with any of ``{"error_rate": 0..1, "extra_latency": s,
-  "deploy_latency": s | {"default": s, "<kind>": s}, "delete_latency": s, "auto_pay_after": s}`` (400 and no
-  change on a bad value). Settings live in memory: a restart goes back to the flags.
+  "deploy_latency": s | {"default": s, "<kind>": s}, "delete_latency": s, "auto_pay_after": s, "profile": "fast" |
+  "realistic", "lost_answer_rate": 0..1, "lost_answer_mode": "500" | "drop"}`` (400 and no change on a bad
+  value). Settings live in memory: a restart goes back to the flags.
+* ``GET /_emulator/lose``; ``POST /_emulator/lose {"kind": "workload" | "pool" | "delete" | "provision", "count":
+  N, "mode": "500" | "drop"}`` loses the next N successful answers of that kind after their commit (deterministic
+  lost answers for tests); ``count`` 0 cancels every planned loss.
 * ``GET /_emulator/clock``; ``POST /_emulator/clock {"advance_seconds": N}`` (N >= 0) moves the emulator clock.
 * ``POST /_emulator/pay {"reservation_id": N[, "amount": stroops]}`` pays a capacity reservation (partial amounts
   add up; the pool is credited once the escrow amount is reached). 404 unknown, 409 already paid, 410 expired.

@@ -18,6 +18,7 @@ from emulators.grid.config import (
     MAX_AUTO_PAY_SECONDS,
     MAX_PAYMENT_DELAY_SECONDS,
     OFFICIAL_FLISTS,
+    PROFILES,
     DeployLatency,
     EmulatorConfig,
     Knobs,
@@ -26,6 +27,7 @@ from emulators.grid.config import (
     parse_flists,
     parse_lost_mode,
     parse_other_tenants,
+    parse_profile,
     parse_rate,
     parse_seconds,
 )
@@ -86,8 +88,10 @@ _FLAGS: list[tuple[str, Callable[[str], Any], Any, str]] = [
     ("gateways", _bounded_int(0, 1000), 3, "gateways to seed (new state only)"),
     ("seed", _bounded_int(0, 2**31), 1, "seed number of the generated world (new state only)"),
     ("users_file", Path, None, "JSON array of {name, email, pubkey} registered when seeding"),
-    ("deploy_latency", _deploy_latency, DeployLatency(), "seconds to a result: '2' or '2,container=5,kubernetes=10'"),
-    ("delete_latency", _setting(parse_seconds, "delete_latency"), 1.0, "seconds until a deletion is confirmed"),
+    ("profile", _setting(parse_profile, "profile"), "fast", "timing profile: fast, or realistic (GRID_API §12)"),
+    # None: the profile's value.
+    ("deploy_latency", _deploy_latency, None, "seconds to a result: '2' or '2,container=5,kubernetes=10'"),
+    ("delete_latency", _setting(parse_seconds, "delete_latency"), None, "seconds until a deletion is confirmed"),
     (
         "auto_pay_after",
         _setting(lambda n, v: parse_seconds(n, v, MAX_AUTO_PAY_SECONDS), "auto_pay_after"),
@@ -131,7 +135,7 @@ _FLAGS: list[tuple[str, Callable[[str], Any], Any, str]] = [
         "flist URLs the hub serves: 'default' (SOLUTIONS §2), '+url,...' (default and more), '*' (any)",
     ),
     ("error_rate", _setting(parse_rate, "error_rate"), 0.0, "fraction of /api/v1 requests answered 500"),
-    ("extra_latency", _setting(parse_seconds, "extra_latency"), 0.0, "seconds added to every /api/v1 response"),
+    ("extra_latency", _setting(parse_seconds, "extra_latency"), None, "seconds added to every /api/v1 response"),
     (
         "lost_answer_rate",
         _setting(parse_rate, "lost_answer_rate"),
@@ -168,6 +172,9 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> EmulatorConfig:
             help=f"{help_text} (env {env_name})",
         )
     args = parser.parse_args(argv)
+    # A latency given as a flag or variable wins over the profile's.
+    timing = {name: getattr(args, name) for name in ("extra_latency", "deploy_latency", "delete_latency")}
+    timing = {**PROFILES[args.profile], **{name: value for name, value in timing.items() if value is not None}}
     return EmulatorConfig(
         state_path=args.state,
         host=args.host,
@@ -182,9 +189,8 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> EmulatorConfig:
         down_nodes=args.down_nodes,
         knobs=Knobs(
             error_rate=args.error_rate,
-            extra_latency=args.extra_latency,
-            deploy_latency=args.deploy_latency,
-            delete_latency=args.delete_latency,
+            profile=args.profile,
+            **timing,
             auto_pay_after=args.auto_pay_after,
             payment_delay=args.payment_delay,
             extension_error_500=args.extension_error_500,

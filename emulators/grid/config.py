@@ -160,6 +160,37 @@ class DeployLatency:
         return cls(default=default, per_kind=per_kind)
 
 
+# Named timing profiles (GRID_API §12). "fast" (the default) keeps tests and `make run` quick; "realistic" sits at
+# the low end of the real grid's bands — explorer call 0.1 s, gateway kinds, volumes and ZDBs 5 s, network resources
+# 10 s, containers 30 s, Kubernetes VMs 60 s, deletions 5 s — so a realistic deployment takes a minute, not an hour.
+_GATEWAY_KINDS = ("proxy", "reverse_proxy", "subdomain", "domain_delegate", "gateway4to6")
+PROFILES: dict[str, dict[str, Any]] = {
+    "fast": {"extra_latency": 0.0, "deploy_latency": DeployLatency(), "delete_latency": 1.0},
+    "realistic": {
+        "extra_latency": 0.1,
+        "deploy_latency": DeployLatency(
+            default=30.0,
+            per_kind={
+                **dict.fromkeys(_GATEWAY_KINDS, 5.0),
+                "volume": 5.0,
+                "zdb": 5.0,
+                "network_resource": 10.0,
+                "container": 30.0,
+                "kubernetes": 60.0,
+            },
+        ),
+        "delete_latency": 5.0,
+    },
+}
+
+
+def parse_profile(name: str, value: Any) -> str:
+    """A timing profile name. Raises SettingError otherwise."""
+    if value not in PROFILES:
+        raise SettingError(f"{name} must be one of {', '.join(PROFILES)}")
+    return str(value)
+
+
 @dataclass(frozen=True)
 class Knobs:
     """The runtime settings; one immutable snapshot is swapped in on every change."""
@@ -180,6 +211,8 @@ class Knobs:
     # Fraction of committed creates/sign requests whose answer is then lost (faults.py), and how it is lost.
     lost_answer_rate: float = 0.0
     lost_answer_mode: str = "500"
+    # The timing profile the latencies above came from (PROFILES); setting it replaces all three.
+    profile: str = "fast"
     # Seconds before a node's reserved_resources (and used_resources, workload counters) show a deployment or a
     # deletion: nodes report their usage periodically (nodes.py). 0: at once.
     report_lag: float = 60.0
@@ -201,6 +234,7 @@ class Knobs:
             "wire_variety": self.wire_variety,
             "lost_answer_rate": self.lost_answer_rate,
             "lost_answer_mode": self.lost_answer_mode,
+            "profile": self.profile,
             "report_lag": self.report_lag,
             "other_tenants": self.other_tenants,
             "known_flists": "*" if self.known_flists is None else list(self.known_flists),
@@ -226,7 +260,11 @@ class Knobs:
             "other_tenants": lambda v: parse_other_tenants("other_tenants", v),
             "known_flists": lambda v: parse_flists("known_flists", v),
         }
-        return replace(self, **{name: parsers[name](value) for name, value in changes.items()})
+        base = self
+        if "profile" in changes:  # the profile's latencies first; latencies given with it win
+            profile = parse_profile("profile", changes["profile"])
+            base = replace(self, profile=profile, **PROFILES[profile])
+        return replace(base, **{name: parsers[name](value) for name, value in changes.items() if name != "profile"})
 
 
 class RuntimeSettings:
