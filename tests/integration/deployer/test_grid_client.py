@@ -49,7 +49,8 @@ class World:
     identity: Identity
 
     def pool(self, node_ids: list[str], cus: int, sus: int, pay: bool = True) -> int:
-        """A new capacity pool of ours (§4.5, signed as §7.3), paid through the emulator's admin endpoint."""
+        """A new capacity pool of ours (§4.5, signed as §7.3), paid as a wallet pays (escrow address, asset,
+        amount, memo ``p-<reservation id>``) and credited once the emulator's payment delay has passed."""
         data = {"pool_id": 0, "cus": cus, "sus": sus, "node_ids": node_ids, "currencies": ["TFT"]}
         text = json.dumps(data)
         answer = self.explorer.post(
@@ -59,8 +60,16 @@ class World:
         )  # fmt: skip
         pool_id = int(answer["reservation_id"])
         if pay:
-            paid = requests.post(f"{self.grid}/_emulator/pay", json={"reservation_id": pool_id}, timeout=10)
+            escrow = answer["escrow_information"]
+            payment = {"to": escrow["address"], "asset": escrow["asset"], "amount": escrow["amount"],
+                       "memo": f"p-{pool_id}"}  # fmt: skip
+            paid = requests.post(f"{self.grid}/_emulator/pay", json=payment, timeout=10)
             assert paid.status_code == 200, paid.text
+            status, deadline = paid.json(), time.monotonic() + 30
+            while status["state"] == "pending" and time.monotonic() < deadline:
+                time.sleep(0.2)
+                status = requests.get(f"{self.grid}/_emulator/payments/{status['payment_id']}", timeout=10).json()
+            assert status["state"] == "credited", status
         return pool_id
 
     def render(self, plan: WorkloadPlan, placed: Placed, secrets: dict[str, str] | None = None) -> dict[str, Any]:
