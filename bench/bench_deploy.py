@@ -17,9 +17,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import redis
-import requests
 
-from bench.harness import PYTHON, bench_env, free_port, http_ok, process, scratch_database
+from bench.harness import PYTHON, bench_env, free_port, http_ok, pay_reservations, process, scratch_database
 from services.common import contracts
 from services.common.db import Database
 from services.common.explorer import Explorer
@@ -52,7 +51,7 @@ def _pool(settings: Settings, grid: str, celery: Any) -> int:
     finally:
         db.close()
         explorer.close()
-    requests.post(f"{grid}/_emulator/pay", json={"reservation_id": grid_pool}, timeout=10)
+    pay_reservations(grid, [grid_pool])
     send(celery, contracts.POOLS_WATCH_PAYMENTS, contracts.WatchPayments()).get(timeout=60)
     return int(pool_id)
 

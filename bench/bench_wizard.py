@@ -29,7 +29,16 @@ from urllib.parse import parse_qs, urlsplit
 import redis
 import requests
 
-from bench.harness import PYTHON, Timing, bench_env, free_port, http_ok, process, scratch_database
+from bench.harness import (
+    PYTHON,
+    Timing,
+    bench_env,
+    free_port,
+    http_ok,
+    pay_reservations,
+    process,
+    scratch_database,
+)
 from services.common import contracts
 from services.common.db import Database
 from services.common.explorer import Explorer
@@ -95,8 +104,7 @@ def _pools(settings: Settings, grid: str, celery: Any) -> dict[str, int]:
         with db.transaction() as cur:
             cur.execute("SELECT grid_pool_id FROM pools.pools WHERE id = ANY(%s)", (list(owned.values()),))
             grid_pools = [r["grid_pool_id"] for r in cur.fetchall()]
-        for grid_pool in grid_pools:
-            requests.post(f"{grid}/_emulator/pay", json={"reservation_id": grid_pool}, timeout=10)
+        pay_reservations(grid, grid_pools)
         send(celery, contracts.POOLS_WATCH_PAYMENTS, contracts.WatchPayments()).get(timeout=120)
         with db.transaction() as cur:
             cur.execute("SELECT count(*) AS n FROM pools.pools WHERE id = ANY(%s) AND state = 'active'",

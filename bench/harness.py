@@ -110,6 +110,19 @@ def process(args: list[str], env: dict[str, str], ready: Callable[[], bool], tim
         log.close()
 
 
+def pay_reservations(grid: str, reservation_ids: list[int], timeout: float = 60) -> None:
+    """Pay capacity reservations on the grid emulator (it builds the correct memo/asset/amount payment) and wait
+    until each is credited: the emulator credits payments after its payment delay, as the real explorer did."""
+    for reservation_id in reservation_ids:
+        requests.post(f"{grid}/_emulator/pay", json={"reservation_id": reservation_id}, timeout=10).raise_for_status()
+    deadline = time.monotonic() + timeout
+    for reservation_id in reservation_ids:
+        while requests.get(f"{grid}/_emulator/reservations/{reservation_id}", timeout=10).json()["state"] != "paid":
+            if time.monotonic() > deadline:
+                raise SystemExit(f"reservation {reservation_id} was not credited within {timeout:g} s")
+            time.sleep(0.2)
+
+
 def http_ok(url: str) -> Callable[[], bool]:
     def check() -> bool:
         try:
