@@ -9,6 +9,7 @@ Run::
         [--farms 3 --nodes 50 --gateways 3 --seed 1 --users-file F]
         [--profile fast --deploy-latency 2 --delete-latency 1 --auto-pay-after 0]
         [--lost-answer-rate 0 --lost-answer-mode 500]
+        [--payment-delay 1 --extension-error-500 true --wire-variety true]
         [--error-rate 0 --extra-latency 0 --down-nodes ID,ID --stellar-network testnet --threads 8]
 
 Every flag can also come from ``GRID_EMULATOR_<FLAG>`` (``GRID_EMULATOR_PORT``, ``GRID_EMULATOR_DEPLOY_LATENCY``,
@@ -21,13 +22,14 @@ Flags:
 
 * ``--state`` SQLite file holding the whole world (WAL). Created and seeded when missing; an existing file is used
   as is (``--farms/--nodes/--gateways/--seed/--users-file`` are then ignored), so a restart changes nothing.
-* ``--farms/--nodes/--gateways/--seed`` size and seed of the generated world. Farm 1 is ``freefarm`` (TFT +
-  FreeTFT wallets, every node ``free_to_use``), the others accept TFT and/or TFTA. Nodes are spread over the farms
-  and a dozen cities; about 45 % have a ``public_config``, the rest public IPv4+IPv6 on their interface, IPv6
+* ``--farms/--nodes/--gateways/--seed`` size and seed of the generated world. Farm 1 is ``freefarm`` (TFT + FreeTFT
+  wallets; its nodes are ``free_to_use`` except every fourth from its second, so it mixes free and paid nodes and a
+  FreeTFT pool there may list only the free ones), the others accept TFT and/or TFTA. Nodes are spread over the
+  farms and a dozen cities; about 45 % have a ``public_config``, the rest public IPv4+IPv6 on their interface, IPv6
   only, or no public address (hidden). Every node and gateway has a real Ed25519 key derived from the seed
   (``node_id`` = base58, ``public_key_hex`` = hex), so values sealed to it (§8) are really opened and checked.
-  Gateway *n* manages ``gwN.grid.example`` with nameserver ``ns1.gwN.grid.example`` and tcp_router_port 18000.
-  Each farm is owned by a seeded user ``farmerN.3bot``. ``--users-file``: JSON array of ``{name, email, pubkey}``
+  Gateway *n* manages ``gwN.grid.example`` with nameserver ``ns1.gwN.grid.example`` and tcp_router_port 18000. Each
+  farm is owned by a seeded user ``farmerN.3bot``. ``--users-file``: JSON array of ``{name, email, pubkey}``
   registered at seeding (e.g. the marketplace identity); otherwise register with ``POST /api/v1/users``.
 * ``--deploy-latency`` seconds until a node reports a workload's result: ``2`` or ``2,container=5,kubernetes=30``
   (kinds: zdb, container, volume, kubernetes, proxy, reverse_proxy, subdomain, domain_delegate, gateway4to6,
@@ -35,8 +37,14 @@ Flags:
   ``--extra-latency`` at once: ``fast`` (default: 2 s, 1 s, 0 s) or ``realistic`` (GRID_API §12 at the low end of
   each band: explorer calls 0.1 s, gateway kinds, volumes and ZDBs 5 s, network resources 10 s, containers 30 s,
   Kubernetes VMs 60 s, other kinds 30 s, deletions 5 s); a latency flag or variable given too wins.
-* ``--auto-pay-after N`` pays every capacity reservation N seconds after its creation (0 = off; decided when the
-  reservation is made). ``--error-rate`` fraction of ``/api/v1`` requests answered ``500 {"error": "injected
+* ``--auto-pay-after N`` sends the correct payment for every capacity reservation N seconds after its creation
+  (0 = off; decided when the reservation is made). ``--payment-delay S`` (default 1; the real grid took 60-120)
+  seconds from a payment reaching the escrow until its reservation is credited (payments.py).
+  ``--extension-error-500`` (default true, as the real explorer) answers 500 to an extension of a missing pool,
+  another customer's, or one that would lose nodes; ``false``: 400. ``--wire-variety`` (default true, as the
+  real explorer) sends ``result.data_json`` as JSON *text* for odd workload ids and lists a ZDB's addresses in
+  an order that varies with its id (public IPv6, IPv4 or the node's LAN address first); ``false``: an object,
+  public IPv6 first. ``--error-rate`` fraction of ``/api/v1`` requests answered ``500 {"error": "injected
   fault"}`` (the only 500s the emulator ever sends). ``--extra-latency`` seconds added to every ``/api/v1``
   response. ``--lost-answer-rate`` fraction of successful workload creates, pool reservations and sign requests
   whose answer is lost *after* the commit, as ``--lost-answer-mode`` says: ``500`` (``{"error": "injected fault:
@@ -56,14 +64,21 @@ Admin endpoints (local only, no HTTP signature, not affected by injected faults)
 * ``GET /_emulator/healthz`` - ``{"status": "ok"}``. ``GET /_emulator/info`` - seeding parameters and clock.
 * ``GET /_emulator/config``; ``POST /_emulator/config`` with any of ``{"error_rate": 0..1, "extra_latency": s,
   "deploy_latency": s | {"default": s, "<kind>": s}, "delete_latency": s, "auto_pay_after": s, "profile": "fast" |
-  "realistic", "lost_answer_rate": 0..1, "lost_answer_mode": "500" | "drop"}`` (400 and no change on a bad
-  value). Settings live in memory: a restart goes back to the flags.
+  "realistic", "lost_answer_rate": 0..1, "lost_answer_mode": "500" | "drop", "payment_delay": s,
+  "extension_error_500": bool, "wire_variety": bool}`` (400 and no change on a bad value). Settings live in
+  memory: a restart goes back to the flags.
 * ``GET /_emulator/lose``; ``POST /_emulator/lose {"kind": "workload" | "pool" | "delete" | "provision", "count":
   N, "mode": "500" | "drop"}`` loses the next N successful answers of that kind after their commit (deterministic
   lost answers for tests); ``count`` 0 cancels every planned loss.
 * ``GET /_emulator/clock``; ``POST /_emulator/clock {"advance_seconds": N}`` (N >= 0) moves the emulator clock.
-* ``POST /_emulator/pay {"reservation_id": N[, "amount": stroops]}`` pays a capacity reservation (partial amounts
-  add up; the pool is credited once the escrow amount is reached). 404 unknown, 409 already paid, 410 expired.
+* ``POST /_emulator/pay {"to": "G...", "asset": "TFT:<issuer>", "amount": stroops, "memo": "p-15"}`` - a Stellar
+  payment into an escrow account (400 for one no wallet could send: bad address or asset, memo over 28 bytes).
+  ``payment_delay`` later it credits the reservation its memo ``p-<id>`` names only if it went to that
+  reservation's escrow address in its asset (code *and* issuer); payments with one memo add up until the amount is
+  reached; anything else is ignored. Answer: the payment with ``state`` ``pending`` / ``credited`` / ``partial``
+  / ``ignored`` (and ``reason``), ``credit_at``, and the reservation its memo named. Shorthand ``{"reservation_id":
+  N[, "amount": stroops]}`` sends the correct payment for N (404 unknown, 409 already paid, 410 expired).
+  ``GET /_emulator/payments/<id>`` - that payment now.
 * ``GET /_emulator/reservations/<id>`` - reservation state (``awaiting_payment`` / ``paid`` / ``expired``),
   amounts, escrow information, ``created``/``expires_at``/``paid_at``/``auto_pay_at``.
 * ``POST /_emulator/fail {"workload_id": N, "message": "..."}`` forces that workload's result to Error (at once if
