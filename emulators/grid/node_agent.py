@@ -2,7 +2,10 @@
 
 `check` returns the error message a real node would report, or None; `ok_result` builds a plausible `data_json`.
 Secrets are opened with the simulated node's own key, so a value sealed to another node fails here as it would
-on the grid.
+on the grid. Like a real node it also refuses: an flist the hub does not serve (`known_flists`), a public IPv6 on
+a node without one, a volume of another customer or already mounted in a running container, an IP outside the
+newest network resource the node *applied*, disks over-committed (other tenants included), and network
+resources with a port or peers it cannot use (node_network.py).
 """
 
 from __future__ import annotations

@@ -2,7 +2,8 @@
 
 Everything is derived from the seed number and the index of the object (never from the wall clock or the total
 count), so the same seed gives the same first nodes whatever `--nodes` says, and node keys are stable.
-Addresses come from the ranges the API documentation uses (185.69.166.0/24 ..., 2a02:1802:5e::/48); they are
+Nodes are public (a dedicated interface), dual-stack, IPv4-only, IPv6-only or hidden. Addresses come from the
+ranges the API documentation uses (185.69.166.0/24 ..., 2a02:1802:5e::/48); they are
 never contacted.
 """
 
