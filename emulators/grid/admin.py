@@ -141,7 +141,7 @@ def pay() -> Response:
 @bp.get("/payments/<raw_id>")
 def payment(raw_id: str) -> Response:
     payment_id = path_id(raw_id, "payment")
-    with current_world().session() as (conn, now):
+    with current_world().read_session() as (conn, now):
         return json_response(payments.payment_status(conn, payment_id, now))
 
 
