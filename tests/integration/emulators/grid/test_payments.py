@@ -10,6 +10,7 @@ import pytest
 from grid_emulator_client import Grid
 from grid_emulator_signing import Identity
 
+from emulators.grid.__main__ import parse_args
 from emulators.grid.config import Knobs
 from emulators.grid.pools import ISSUERS
 
@@ -155,3 +156,15 @@ def test_freetft_on_the_mixed_farm_only_over_its_free_nodes(grid: Grid, alice: I
     # Extending that pool with a paid node drops FreeTFT again.
     pool_id = only_free.body["reservation_id"]
     assert grid.pool_request(alice, free + paid[:1], 1, 1, pool_id=pool_id, currencies=["FreeTFT"]).status == 400
+
+
+def test_the_switches_from_flags_and_variables() -> None:
+    defaults = parse_args([], {}).knobs
+    assert (defaults.payment_delay, defaults.extension_error_500, defaults.wire_variety) == (1.0, True, True)
+    knobs = parse_args(
+        ["--payment-delay", "90", "--wire-variety", "off"], {"GRID_EMULATOR_EXTENSION_ERROR_500": "false"}
+    ).knobs
+    assert (knobs.payment_delay, knobs.extension_error_500, knobs.wire_variety) == (90.0, False, False)
+    for bad in (["--wire-variety", "maybe"], ["--payment-delay", "-1"], ["--payment-delay", "7200"]):
+        with pytest.raises(SystemExit):
+            parse_args(bad, {})
