@@ -234,7 +234,8 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
     migrate(TEST_DATABASE_URL, ("pools", "deployer", "chatflow"))
     # A fresh emulator restarts its ids at 1: start from empty tables too.
     sql("TRUNCATE pools.pools, pools.reservations, deployer.solutions, deployer.networks, deployer.workloads, "
-        "deployer.nodes, deployer.node_index, deployer.node_holds, deployer.port_allocations, chatflow.sessions CASCADE")  # fmt: skip
+        "deployer.nodes, deployer.node_index, deployer.node_holds, deployer.port_allocations, chatflow.sessions "
+        "CASCADE")  # fmt: skip
     import redis
 
     redis.Redis.from_url(env["REDIS_URL"]).flushdb()
