@@ -99,8 +99,9 @@ def would_run_dry(burn: Burn, now: float, cu: float, su: float) -> bool:
     return empty_at is not None and empty_at < now + MIN_POOL_RUNWAY_SECONDS
 
 
-# Other customers' usage changes course this often: between two such points it moves linearly.
-TENANT_DRIFT_SECONDS = 3600.0
+# Other customers' usage changes course this often: between two such points it moves linearly. Slow, as on the
+# real grid: a node's usage moves by a few GiB within a report lag, not by hundreds.
+TENANT_DRIFT_SECONDS = 6 * 3600.0
 _RESOURCES = ("cru", "mru", "sru", "hru")
 
 

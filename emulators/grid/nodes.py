@@ -84,6 +84,7 @@ def nodes_json(
     usage = workload_store.node_usage(
         conn, [node.node_id for node in nodes], None if knobs.report_lag <= 0 else reported_at
     )
+    ports = workload_store.listen_ports(conn, [node.node_id for node in nodes])
     out = []
     for node in nodes:
         units, counts = usage.get(node.node_id, (Units(), {}))
@@ -93,7 +94,7 @@ def nodes_json(
         if not node.is_gateway:
             units = units + other_tenants(node.node_id, node.doc["total_resources"], knobs.other_tenants, reported_at)
             item.update(used_resources=units.as_json(), reserved_resources=units.as_json())
-            item["wg_ports"] = wireguard_ports(conn, node)
+            item["wg_ports"] = sorted(set(node.doc.get("wg_ports", [])) | ports.get(node.node_id, set()))
             if proofs:
                 item["proofs"] = _proofs(node)
         out.append(item)

@@ -230,6 +230,24 @@ def wireguard_ports(conn: sqlite3.Connection, node_id: str) -> list[tuple[int, i
     ]
 
 
+def listen_ports(conn: sqlite3.Connection, node_ids: Sequence[str]) -> dict[str, set[int]]:
+    """Per node: the listen ports of the network resources it runs (one query per 500 nodes, for listings)."""
+    found: dict[str, set[int]] = {}
+    for start in range(0, len(node_ids), 500):
+        chunk = list(node_ids[start : start + 500])
+        marks = ", ".join(f":n{i}" for i in range(len(chunk)))
+        # Only placeholders are formatted into the SQL.
+        sql = "SELECT node_id, json_extract(body, '$.wireguard_listen_port') AS port FROM workloads"
+        sql += f" WHERE active = 1 AND workload_type = :nr AND node_id IN ({marks})"
+        rows = conn.execute(
+            sql,
+            {"nr": int(WorkloadType.NETWORK_RESOURCE), **{f"n{i}": node_id for i, node_id in enumerate(chunk)}},
+        ).fetchall()
+        for row in rows:
+            found.setdefault(row["node_id"], set()).add(int(row["port"]))
+    return found
+
+
 def volume_mounts(conn: sqlite3.Connection, node_id: str, exclude_id: int) -> set[str]:
     """The workload ids (text) of the volumes mounted by the containers the node runs, other than ``exclude_id``."""
     rows = conn.execute(
