@@ -34,6 +34,7 @@ from services.deployer.grid.node_finder import (
     load_index,
     node_fits,
     refresh_index,
+    release,
     reserve,
 )
 from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, base_env, free_port, wait_http
@@ -300,6 +301,27 @@ def test_reserve_takes_the_space_until_the_next_refresh(cur: Any, listing: list[
     assert after is not None and after.free_sru == 0 and after.free_cru == chosen.free_cru - 1
     load_index(cur, listing)  # the next refresh: grid truth again
     assert find_nodes(cur, query, over_provisioning=False)[0].node_id == node["node_id"]
+
+
+def test_a_held_reservation_outlives_refreshes_until_it_expires_or_is_released(
+    cur: Any, listing: list[dict[str, Any]]
+) -> None:
+    node = listing[6]
+    room = free(node, "sru")
+    need = Resources(cru=1, mru=1, sru=room)
+    reserve(cur, node["node_id"], need, over_provisioning=False, holder="solution-a")
+    load_index(cur, listing)  # the grid does not show the deployment yet: the hold is added back
+    held = get_node(cur, node["node_id"])
+    assert held is not None and held.free_sru == 0
+    with pytest.raises(NoNodeFits, match="has only 0 GiB of free SSD storage"):
+        reserve(cur, node["node_id"], Resources(sru=1), over_provisioning=False, holder="solution-b")
+    release(cur, "solution-a")  # rolled back: its capacity comes back at once
+    after = get_node(cur, node["node_id"])
+    assert after is not None and after.free_sru == room
+    reserve(cur, node["node_id"], need, over_provisioning=False, holder="solution-c", hold_seconds=0)
+    load_index(cur, listing)  # an expired hold is the grid's business again
+    expired = get_node(cur, node["node_id"])
+    assert expired is not None and expired.free_sru == room
 
 
 def test_concurrent_reservations_cannot_both_take_the_last_space(grid: Grid, db: Database) -> None:
