@@ -177,7 +177,8 @@ def fail(conn: sqlite3.Connection, workload_id: int, message: str, now: float, k
     if workload.active and workload.next_action == NextAction.DEPLOY:
         node = directory_store.get_node(conn, workload.node_id)
         workload.result = node_agent.error_result(workload, node, now, message)
-        workload.stop(now)
+        if workload.workload_type != WorkloadType.NETWORK_RESOURCE:
+            workload.stop(now)  # a network resource runs until the node removes it, taking its network along
         request_deletion(workload, now, knobs)
         workload_store.save_workload(conn, workload)
         pools.refresh(conn, workload.pool_id, now)

@@ -160,8 +160,13 @@ def test_deleting_any_version_of_a_network_tears_it_down_on_the_node(make_grid: 
     assert "no network resource" in w.error_of(w.grid.container(w.alice, node, w.pool_id, NET, "10.20.2.6"))
     assert 4000 not in w.grid.admin("GET", f"/nodes/{node['node_id']}").body["wg_ports"]
 
-    w.ok(w.network_resource(node))  # a new version brings the network back
-    w.ok(w.grid.container(w.alice, node, w.pool_id, NET, "10.20.2.7"))
+    latest = w.ok(w.network_resource(node))  # a new version brings the network back
+    container = w.ok(w.grid.container(w.alice, node, w.pool_id, NET, "10.20.2.7"))
+
+    # A resource that fails on its node (forced here) is removed by the node: the same teardown.
+    assert w.grid.admin("POST", "/fail", {"workload_id": latest, "message": "wireguard died"}).status == 200
+    w.grid.advance(TEST_LATENCY + 0.1)
+    assert w.grid.workload(container)["result"]["state"] == 0
 
 
 def test_the_ip_check_uses_the_newest_applied_version(make_grid: Callable[..., Grid]) -> None:
