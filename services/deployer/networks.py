@@ -197,12 +197,21 @@ def flush(dep: Deployer, network_id: int) -> None:
             try:
                 with dep.db.transaction() as cur:
                     pending = network_store.unsent_resources(cur, network_id)
-                    newest: dict[str, dict[str, Any]] = {}
-                    for row in pending:
-                        newest[row["node_id"]] = row  # ordered by id: the last one wins
-                    stale = [r["id"] for r in pending if newest[r["node_id"]]["id"] != r["id"]]
-                    if stale:
-                        network_store.supersede(cur, stale)
+                newest: dict[str, dict[str, Any]] = {}
+                for row in pending:
+                    newest[row["node_id"]] = row  # ordered by id: the last one wins
+                stale = [r for r in pending if newest[r["node_id"]]["id"] != r["id"]]
+                # A replaced version whose POST went unanswered may be on the grid all the same (the explorer
+                # carried it out and lost the answer): it is adopted and tracked like any older version, never
+                # forgotten there. Only what never reached the grid is superseded.
+                attempted = [r["id"] for r in stale if r["attempted_at"] is not None]
+                adopted = find_rows_on_grid(dep, set(attempted)) if attempted else {}
+                with dep.db.transaction() as cur:
+                    for row_id, grid_id in adopted.items():
+                        store.mark_sent(cur, row_id, grid_id, dep.settings.workload_deadline)
+                    never_sent = [r["id"] for r in stale if r["id"] not in adopted]
+                    if never_sent:
+                        network_store.supersede(cur, never_sent)
                 for row in newest.values():
                     send_row(dep, row)
             finally:
@@ -246,11 +255,18 @@ def send_row(dep: Deployer, row: dict[str, Any], event: str | None = None) -> in
 
 def find_on_grid(dep: Deployer, row_id: int) -> int | None:
     """The grid id of a live workload of ours whose metadata names our row ``row_id`` (a rare, crash-only scan)."""
+    return find_rows_on_grid(dep, {row_id}).get(row_id)
+
+
+def find_rows_on_grid(dep: Deployer, row_ids: set[int]) -> dict[int, int]:
+    """Row id → grid id of the live workloads of ours whose metadata names one of ``row_ids`` (one scan)."""
+    found: dict[int, int] = {}
     for workload in dep.grid.live_workloads():
         record = dep.identity.decrypt_metadata(workload.get("metadata") or "")
-        if record and record.get("wl") == row_id:
-            return int(workload["id"])
-    return None
+        row_id = record.get("wl") if record else None
+        if isinstance(row_id, int) and row_id in row_ids and row_id not in found:
+            found[row_id] = int(workload["id"])
+    return found
 
 
 def wireguard_config(cur: Any, net: dict[str, Any], peer: network_plan.AccessPeer, private_key: str,

@@ -6,6 +6,7 @@ every solution to its final state.
 from __future__ import annotations
 
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -86,4 +87,19 @@ def test_many_lost_answers_still_converge_without_duplicates(world: DeployerWorl
         assert world.wait(str(sol["id"]), ("cancelled",))["status"] == "cancelled"
         world.assert_gone_from_grid(str(sol["id"]))
     world.admin("config", {"lost_answer_rate": 0})
+    assert_grid_matches_index(world)
+
+
+def test_a_lost_network_resource_answer_replaced_by_a_newer_version_is_not_forgotten(world: DeployerWorld) -> None:
+    """Concurrent deployments rewrite one network while the first network-resource answers are lost: a version
+    replaced before its retry may be on the grid all the same, and must be tracked, not superseded and leaked."""
+    owner = "olga.3bot"
+    world.network(owner, "mesh")
+    specs = [{**ubuntu_spec(world, owner, f"mesh{i}"), "network": "mesh"} for i in range(6)]
+    world.admin("lose", {"kind": "workload", "count": 3, "mode": "drop"})
+    with ThreadPoolExecutor(6) as executor:
+        answers = list(executor.map(lambda s: world.submit(owner, "ubuntu", s), specs))
+    sols = wait_all(world, [a["solution_id"] for a in answers])
+    assert [s["status"] for s in sols] == ["deployed"] * 6, [(s["status"], s["error"]) for s in sols]
+    world.reconcile()  # confirms the versions nobody waits for; adopts nothing new
     assert_grid_matches_index(world)
