@@ -12,8 +12,6 @@ from emulators.grid.capacity import Units
 from emulators.grid.enums import NextAction, WorkloadType
 from emulators.grid.sql_page import select_page
 
-_LIVE = int(NextAction.DEPLOY)
-
 
 @dataclass
 class Workload:
