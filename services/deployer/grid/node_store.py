@@ -197,6 +197,15 @@ def release_holds(cur: Cursor, holder: str) -> int:
 
     Safe whatever the grid shows: a report that still counts the removed workloads only over-states the usage.
     """
+    # Rows locked in node id order first, the order refreshes and reservations lock them in: no deadlock.
+    cur.execute(
+        """
+        SELECT node_id FROM deployer.nodes
+        WHERE node_id IN (SELECT node_id FROM deployer.node_holds WHERE holder = %(holder)s)
+        ORDER BY node_id FOR UPDATE
+        """,
+        {"holder": holder},
+    )
     cur.execute(
         """
         WITH released AS (
