@@ -219,18 +219,10 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
     (tmp / "logs").mkdir(exist_ok=True)
     grid_port = free_port()
     grid = f"http://127.0.0.1:{grid_port}"
-    env = base_env(
-        tmp,
-        EXPLORER_URL=f"{grid}/api/v1",
-        REDIS_URL=redis_url,
-        AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
-        HTTP_READ_TIMEOUT="5",
-        WORKER_CONCURRENCY="4",
-        WORKLOAD_DEADLINE="20",
-        DEPLOY_POLL_INTERVAL="0.3",
-        QUERY_TIMEOUT="10",
-        **overrides,
-    )
+    defaults = {"HTTP_READ_TIMEOUT": "5", "WORKER_CONCURRENCY": "4", "WORKLOAD_DEADLINE": "20",
+                "DEPLOY_POLL_INTERVAL": "0.3", "QUERY_TIMEOUT": "10"}  # fmt: skip
+    env = base_env(tmp, EXPLORER_URL=f"{grid}/api/v1", REDIS_URL=redis_url, AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
+                   **{**defaults, **overrides})  # fmt: skip
     migrate(TEST_DATABASE_URL, ("pools", "deployer", "chatflow"))
     # A fresh emulator restarts its ids at 1: start from empty tables too.
     sql("TRUNCATE pools.pools, pools.reservations, deployer.solutions, deployer.networks, deployer.workloads, "
