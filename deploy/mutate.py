@@ -7,8 +7,10 @@ pyproject.toml: unit tests and store/Redis tests on the real PostgreSQL and Redi
 ``TEST_REDIS_URL``, no service stacks).
 
 ``TARGETS`` names, per module, the functions under test (a store's owner-scoped queries, the same-origin check of
-web.py). A surviving mutant fails the run unless ``EQUIVALENT`` explains why no test can tell it from the code: the
-key is the function and the mutated line, so a reason stays attached when mutmut renumbers its mutants.
+web.py). A surviving mutant fails the run unless ``EQUIVALENT`` (or the SQL letter-case rule) explains why no test can
+tell it from the code: the key is the function and the changed line, so a reason stays attached when mutmut
+renumbers its mutants. mutmut does not mutate SQL text, so the stores' owner conditions get a pass of their own
+(deploy/mutate_sql.py).
 
 Usage: ``python -m deploy.mutate [module ...]`` (short names such as ``capacity`` or ``pools.store``; none = all).
 """
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +28,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
+
+from deploy import mutate_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 MUTANTS = ROOT / "mutants"
@@ -37,8 +42,10 @@ class Target:
     globs: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        names = self.functions or ("*",)
-        object.__setattr__(self, "globs", tuple(f"{self.module}.x_{f}__mutmut_*" for f in names))
+        # mutmut names a function's mutants `<module>.x_<function>__mutmut_<n>` and a method's
+        # `<module>.xǁ<Class>ǁ<method>__mutmut_<n>`.
+        names = [f"x_{f}" for f in self.functions] or ["x*"]
+        object.__setattr__(self, "globs", tuple(f"{self.module}.{n}__mutmut_*" for n in names))
 
     @property
     def short(self) -> str:
@@ -70,8 +77,117 @@ TARGETS = (
     Target("services.pools.store", ("insert_pool", "lock_pool_by_key", "lock_pool", "get_pool", "list_pools")),
 )
 
-# (function, the mutated line as `mutmut show` prints it, stripped) -> why no test can kill it.
-EQUIVALENT: dict[tuple[str, str], str] = {}
+# The store functions under test: their SQL mutants that only change letter case are equivalent (SQL_CASE).
+SQL_FUNCTIONS = frozenset(f"{t.module}.{f}" for t in TARGETS if t.module.endswith(".store") for f in t.functions)
+SQL_CASE = (
+    "SQL keywords and unquoted identifiers are case-insensitive, and the change leaves every quoted literal as it"
+    " was (a case change of a %(parameter)s name fails every test that runs the query)."
+)
+
+_ASSERTION = "services.common.assertion"
+_WEB = "services.common.web"
+_SERVICE = "services.auth.service.verify_attempt"
+_EMPTY_HEADER = (
+    "Only the early 401 for a missing header changes: verify() refuses an empty or placeholder token, and a token"
+    " for any real user when the user header is empty or a placeholder, with the same 401."
+)
+_HEADER_CASE = "HTTP header names are case-insensitive (werkzeug's Headers.get ignores case)."
+_NO_REFERER = (
+    "With no Referer the origin is whatever _origin_of makes of the default: None, '' and 'XXXX' all give ''"
+    " (no scheme, no host), which never equals the public origin."
+)
+_EMPTY_ORIGIN = (
+    "The origin is compared with the configured public origin, 'scheme://domain' with both parts non-empty: a"
+    " result with an empty part (or 'XXXX') can never equal it, so returning it is the same as returning ''."
+)
+_MISSING_KEY = (
+    "A missing key must not match, and 'None', '' and 'XXXX' never match: the address contains '@', the 3Bot name"
+    " ends in '.3bot' and the state is 40 characters long."
+)
+
+# (function, "old line → mutated line" as the report prints it) -> why no test can kill it.
+EQUIVALENT: dict[tuple[str, str], str] = {
+    (f"{_ASSERTION}._b64", 'return base64.urlsafe_b64encode(data).rstrip(b"=").decode() → return '
+     'base64.urlsafe_b64encode(data).rstrip(b"XX=XX").decode()'):
+        "Stripping a trailing 'X' too changes nothing: a token part never ends in 'X' (the JSON payload ends in '}',"
+        " whose last base64 character is '9' or a padding-bits character, and a 64-byte signature ends in A/Q/g/w).",
+    (f"{_ASSERTION}._unb64", 'return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)) → return '
+     'base64.urlsafe_b64decode(text + "=" * (+len(text) % 4))'):
+        "Non-strict base64 decoding ignores '=' beyond the padding needed, and a length of 2 mod 4 gets the same two"
+        " either way; a length of 1 mod 4 is invalid with any padding.",
+    **{(f"{_ASSERTION}.current_user", change): _EMPTY_HEADER for change in (
+        'token = request.headers.get(ASSERTION_HEADER, "") → token = request.headers.get(ASSERTION_HEADER, None)',
+        'token = request.headers.get(ASSERTION_HEADER, "") → token = request.headers.get(ASSERTION_HEADER, )',
+        'token = request.headers.get(ASSERTION_HEADER, "") → token = request.headers.get(ASSERTION_HEADER, "XXXX")',
+        'username = request.headers.get(USER_HEADER, "") → username = request.headers.get(USER_HEADER, None)',
+        'username = request.headers.get(USER_HEADER, "") → username = request.headers.get(USER_HEADER, )',
+        'username = request.headers.get(USER_HEADER, "") → username = request.headers.get(USER_HEADER, "XXXX")',
+        "if not token or not username: → if not token and not username:",
+    )},
+    **{(f"{_ASSERTION}.issue", change): "Without compact separators the signed JSON has spaces: the token is longer,"
+       " and its claims and signature check are the same." for change in (
+        'separators=(",", ":"), → separators=None,',
+        'separators=(",", ":"), / ).encode() → ).encode()',
+    )},
+    (f"{_WEB}._check_same_origin", 'if getattr(view, "csrf_exempt", False): → if getattr(view, "csrf_exempt", None):'):
+        "None and False are both false: a view without the mark is checked either way.",
+    (f"{_WEB}._check_same_origin", 'view = current_app.view_functions.get(request.endpoint or "") → view = '
+     'current_app.view_functions.get(request.endpoint or "XXXX")'):
+        "The endpoint is None only when no rule matched, and that case returned two lines earlier.",
+    **{(f"{_WEB}._check_same_origin", f'origin = request.headers.get("Origin") or _origin_of(request.headers.get('
+        f'"Referer", "")) → origin = request.headers.get({new_origin}) or _origin_of(request.headers.get('
+        f'{new_referer}))'): reason for new_origin, new_referer, reason in (
+        ('"origin"', '"Referer", ""', _HEADER_CASE),
+        ('"ORIGIN"', '"Referer", ""', _HEADER_CASE),
+        ('"Origin"', '"referer", ""', _HEADER_CASE),
+        ('"Origin"', '"REFERER", ""', _HEADER_CASE),
+        ('"Origin"', '"Referer", None', _NO_REFERER),
+        ('"Origin"', '"Referer", ', _NO_REFERER),
+        ('"Origin"', '"Referer", "XXXX"', _NO_REFERER),
+    )},
+    **{(f"{_WEB}._origin_of", 'return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "" → '
+        f"return {new}"): _EMPTY_ORIGIN for new in (
+        'f"{parts.scheme}://{parts.netloc}" if (parts.scheme and parts.netloc) or True else ""',
+        'f"{parts.scheme}://{parts.netloc}" if parts.scheme or parts.netloc else ""',
+        'f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "XXXX"',
+    )},
+    (f"{_WEB}.user", "return current_user(d.settings, d.auth_key) → return current_user(None, d.auth_key)"):
+        "current_user() does not read its settings argument (the verify key is all it needs).",
+    ("services.auth.service.safe_next",
+     'if not value or not value.startswith("/") or value.startswith(("//", "/\\\\")): → '
+     'if not value or not value.startswith("/") or value.startswith(("//", "XX/\\\\XX")):'):
+        "A path starting with '/\\' contains a backslash, which the next line refuses anyway.",
+    **{(_SERVICE, f'if str(attempt.get("doubleName", "")).lower() != name: → if str(attempt.get("doubleName", '
+        f"{new})).lower() != name:"): _MISSING_KEY for new in ("None", "", '"XXXX"')},
+    **{(_SERVICE, f'if not hmac.compare_digest(str(attempt.get("signedState", "")).encode(), '
+        f'expected_state.encode()): → if not hmac.compare_digest(str(attempt.get("signedState", {new})).encode(), '
+        f"expected_state.encode()):"): _MISSING_KEY for new in ("None", "", '"XXXX"')},
+    **{(_SERVICE, 'if str(verified.get("email", "")).lower() != email.lower() or str(verified.get("identifier", ""))'
+        f'.lower() != name: → if str(verified.get("email", {e})).lower() != email.lower() or str(verified.get('
+        f'"identifier", {i})).lower() != name:'): _MISSING_KEY
+       for e, i in (("None", '""'), ("", '""'), ('"XXXX"', '""'), ('""', "None"), ('""', ""), ('""', '"XXXX"'))},
+    ("services.auth.sessions.SessionStore.create",
+     "sid = secrets.token_urlsafe(32) → sid = secrets.token_urlsafe(None)"):
+        "token_urlsafe() without a size uses its default entropy, 32 bytes: the same.",
+    ("services.auth.sessions.SessionStore.over_limit",
+     "slot = int(time.time() // window) → slot = int(time.time() / window)"):
+        "For a positive time, int() truncates to the floor: the same slot.",
+    ("services.auth.sessions.SessionStore.get",
+     'if time.time() - data["created"] > self.settings.session_absolute_ttl: → '
+     'if time.time() - data["created"] >= self.settings.session_absolute_ttl:'):
+        "Differs only when the session's age equals its absolute lifetime to the microsecond of time.time(): no"
+        " request can aim at that instant.",
+    ("services.deployer.grid.challenge._sorted_env", 'return [f"{key}={mapping[key]}" for key in sorted(mapping, '
+     'key=lambda k: k.encode())] → return [f"{key}={mapping[key]}" for key in sorted(mapping, key=None)]'):
+        "UTF-8 preserves code-point order, so sorting the keys' bytes and sorting the keys give the same order.",
+    ("services.deployer.grid.challenge._sorted_env", 'return [f"{key}={mapping[key]}" for key in sorted(mapping, '
+     'key=lambda k: k.encode())] → return [f"{key}={mapping[key]}" for key in sorted(mapping, )]'):
+        "UTF-8 preserves code-point order, so sorting the keys' bytes and sorting the keys give the same order.",
+    ("services.deployer.grid.render._envelope", 'raise ValueError(f"metadata is {len(encrypted)} characters, the '
+     'explorer allows {MAX_METADATA_CHARS}") → raise ValueError(None)'):
+        "Unreachable: Identity.encrypt_metadata already refuses a record above 1024 characters (its message is the"
+        " one users see); the check stays as a guard should the encryption change.",
+}  # fmt: skip
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout", 24: "timeout",
           -24: "timeout", 152: "timeout", 255: "timeout", 37: "type check", None: "not checked"}  # fmt: skip
@@ -83,15 +199,32 @@ def _exit_codes(target: Target) -> dict[str, int | None]:
     return {name: code for name, code in codes.items() if any(fnmatch(name, g) for g in target.globs)}
 
 
-def _mutated_line(mutant: str) -> str:
-    shown = subprocess.run([sys.executable, "-m", "mutmut", "show", mutant], cwd=ROOT, capture_output=True,
-                           text=True, check=False).stdout  # fmt: skip
-    added = [line[1:].strip() for line in shown.splitlines() if line.startswith("+") and not line.startswith("+++")]
-    return " / ".join(added) or shown.strip()
+def _mutated_line(mutant: str, path: Path) -> str:
+    """``old → new``: the line(s) the mutant changed, from the diff `mutmut show` prints (read in-process)."""
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    lines = get_diff_for_mutant(mutant, path=path).splitlines()
+    removed = [x[1:].strip() for x in lines if x.startswith("-") and not x.startswith("---")]
+    added = [x[1:].strip() for x in lines if x.startswith("+") and not x.startswith("+++")]
+    return f"{' / '.join(removed)} → {' / '.join(added)}"
 
 
 def _function_of(mutant: str) -> str:
-    return mutant.rsplit("__mutmut_", 1)[0].replace(".x_", ".", 1)
+    """``services.auth.sessions.SessionStore.get`` for ``services.auth.sessions.xǁSessionStoreǁget__mutmut_3``."""
+    module, _, mangled = mutant.rsplit("__mutmut_", 1)[0].rpartition(".")
+    return f"{module}.{mangled.removeprefix('x_').removeprefix('xǁ').replace('ǁ', '.')}"
+
+
+_QUOTED = re.compile(r"'[^']*'")
+
+
+def _equivalent(function: str, change: str) -> str | None:
+    """Why the mutant ``change`` of ``function`` cannot be told from the code, if it cannot."""
+    if function in SQL_FUNCTIONS:
+        old, _, new = change.partition(" → ")
+        if old != new and old.lower() == new.lower() and _QUOTED.findall(old) == _QUOTED.findall(new):
+            return SQL_CASE
+    return EQUIVALENT.get((function, change))
 
 
 def report(targets: tuple[Target, ...]) -> int:
@@ -107,8 +240,8 @@ def report(targets: tuple[Target, ...]) -> int:
             status = STATUS.get(code, "suspicious")
             if status in ("killed", "timeout"):
                 continue
-            line = _mutated_line(name)
-            reason = EQUIVALENT.get((_function_of(name), line))
+            line = _mutated_line(name, target.path)
+            reason = _equivalent(_function_of(name), line)
             if reason and status == "survived":
                 equivalent += 1
                 details.append(f"  equivalent {name}: {line}\n      {reason}")
@@ -144,7 +277,14 @@ def main(argv: list[str]) -> int:
         print(log.read_text(errors="replace")[-3000:], file=sys.stderr)
         print(f"mutmut run failed (exit {run.returncode})", file=sys.stderr)
         return 1
+    os.chdir(ROOT)  # mutmut reads mutants/ relative to the working directory
     status = report(chosen)
+    stores = {t.module for t in chosen if t.module.endswith(".store")}
+    if stores:
+        print("\nOwner conditions of the stores' SQL, removed one at a time (deploy/mutate_sql.py):", flush=True)
+        for clause, outcome in mutate_sql.run(ROOT, stores):
+            print(f"  {outcome:<9} {clause.module}.{clause.function}: {clause.condition.strip()}")
+            status |= outcome != "killed"
     print(f"\nmake mutate: {time.monotonic() - started:.0f} s")
     return status
 

@@ -145,6 +145,18 @@ def test_an_attempt_signed_by_another_key_or_not_base64_is_refused(settings: Set
     refused(settings, json.dumps({"signedAttempt": "not base64!", "doubleName": "alice.3bot"}), reason)
 
 
+def test_base64_with_foreign_characters_is_refused_not_cleaned(settings: Settings) -> None:
+    # Lenient decoding would drop the "*" and accept the attempt; every base64 field is decoded strictly.
+    outer = json.loads(phone())
+    signed = outer["signedAttempt"]
+    spoiled = json.dumps({**outer, "signedAttempt": signed[:8] + "*" + signed[8:]})
+    refused(settings, spoiled, "the login response is not signed by this 3Bot's key")
+    good = encrypted("alice.3bot", json.dumps(scope_for()).encode())
+    for field in ("nonce", "ciphertext"):
+        data = {**good, field: good[field][:4] + "*" + good[field][4:]}
+        refused(settings, phone(data=data), "the login data could not be decrypted")
+
+
 def test_the_signed_message_must_be_a_json_object(settings: Settings) -> None:
     refused(settings, phone(message="not json"), "the signed login attempt is not valid JSON")
     refused(settings, phone(message="[1]"), "the signed login attempt is malformed")
@@ -244,6 +256,7 @@ def test_the_provider_page_gets_the_five_parameters(settings: Settings) -> None:
         ("/a\tb", "/"),
         ("/javascript:alert(1)", "/"),
         ("/pools", "/pools"),
+        ("/pools/X9", "/pools/X9"),
         ("/pools?at=12:30", "/pools?at=12:30"),
         ("/" + "p" * 511, "/" + "p" * 511),
         ("/" + "p" * 512, "/"),

@@ -89,7 +89,7 @@ def test_no_or_oversized_browser_id_has_no_attempt(store: SessionStore) -> None:
 def test_a_session_is_stored_under_a_digest_of_its_id(store: SessionStore, client: redis.Redis) -> None:
     before = time.time()
     session = store.create(7, "alice.3bot", "alice@example.com")
-    assert len(session.sid) >= 43
+    assert len(session.sid) == 43  # 32 random bytes, base64url
     assert (session.user_id, session.username, session.email) == (7, "alice.3bot", "alice@example.com")
     assert before <= session.created <= time.time()
     key = f"auth:session:{digest(session.sid)}"

@@ -151,7 +151,7 @@ def test_without_key_or_seed_file_the_service_cannot_check_anyone(tmp_path: Path
 
     env = base_env(tmp_path)
     del env["AUTH_SIGNING_SEED_FILE"]
-    with pytest.raises(IdentityError, match=r"^AUTH_PUBLIC_KEY"):
+    with pytest.raises(IdentityError, match=r"^AUTH_PUBLIC_KEY \(or AUTH_SIGNING_SEED_FILE\) is not set$"):
         assertion.auth_public_key(load_settings(env))
 
 

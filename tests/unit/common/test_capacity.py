@@ -18,7 +18,7 @@ def test_su_weighs_hdd_by_1200_and_ssd_by_300() -> None:
 
 
 def test_figures_are_rounded_to_three_decimals() -> None:
-    assert cu_su(Resources(cru=1, mru=0.0042)) == (0.001, 0.0)
+    assert cu_su(Resources(cru=1, mru=0.0046)) == (0.001, 0.0)
     assert cu_su(Resources(hru=1)) == (0.0, 0.001)
 
 

@@ -57,7 +57,10 @@ def client(app: Flask) -> FlaskClient:
 
 
 def refused(response: Any, status: int = 403, code: str = "cross_site_request") -> bool:
-    return response.status_code == status and [e["code"] for e in response.json["errors"]] == [code]
+    """The standard error shape: the status, and one error whose description is the message."""
+    body = response.json
+    expected = [{"code": code, "field": None, "description": body["message"]}]
+    return response.status_code == status and body["errors"] == expected
 
 
 def test_a_change_from_our_own_pages_passes(client: FlaskClient) -> None:
