@@ -48,8 +48,8 @@ bench: venv ## run the benchmarks under bench/ and print their figures
 	$(PY) -m bench
 
 .PHONY: mutate
-mutate: venv ## mutation testing of the security/money modules (mutmut; MODULES="capacity ..." for some)
-	$(PY) -m deploy.mutate $(MODULES)
+mutate: deps-test venv ## mutation testing of the security/money modules (mutmut; MODULES="capacity ..." for some)
+	$(PY) -m deploy.test_servers --dir .local/mutate-servers -- $(PY) -m deploy.mutate $(MODULES)
 
 up: ## run the stack with docker compose (deploy/docker-compose.yml)
 	$(COMPOSE) up -d --build
