@@ -122,8 +122,12 @@ class GridClient:
     def live_workloads(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
         """Every workload of ours with ``next_action`` DEPLOY, page by page (normalised like :meth:`workload`).
 
-        The list can shift while it is read (a workload leaving DEPLOY moves later items one page up), so an
-        item may be missed or seen twice: use it for reconciliation against the local index, not as truth.
+        The list shifts while it is read: a workload leaving DEPLOY moves every later one a place towards the first
+        page, so reading the pages in ascending order can skip a workload that is live the whole time — and a
+        search for a workload whose answer was lost would then send it a second time. The pages are therefore read
+        from the last to the second, then the first (again): a shift only moves an unread workload towards the pages
+        still to be read, so every workload live from the start to the end of the listing is seen. One may be seen
+        twice, and one created meanwhile may be missed: use it against the local index, not as truth.
 
         Raises:
             ExplorerUnavailable, ExplorerRejected: as for every call (possibly after some items were yielded).
@@ -134,8 +138,9 @@ class GridClient:
             items, pages = first.json(), int(first.headers.get("Pages") or 1)
         except ValueError:
             raise ExplorerUnavailable("the grid explorer answered a workload page that is not JSON") from None
-        for page in range(1, pages + 1):
-            if page > 1:
+        order = [1] if pages <= 1 else [*range(pages, 1, -1), 1]
+        for index, page in enumerate(order):
+            if pages > 1 or index > 0:
                 items = self.explorer.get_json("/reservations/workloads", {**params, "page": page})
             if not isinstance(items, list):
                 raise ExplorerUnavailable("the grid explorer answered a workload page that is not a list")

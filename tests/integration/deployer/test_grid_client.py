@@ -212,3 +212,24 @@ def test_unknown_workload_is_404(world: World) -> None:
     assert unknown.value.status == 404
     with pytest.raises(ExplorerRejected):
         world.client.sign_delete(999_999)
+
+
+def test_the_live_listing_misses_no_workload_while_others_leave(world: World) -> None:
+    """Workloads leaving DEPLOY while the pages are read shift the list; a workload live throughout is never missed
+    (the lost-answer search relies on it: a missed workload would be sent a second time)."""
+    client = world.client
+    node = public_node(world)
+    pool_id = world.pool([node["node_id"]], cus=1_000_000, sus=1_000_000)
+    plan = WorkloadPlan(key="volume", kind=Kind.VOLUME, role="main", fields={"size": 1, "type": 1})
+    created = [client.create_workload(world.render(plan, Placed("main", node["node_id"], pool_id))) for _ in range(6)]
+    for grid_id in created:
+        deployed(client, grid_id)
+    live = sorted(int(w["id"]) for w in client.live_workloads())
+    assert set(created) <= set(live)
+    listing = client.live_workloads(page_size=2)
+    seen = {int(next(listing)["id"])}
+    for grid_id in live[:2]:  # the first page's workloads leave while the listing is under way
+        client.sign_delete(grid_id)
+        wait_for(client, grid_id, lambda w: w["next_action"] == NextAction.DELETED)
+    seen |= {int(w["id"]) for w in listing}
+    assert set(live[2:]) <= seen, sorted(set(live[2:]) - seen)
