@@ -97,8 +97,8 @@ def create_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
         raise ApiError(422, "the request is not valid", (FieldError("unsuitable_farm", message, "farm_id"),))
     with db.transaction() as cur:
         store.insert_pool(cur, owner, key, offer, currency, days)
-    with store.farm_creations_locked(db, int(offer["id"])):
-        with db.transaction() as cur:
+    with store.farm_creations_locked(db, int(offer["id"])) as locked:
+        with locked.transaction() as cur:
             pool = store.lock_pool_by_key(cur, owner, key)
             assert pool is not None
             if pool["state"] not in ("submitting", "failed"):
@@ -106,9 +106,9 @@ def create_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
             reservation = store.upsert_reservation(
                 cur, pool["id"], key, "create", cus, sus, currency, settings.payment_expiry
             )
-        attempt = _Attempt(db, explorer, pool, reservation, list(offer["node_ids"]), cus, sus, currency)
+        attempt = _Attempt(locked, explorer, pool, reservation, list(offer["node_ids"]), cus, sus, currency)
         answer, reason, status = attempt.run()
-        with db.transaction() as cur:
+        with locked.transaction() as cur:
             if answer is None:
                 store.update_reservation(cur, reservation["id"], state="failed", state_reason=reason)
                 store.update_pool(cur, pool["id"], state="failed", state_reason=reason)
@@ -142,7 +142,7 @@ class _Attempt:
     has looked (it becomes an empty pool nobody pays for).
     """
 
-    def __init__(self, db: Database, explorer: Explorer, pool: dict[str, Any], reservation: dict[str, Any],
+    def __init__(self, db: store.Transactions, explorer: Explorer, pool: dict[str, Any], reservation: dict[str, Any],
                  node_ids: list[str], cus: int, sus: int, currency: str) -> None:  # fmt: skip
         self.db, self.explorer, self.pool, self.reservation = db, explorer, pool, reservation
         self.cus, self.sus, self.currency = cus, sus, currency

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
 
 from psycopg2.extras import RealDictCursor
 
@@ -99,23 +99,50 @@ def add_bought(cur: RealDictCursor, pool_id: int, cus: int, sus: int) -> None:
 _CREATE_LOCK = 0x706F6F6C
 
 
-@contextmanager
-def farm_creations_locked(db: Database, farm_id: int) -> Iterator[None]:
-    """Hold the lock on pool creations in ``farm_id`` (every process, every instance) for the block.
+class Transactions(Protocol):
+    """What runs a transaction: a :class:`Database`, or the one connection holding a creation lock."""
 
-    A session lock on a connection of its own: it spans several transactions and the explorer call between them,
-    and PostgreSQL releases it at once if the process dies.
+    def transaction(self) -> AbstractContextManager[RealDictCursor]: ...
+
+
+class _LockedConnection:
+    """Transactions on the connection that holds a session lock: the lock holder needs no second connection, so
+    requests waiting for the lock can never starve it of one."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[RealDictCursor]:
+        try:
+            with self._conn.cursor(cursor_factory=RealDictCursor) as cur:
+                yield cur
+            self._conn.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+
+
+@contextmanager
+def farm_creations_locked(db: Database, farm_id: int) -> Iterator[Transactions]:
+    """Hold the lock on pool creations in ``farm_id`` (every process, every instance) for the block, which runs its
+    transactions on the returned object (the lock's own connection).
+
+    A session lock: it spans several transactions and the explorer call between them, and PostgreSQL releases it
+    at once if the process dies.
     """
     with db.connection() as conn:
         conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_lock(%s, %s)", (_CREATE_LOCK, farm_id))
+        conn.autocommit = False
         try:
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_lock(%s, %s)", (_CREATE_LOCK, farm_id))
-                try:
-                    yield
-                finally:
-                    cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_CREATE_LOCK, farm_id))
+            yield _LockedConnection(conn)
         finally:
+            conn.rollback()
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_CREATE_LOCK, farm_id))
             conn.autocommit = False
 
 
