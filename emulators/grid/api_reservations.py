@@ -26,7 +26,7 @@ def reserve_pool() -> Response:
 @bp.get("/reservations/pools/<raw_id>")
 def get_pool(raw_id: str) -> Response:
     pool_id = path_id(raw_id, "pool")
-    with current_world().session() as (conn, now):
+    with current_world().read_session() as (conn, now):
         pool = pools.pool_view(conn, pool_id, now)
     if pool is None:
         raise ApiError(404, "capacity pool not found")
@@ -36,7 +36,7 @@ def get_pool(raw_id: str) -> Response:
 @bp.get("/reservations/pools/owner/<raw_tid>")
 def pools_of_owner(raw_tid: str) -> Response:
     tid = path_id(raw_tid, "customer")
-    with current_world().session() as (conn, now):
+    with current_world().read_session() as (conn, now):
         # Not paginated (§2.3): the full array, no Pages header.
         return json_response(pools.pools_of_customer(conn, tid, now))
 

@@ -158,8 +158,9 @@ def reserve(
     }
 
 
-def refresh(conn: sqlite3.Connection, pool_id: int, now: float) -> Pool | None:
-    """Burn the pool up to ``now``, recompute its burn rate from its deployed workloads, and save it."""
+def refresh(conn: sqlite3.Connection, pool_id: int, now: float, save: bool = True) -> Pool | None:
+    """Burn the pool up to ``now``, recompute its burn rate from its deployed workloads, and save it (unless a
+    reader only wants to show it: burning is linear, so the stored state gives the same figures later)."""
     pool = pool_store.get_pool(conn, pool_id)
     if pool is None:
         return None
@@ -169,7 +170,8 @@ def refresh(conn: sqlite3.Connection, pool_id: int, now: float) -> Pool | None:
     pool.burn.active_cu = round(sum(w.cu for w in active), 6)
     pool.burn.active_su = round(sum(w.su for w in active), 6)
     pool.empty_at = pool.burn.empty_at()
-    pool_store.save_pool(conn, pool)
+    if save:
+        pool_store.save_pool(conn, pool)
     return pool
 
 
@@ -227,8 +229,8 @@ def pool_json(pool: Pool, active_ids: list[int]) -> dict[str, Any]:
 
 
 def pool_view(conn: sqlite3.Connection, pool_id: int, now: float) -> dict[str, Any] | None:
-    """The Pool object with the burn applied up to ``now`` (§4.5 "Read")."""
-    pool = refresh(conn, pool_id, now)
+    """The Pool object with the burn applied up to ``now`` (§4.5 "Read"); read-only."""
+    pool = refresh(conn, pool_id, now, save=False)
     if pool is None:
         return None
     return pool_json(pool, workload_store.active_ids_by_pool(conn, [pool.id])[pool.id])
