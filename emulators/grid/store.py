@@ -172,18 +172,21 @@ class Store:
         conn.executescript(SCHEMA)
         upgrade(conn)
 
-    def _connection(self) -> sqlite3.Connection:
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+    def _connection(self, readonly: bool = False) -> sqlite3.Connection:
+        name = "reader" if readonly else "writer"
+        conn: sqlite3.Connection | None = getattr(self._local, name, None)
         if conn is None:
             # isolation_level=None: transactions are explicit (BEGIN below), never implicit.
             # check_same_thread=False only so that close() may run on another thread; each connection is used by
-            # the thread that opened it.
-            conn = sqlite3.connect(str(self._path), isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
-                                   check_same_thread=False)  # fmt: skip
+            # the thread that opened it. The reader is opened read-only: a write in a read is an error at once.
+            target = f"{self._path.resolve().as_uri()}?mode=ro" if readonly else str(self._path)
+            conn = sqlite3.connect(target, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000,
+                                   check_same_thread=False, uri=readonly)  # fmt: skip
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._local.conn = conn
+            if not readonly:
+                conn.execute("PRAGMA synchronous=NORMAL")
+            setattr(self._local, name, conn)
             with self._opened_lock:
                 self._opened.append(conn)
         return conn
@@ -202,19 +205,14 @@ class Store:
     def read(self) -> Iterator[sqlite3.Connection]:
         """Run the block in one read transaction: a consistent snapshot that takes no write lock.
 
-        The block must not write (a write could fail if another writer committed since the snapshot was taken).
+        It runs on the thread's read-only connection: a write in it fails at once (never a rare SQLITE_BUSY).
         """
-        with self._run("BEGIN DEFERRED") as conn:
-            # query_only turns an accidental write into an immediate error instead of a rare SQLITE_BUSY.
-            conn.execute("PRAGMA query_only=ON")
-            try:
-                yield conn
-            finally:
-                conn.execute("PRAGMA query_only=OFF")
+        with self._run("BEGIN DEFERRED", readonly=True) as conn:
+            yield conn
 
     @contextmanager
-    def _run(self, begin: str) -> Iterator[sqlite3.Connection]:
-        conn = self._connection()
+    def _run(self, begin: str, readonly: bool = False) -> Iterator[sqlite3.Connection]:
+        conn = self._connection(readonly)
         conn.execute(begin)
         try:
             yield conn

@@ -3,6 +3,7 @@ consistent: creates racing lists, deletes racing each other, reads never waiting
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections import Counter
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import pytest
 from grid_emulator_client import EmulatorProcess, Grid
 from grid_emulator_signing import Identity
 
@@ -101,6 +103,8 @@ def test_a_read_does_not_wait_for_a_writer(tmp_path: Path) -> None:
     with store.read() as conn:  # a WAL snapshot: the writer's open transaction is invisible and not waited for
         assert conn.execute("SELECT value FROM meta WHERE key = 'k'").fetchone() is None
     assert time.monotonic() - started < 1
+    with pytest.raises(sqlite3.OperationalError, match="readonly"), store.read() as conn:
+        conn.execute("INSERT INTO meta (key, value) VALUES ('r', 'x')")  # a read never writes, not even by mistake
     release.set()
     thread.join()
     with store.read() as conn:
