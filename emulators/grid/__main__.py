@@ -209,7 +209,8 @@ def _bind_address(host: str, port: int) -> str:
 
 
 class _Server(BaseApplication):  # type: ignore[misc]
-    """gunicorn embedded: one worker process (single SQLite writer), several threads."""
+    """gunicorn embedded: one worker process (the clock offset, runtime knobs and planned lost answers live in its
+    memory), several threads serving requests concurrently (store.py: a SQLite connection per thread)."""
 
     def __init__(self, config: EmulatorConfig) -> None:
         self._config = config
