@@ -11,7 +11,6 @@ dedicated connection, released at once if the worker dies).
 from __future__ import annotations
 
 import time
-import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,7 +18,7 @@ import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.common.identity import IdentityError
-from services.deployer import network_store, networks, planning, store, teardown
+from services.deployer import network_store, networks, planning, store, teardown, wakeups
 from services.deployer.context import Deployer, PlanningFailed, Transient
 from services.deployer.grid.kinds import Kind, NextAction, ResultState
 from services.deployer.grid.render import render
@@ -72,11 +71,7 @@ def _advance_locked(dep: Deployer, solution_id: str, wake_token: str | None) -> 
                 # Visible only when planning has to wait (it is otherwise one transaction with "deploying").
                 store.update_solution(cur, solution_id, status="planning")
                 store.add_event(cur, solution_id, f"planning: waiting, {exc}", level="warning")
-    if outcome in ("waiting", "progress"):
-        token = uuid.uuid4()
-        with dep.db.transaction() as cur:
-            store.update_solution(cur, solution_id, wake_token=str(token))
-        dep.wake(solution_id, str(token), countdown=dep.settings.deploy_poll_interval if outcome == "waiting" else 0)
+    wakeups.after_pass(dep, solution_id, outcome)
     return outcome
 
 
