@@ -17,7 +17,7 @@ from typing import Any
 
 import nacl.public
 
-from services.deployer.solutions.base import Sealed
+from services.deployer.grid.workload_plan import Sealed
 
 WG_PORTS = range(1000, 9000)
 _PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))

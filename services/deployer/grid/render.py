@@ -18,7 +18,7 @@ from typing import Any
 from services.common.identity import Identity, IdentityError, seal_to_node
 from services.deployer.grid.challenge import sign_challenge, workload_challenge
 from services.deployer.grid.kinds import Kind, NextAction
-from services.deployer.solutions.base import Placed, Sealed, SealedTemplate, WorkloadPlan
+from services.deployer.grid.workload_plan import Placed, Sealed, SealedTemplate, WorkloadPlan
 
 MAX_METADATA_CHARS = 1024
 

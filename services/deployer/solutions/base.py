@@ -8,11 +8,14 @@ stage is built, so a later stage can use the results of earlier ones (a volume's
 namespaces in MinIO's shard list). ``build`` returns ``None`` once there are no more stages.
 
 Planners never touch the database, the explorer or the clock: they are unit-tested as plain functions.
+
+The workload-plan types (:class:`Placed`, :class:`WorkloadPlan`, :class:`Sealed`, :class:`SealedTemplate`) live in
+``grid/workload_plan.py`` next to the renderer that consumes them (``grid/`` never imports ``solutions/``); they are
+re-exported here for the planners.
 """
 
 from __future__ import annotations
 
-import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
@@ -21,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.capacity import Resources
 from services.deployer.grid.kinds import Kind
+from services.deployer.grid.workload_plan import Placed as Placed
+from services.deployer.grid.workload_plan import Sealed as Sealed
+from services.deployer.grid.workload_plan import SealedTemplate as SealedTemplate
+from services.deployer.grid.workload_plan import WorkloadPlan as WorkloadPlan
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9-]{0,30}$"
 
@@ -36,40 +43,6 @@ class Spec(BaseModel):
     generated_secrets: ClassVar[tuple[str, ...]] = ()
 
     name: str = Field(pattern=NAME_PATTERN)
-
-
-@dataclass(frozen=True)
-class Sealed:
-    """A secret in a workload field: sealed to the target node (GRID_API §8) when the workload is rendered.
-
-    ``secret`` names an entry of the solution's encrypted secrets (``ctx.secrets``); planners never hold the
-    plaintext, so a plan can be logged or compared in a test without leaking anything.
-    """
-
-    secret: str
-
-
-@dataclass(frozen=True)
-class SealedTemplate:
-    """A sealed value composed of plain text and secrets, e.g. MinIO's shard list with the ZDB password in each URL.
-
-    ``template`` uses ``str.format`` fields that name secrets (``"ns1:{zdb_password}@[10.1.2.3]:9900"``; literal
-    braces doubled); ``secrets`` lists them. The renderer seals ``template.format(**{n: secrets[n] for n in
-    self.secrets})`` to the node, exactly like a :class:`Sealed` value.
-
-    Raises:
-        ValueError: when a template field is not listed in ``secrets`` or is not a plain name.
-    """
-
-    template: str
-    secrets: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        for _, field_name, spec, conversion in string.Formatter().parse(self.template):
-            if field_name is None:
-                continue
-            if field_name not in self.secrets or spec or conversion:
-                raise ValueError(f"template field {{{field_name}}} is not one of the secrets {self.secrets}")
 
 
 @dataclass(frozen=True)
@@ -97,16 +70,6 @@ class Placement:
 
 
 @dataclass(frozen=True)
-class Placed:
-    """A resolved placement: the node, the grid pool paying for it, and its IP in the network (if any)."""
-
-    role: str
-    node_id: str
-    grid_pool_id: int
-    ip: str | None = None
-
-
-@dataclass(frozen=True)
 class Deployed:
     """A deployed workload of an earlier stage: its grid id and the node's ``result.data_json``."""
 
@@ -124,22 +87,6 @@ class PlanContext:
     network: str | None
     placed: Mapping[str, Placed]
     deployed: Mapping[str, Deployed] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class WorkloadPlan:
-    """One workload to create: ``fields`` are the type-specific wire fields (GRID_API §5.9).
-
-    Values may be :class:`Sealed` or :class:`SealedTemplate`, also inside ``secret_environment``. ``key`` is unique
-    within the solution (``"container"``, ``"zdb-2"``, ``"worker-1"``); ``role`` names the :class:`Placed` it runs on;
-    ``description`` goes to the wire ``description`` field (e.g. ``{"role": "master"}``).
-    """
-
-    key: str
-    kind: Kind
-    role: str
-    fields: Mapping[str, Any]
-    description: str = ""
 
 
 @dataclass(frozen=True)
