@@ -15,6 +15,7 @@ from emulators.grid.config import SettingError
 from emulators.grid.enums import MAX_INT64
 from emulators.grid.faults import lost_answers
 from emulators.grid.query import path_id
+from emulators.grid.request_counts import request_counts
 from emulators.grid.seed import SEEDED_KEY
 from emulators.grid.store import get_meta
 from emulators.grid.wire import ApiError, json_object, json_response, validated
@@ -67,6 +68,12 @@ def info() -> Response:
     with world.store.read() as conn:
         seeded = json.loads(get_meta(conn, SEEDED_KEY) or "{}")
     return json_response({"seeded": seeded, "now": int(world.clock.now()), "clock_offset": world.clock.offset})
+
+
+@bp.get("/stats")
+def stats() -> Response:
+    """Requests answered since the server started, per method and route (benchmarks take differences)."""
+    return json_response({"requests": request_counts()})
 
 
 @bp.get("/config")

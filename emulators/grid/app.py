@@ -8,7 +8,7 @@ from pathlib import Path
 import structlog
 from flask import Flask, Response, g, request
 
-from emulators.grid import admin, api_directory, api_reservations
+from emulators.grid import admin, api_directory, api_reservations, request_counts
 from emulators.grid.api_auth import authenticate
 from emulators.grid.config import EmulatorConfig
 from emulators.grid.faults import API_PREFIX, inject_faults, install_lost_answers
@@ -32,6 +32,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["grid_world"] = open_world(config)
+    request_counts.install(app)
     register_error_handlers(app)
     app.before_request(_start_timer)
     # Order matters: latency and injected 500s come first, so they also hit requests that would fail auth.
@@ -53,4 +54,5 @@ def _log_request(response: Response) -> Response:
     started = g.get("started")
     elapsed_ms = round((time.monotonic() - started) * 1000, 1) if started is not None else None
     log.info("request", method=request.method, path=request.path, status=response.status_code, ms=elapsed_ms)
+    request_counts.count_request()
     return response
