@@ -8,13 +8,11 @@ may be the problem).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from services.deployer.grid import node_store
+from services.deployer.grid.node_query import NodeQuery
 from services.deployer.grid.node_store import Cursor, Filters
-
-if TYPE_CHECKING:
-    from services.deployer.grid.node_finder import NodeQuery
 
 UNITS = ("cru", "mru", "sru", "hru")
 

@@ -30,6 +30,7 @@ from services.common.explorer import Explorer
 from services.deployer.grid import node_store
 from services.deployer.grid.network_plan import public_addresses as endpoints_of
 from services.deployer.grid.node_explain import UNITS, active_requirements, explain_cursor, join_words, missed
+from services.deployer.grid.node_query import NodeQuery as NodeQuery  # callers import it from here too
 from services.deployer.grid.node_store import Cursor, Filters
 
 log = structlog.get_logger(__name__)
@@ -38,22 +39,6 @@ PAGE_SIZE = 1000  # the explorer's largest page (GRID_API §2.3): 10 requests fo
 # How long a reservation is held against lagging node reports: a deployment's stages finish well within it, and
 # the node's report follows (minutes on the real grid). Holding longer only makes a node look fuller for a while.
 HOLD_SECONDS = 1800.0
-
-
-@dataclass(frozen=True)
-class NodeQuery:
-    """What a deployment needs from one node. None / False / () leave a filter off."""
-
-    resources: Resources
-    node_ids: Sequence[str] | None = None  # the pool's nodes
-    farm_id: int | None = None
-    country: str | None = None
-    city: str | None = None
-    free_to_use: bool = False  # paying with FreeTFT
-    public_ipv4: bool = False
-    public_ipv6: bool = False
-    exclude: Sequence[str] = ()  # nodes already chosen for this deployment (or to avoid)
-    pool_label: str | None = None  # how messages name the pool, e.g. "pool 12" (default "your pool")
 
 
 @dataclass(frozen=True)
