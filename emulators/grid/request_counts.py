@@ -39,4 +39,5 @@ def count_request() -> None:
 
 
 def request_counts() -> dict[str, int]:
-    return current_app.extensions[_EXTENSION].snapshot()
+    counts: RequestCounts = current_app.extensions[_EXTENSION]
+    return counts.snapshot()
