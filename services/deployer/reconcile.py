@@ -18,7 +18,6 @@ from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind, NextAction
 
 log = structlog.get_logger(__name__)
-LIVE_SOLUTION = ("submitted", "planning", "deploying", "deployed")
 
 
 def reconcile(dep: Deployer) -> dict[str, int]:
@@ -89,7 +88,7 @@ def _unknown(dep: Deployer, workload: dict[str, Any]) -> str:
             store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline)
         log.info("adopted a workload sent before a crash", workload=row["id"], grid_id=grid_id)
         return "adopted"
-    if row is not None and row["kind"] == Kind.NETWORK_RESOURCE.value and row["solution_status"] in LIVE_SOLUTION:
+    if row is not None and row["kind"] == Kind.NETWORK_RESOURCE.value and row["solution_status"] in store.LIVE_SOLUTION:
         # Deleting any network resource tears its network down on that node: a duplicate version of a live
         # network is harmless (the node runs the newest) and goes with the network.
         return "adopted"
