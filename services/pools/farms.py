@@ -6,17 +6,16 @@ pool is free to use). Free capacity is ``total - max(0, reserved)`` summed over 
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from services.common.explorer import Explorer, ExplorerRejected
+from services.common.grid_rules import node_is_up
 
 CURRENCIES = ("TFT", "TFTA", "FreeTFT")
-UP_WITHIN = 600  # a node is up when its last heartbeat is at most 10 minutes old (GRID_API §5.4)
 
 
 def is_up(node: dict[str, Any], now: float | None = None) -> bool:
-    return int(node.get("updated", 0)) >= (time.time() if now is None else now) - UP_WITHIN
+    return node_is_up(node.get("updated"), now)
 
 
 def _counts_for(node: dict[str, Any], currency: str) -> bool:

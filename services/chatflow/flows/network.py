@@ -6,7 +6,6 @@ user selects; the progress step offers the WireGuard config once it is ready.
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
@@ -14,12 +13,12 @@ from services.chatflow.flow import Context, Flow, Step, Submission
 from services.chatflow.flows import common
 from services.chatflow.questions import Choice, Choices, MultiChoice, Question, String
 from services.common import contracts
+from services.common.grid_rules import NETWORK_RANGE_HELP, network_range_problem
 
 MODES: Choices = [("create", "Create a network"), ("access", "Add access to one of my networks")]
 CONNECTIONS: Choices = [("ipv4", "IPv4"), ("ipv6", "IPv6")]
 RANGES: Choices = [("auto", "Choose the IP range for me"), ("manual", "Configure it myself")]
-RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-RANGE_HELP = "a private (RFC 1918) /16, e.g. 10.20.0.0/16 or 172.16.0.0/16"
+RANGE_HELP = NETWORK_RANGE_HELP
 
 
 def _adding(ctx: Context) -> bool:
@@ -66,14 +65,8 @@ def _access_node(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:
 
 
 def private_16(value: str) -> str | None:
-    """Why ``value`` is not a private /16 (the deployer's NetworkSpec rule), or ``None`` when it is one."""
-    try:
-        net = ipaddress.IPv4Network(value)
-    except ValueError:
-        return "not an IPv4 network like 10.20.0.0/16"
-    if net.prefixlen != 16 or not any(net.subnet_of(block) for block in RFC1918):
-        return f"must be {RANGE_HELP}"
-    return None
+    """Why ``value`` is not a private /16 (the rule the deployer's NetworkSpec applies too), or ``None``."""
+    return network_range_problem(value)
 
 
 def _check_range(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:

@@ -17,13 +17,13 @@ from typing import Any
 
 import nacl.public
 
+from services.common.grid_rules import PRIVATE_IPV4, network_range_problem
 from services.deployer.grid.workload_plan import Sealed
 
 WG_PORTS = range(1000, 9000)
-_PRIVATE_RANGES = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
 # Addresses a peer cannot reach a node on (§11): private, loopback, link-local, ULA and Yggdrasil (200::/7).
 _NOT_PUBLIC = (
-    *_PRIVATE_RANGES,
+    *PRIVATE_IPV4,
     *(
         ipaddress.ip_network(n)
         for n in ("127.0.0.0/8", "169.254.0.0/16", "::1/128", "fe80::/10", "fc00::/7", "200::/7")
@@ -88,16 +88,8 @@ def random_wg_port(rng: random.Random, used: Iterable[int]) -> int:
 
 
 def is_private_slash16(text: str) -> bool:
-    """True for a network-aligned RFC 1918 IPv4 /16 such as ``10.100.0.0/16``."""
-    try:
-        network = ipaddress.ip_network(text, strict=True)
-    except ValueError:
-        return False
-    return (
-        isinstance(network, ipaddress.IPv4Network)
-        and network.prefixlen == 16
-        and any(network.subnet_of(private) for private in _PRIVATE_RANGES)
-    )
+    """True for a network-aligned RFC 1918 IPv4 /16 such as ``10.100.0.0/16`` (the rule of ``grid_rules``)."""
+    return network_range_problem(text) is None
 
 
 def next_subnet(ip_range: str, used: Iterable[str]) -> str:

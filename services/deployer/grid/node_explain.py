@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from services.common.grid_rules import NODE_UP_WORDS
 from services.deployer.grid import node_store
 from services.deployer.grid.node_query import NodeQuery
 from services.deployer.grid.node_store import Cursor, Filters
@@ -187,7 +188,7 @@ def missed(name: str, query: NodeQuery, filters: Filters, group: dict[str, Any])
         "in_farm": f"is not in farm {filters.farm_id}",
         "in_country": f"is not in {filters.country}",
         "in_city": f"is not in {filters.city}",
-        "up": "is not up (no heartbeat in the last 10 minutes)",
+        "up": f"is not up ({NODE_UP_WORDS})",
         "free_to_use": "is not free to use (it cannot be paid with FreeTFT)",
         "public_ipv4": "has no public IPv4 address",
         "public_ipv6": "has no public IPv6 address",

@@ -14,9 +14,11 @@ from typing import Any
 
 import psycopg2.extras
 
+from services.common.grid_rules import NODE_UP_SECONDS
+
 Cursor = Any  # a RealDictCursor (services.common.db.Database.transaction())
 
-UP_WITHIN_SECONDS = 600  # a node is up while its last heartbeat is at most 10 minutes old (GRID_API §5.4)
+UP_WITHIN_SECONDS = NODE_UP_SECONDS  # the node-up window (GRID_API §5.4), defined once in grid_rules
 # Held (per transaction) by whoever refreshes the index, so N workers never list the grid N times at once.
 _REFRESH_LOCK = 0x6E6F6465  # "node"
 

@@ -12,22 +12,18 @@ from typing import Annotated, Any, ClassVar
 from pydantic import AfterValidator, Field
 
 from services.common.capacity import Resources
+from services.common.grid_rules import network_range_problem
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
 from services.deployer.solutions.fields import PoolId
 from services.deployer.solutions.listing import LIVE_STATES, wids
 
-RFC1918 = tuple(ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"))
-
 
 def _private_16(value: str) -> str:
-    try:
-        net = ipaddress.IPv4Network(value)
-    except ValueError:
-        raise ValueError("not an IPv4 network like 10.20.0.0/16") from None
-    if net.prefixlen != 16 or not any(net.subnet_of(block) for block in RFC1918):
-        raise ValueError("must be a private (RFC 1918) /16, e.g. 10.20.0.0/16 or 172.16.0.0/16")
-    return str(net)
+    problem = network_range_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return str(ipaddress.IPv4Network(value))
 
 
 PrivateRange = Annotated[str, Field(max_length=18), AfterValidator(_private_16)]
