@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from bench import bench_deploy, bench_login, bench_node_search, bench_platform, bench_wizard
+from bench import bench_deploy, bench_inflight, bench_login, bench_node_search, bench_platform, bench_wizard
 
 
 def main() -> None:
     # Each benchmark runs when its turn comes, so a figure is printed as soon as it is measured.
-    for run in (*bench_platform.RUNS, bench_login.run, bench_node_search.run, bench_deploy.run, bench_wizard.run):
+    for run in (
+        *bench_platform.RUNS,
+        bench_login.run,
+        bench_node_search.run,
+        bench_deploy.run,
+        bench_inflight.run,
+        bench_wizard.run,
+    ):
         print(run(), end="\n\n", flush=True)
 
 

@@ -1,10 +1,14 @@
-"""100 Ubuntu solutions end to end through the deployer, with 1 and 4 deployer workers, against the floor.
+"""100 Ubuntu solutions end to end through the deployer (4 deployer workers by default), against the floor.
 
-Ours: ``deployer.submit_solution`` × 100 into one network (each: a capacity check by the pools worker, planning,
-IP allocation, a container recorded, signed, sent and awaited), timed until all 100 are ``deployed``. The floor: a
-minimal script that signs the same kind of container workloads and posts them straight to the emulator, then
-polls each until deployed. Zero emulator latency, so only our own overhead shows. ``OVER_PROVISIONING=true``
-lets a hundred 1-vCPU containers share one node (the emulator still checks disk).
+Ours: ``deployer.submit_solution`` × N into one network (each: a capacity check, planning, IP allocation, a
+container recorded, signed, sent and awaited), timed until all N are ``deployed``; counted on the way: the
+transactions committed in the database and the explorer requests, per deployment. The floor, in the same run: a
+minimal script that signs the same kind of container workloads and posts them straight to the emulator, then polls
+each until deployed. Zero emulator latency, so only our own overhead shows. ``OVER_PROVISIONING=true`` lets a
+hundred 1-vCPU containers share one node (the emulator still checks disk).
+
+``BENCH_DEPLOY_N`` (100), ``BENCH_DEPLOY_WORKERS`` (``4``; ``1,4`` for both), ``BENCH_DEPLOY_TICK`` (how often a
+waiting deployment looks at the grid, 0.2 s).
 """
 
 from __future__ import annotations
@@ -12,86 +16,50 @@ from __future__ import annotations
 import os
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import redis
-
-from bench.harness import PYTHON, bench_env, free_port, http_ok, pay_reservations, process, scratch_database
-from services.common import contracts
-from services.common.db import Database
+from bench.deploy_world import (
+    OWNER,
+    SSH_KEY,
+    Watcher,
+    World,
+    committed_transactions,
+    difference,
+    explorer_requests,
+    running,
+    submit_all,
+    ubuntu,
+    world,
+)
 from services.common.explorer import Explorer
 from services.common.identity import load_identity
-from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
-from services.common.tasks import close_celery, make_celery, send
 from services.deployer.grid.client import GridClient
 from services.deployer.grid.kinds import Kind
 from services.deployer.grid.network_plan import Member, network_resource_fields, peers_for, wg_keypair
 from services.deployer.grid.render import render
 from services.deployer.solutions.base import Placed, WorkloadPlan, container_fields
 
-N = 100
-SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJlbmNobWFyayBrZXkgZm9yIHRoZSBkZXBsb3llcg bench@host"
-OWNER = "bench.3bot"
+N = int(os.environ.get("BENCH_DEPLOY_N", "100"))
+WORKERS = [int(w) for w in os.environ.get("BENCH_DEPLOY_WORKERS", "4").split(",")]
+TICK = os.environ.get("BENCH_DEPLOY_TICK", "0.2")
 
 
-def _pool(settings: Settings, grid: str, celery: Any) -> int:
-    from services.pools import service as pools
-
-    db = Database(settings.database_url, maxconn=2)
-    explorer = Explorer(settings, load_identity(settings.identity_seed_file, create=True))
-    try:
-        pool_id, _ = pools.create_pool(db, explorer, settings, OWNER, uuid.uuid4().hex, 1, "TFT",
-                                       100 * 30 * 86400, 1000 * 30 * 86400, 30)  # fmt: skip
-        with db.transaction() as cur:
-            cur.execute("SELECT grid_pool_id FROM pools.pools WHERE id = %s", (pool_id,))
-            grid_pool = cur.fetchone()["grid_pool_id"]
-    finally:
-        db.close()
-        explorer.close()
-    pay_reservations(grid, [grid_pool])
-    send(celery, contracts.POOLS_WATCH_PAYMENTS, contracts.WatchPayments()).get(timeout=60)
-    return int(pool_id)
-
-
-def _wait(db: Database, ids: list[str], timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with db.transaction() as cur:
-            cur.execute("SELECT status, count(*) AS n FROM deployer.solutions WHERE id = ANY(%s::uuid[]) "
-                        "GROUP BY status", (ids,))  # fmt: skip
-            states = {r["status"]: r["n"] for r in cur.fetchall()}
-        if sum(n for s, n in states.items() if s in ("deployed", "rolled_back", "cancelled")) == len(ids):
-            if states.get("deployed") != len(ids):
-                raise SystemExit(f"benchmark deployments did not all succeed: {states}")
-            return
-        time.sleep(0.05)
-    raise SystemExit("benchmark deployments did not finish in time")
-
-
-def _ours(env: dict[str, str], celery: Any, db: Database, pool: int, node: str, workers: int, tag: str) -> float:
-    procs = [process([PYTHON, "-m", "deploy.role", "deployer-worker"], {**env, "LOCAL_DIR": env["LOCAL_DIR"]},
-                     lambda: True) for _ in range(workers)]  # fmt: skip
-    for p in procs:
-        p.__enter__()
-    try:
-        for _ in range(workers * 3):  # every worker is consuming
-            send(celery, contracts.DEPLOYER_PING, contracts.Ping()).get(timeout=60)
+def _ours(w: World, workers: int) -> tuple[float, float, dict[str, int]]:
+    """Seconds until all N are deployed, transactions committed per deployment, explorer requests (per route)."""
+    before_tx = committed_transactions()
+    with running(w, workers):
+        before_calls = explorer_requests(w)
+        watcher = Watcher(w.database_url)
         start = time.perf_counter()
-        pending = []
-        for i in range(N):  # as a hundred wizards finishing at once would: submitted without waiting
-            spec = {"name": f"{tag}{i}", "where": {"pool_id": pool, "node_id": node}, "network": "bench",
-                    "ssh_key": SSH_KEY}  # fmt: skip
-            payload = contracts.SubmitSolution(idempotency_key=uuid.uuid4().hex, owner=OWNER, type="ubuntu", spec=spec)
-            pending.append(send(celery, contracts.DEPLOYER_SUBMIT, payload))
-        ids = [result.get(timeout=60)["solution_id"] for result in pending]
-        _wait(db, ids)
-        return time.perf_counter() - start
-    finally:
-        for p in procs:
-            p.__exit__(None, None, None)
+        ids = submit_all(w, [ubuntu(w, f"w{workers}x{i}", w.nodes[0]) for i in range(N)])
+        watcher.wait_final(ids)
+        seconds = time.perf_counter() - start
+        calls = difference(explorer_requests(w), before_calls)
+        watcher.close()
+    # Everything committed while the measured processes ran (their start-up included), less our own reads.
+    transactions = committed_transactions() - before_tx - watcher.transactions
+    return seconds, transactions / N, calls
 
 
 def _floor(settings: Settings, grid_pool: int, node: dict[str, Any]) -> float:
@@ -128,56 +96,31 @@ def _floor(settings: Settings, grid_pool: int, node: dict[str, Any]) -> float:
     return time.perf_counter() - start
 
 
-@contextmanager
-def _world() -> Iterator[tuple[dict[str, str], Any, Database, int, str, int]]:
-    """A fresh emulator, database and pools worker with a paid pool and a one-node network (the emulator's cost
-    per request grows with what it holds, so every measured run starts from the same empty grid)."""
-    grid_port = free_port()
-    grid = f"http://127.0.0.1:{grid_port}"
-    with scratch_database("bench_deploy") as database_url:
-        env = bench_env(LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "WARNING"), DATABASE_URL=database_url,
-                        EXPLORER_URL=f"{grid}/api/v1", OVER_PROVISIONING="true", WORKER_CONCURRENCY="1",
-                        DEPLOY_POLL_INTERVAL="0.2", QUERY_TIMEOUT="30")  # fmt: skip
-        migrate(database_url, ("pools", "deployer"))
-        redis.Redis.from_url(env["REDIS_URL"]).flushdb()
-        settings = load_settings(env)
-        celery = make_celery(settings)
-        db = Database(database_url, maxconn=2)
-        grid_args = ["--port", str(grid_port), "--state", f"{env['LOCAL_DIR']}/grid.sqlite3", "--nodes", "50",
-                     "--deploy-latency", "0", "--delete-latency", "0"]  # fmt: skip
-        try:
-            with process([PYTHON, "-m", "emulators.grid", *grid_args], env, http_ok(f"{grid}/_emulator/healthz")), \
-                 process([PYTHON, "-m", "deploy.role", "pools-worker"], {**env, "WORKER_CONCURRENCY": "4"},
-                         lambda: True):  # fmt: skip
-                pool = _pool(settings, grid, celery)
-                with process([PYTHON, "-m", "deploy.role", "deployer-worker"], env, lambda: True):
-                    net = contracts.SubmitSolution(idempotency_key=uuid.uuid4().hex, owner=OWNER, type="network",
-                                                   spec={"name": "bench", "pool_ids": [pool]})  # fmt: skip
-                    _wait(db, [send(celery, contracts.DEPLOYER_SUBMIT, net).get(timeout=60)["solution_id"]])
-                with db.transaction() as cur:
-                    cur.execute("SELECT node_id FROM deployer.network_subnets WHERE node_id IS NOT NULL")
-                    node_id = cur.fetchone()["node_id"]
-                    cur.execute("SELECT grid_pool_id FROM pools.pools WHERE id = %s", (pool,))
-                    grid_pool = int(cur.fetchone()["grid_pool_id"])
-                yield env, celery, db, pool, node_id, grid_pool
-        finally:
-            db.close()
-            close_celery(celery)
+def _calls_line(calls: dict[str, int]) -> str:
+    top = sorted(calls.items(), key=lambda item: -item[1])
+    return ", ".join(f"{key} {n / N:.2f}" for key, n in top)
 
 
 def run() -> str:
-    with _world() as (env, _celery, _db, _pool_id, node_id, grid_pool):
-        floor = _floor(load_settings(env), grid_pool, {"node_id": node_id})
+    with world(DEPLOY_POLL_INTERVAL=TICK) as w:
+        before = explorer_requests(w)
+        floor = _floor(load_settings(w.env), w.grid_pool, {"node_id": w.nodes[0]})
+        floor_calls = difference(explorer_requests(w), before)
     rows = []
-    for workers in (1, 4):
-        with _world() as (env, celery, db, pool, node_id, _grid_pool):
-            rows.append((workers, _ours(env, celery, db, pool, node_id, workers, f"w{workers}x")))
-    lines = ["## 100 Ubuntu solutions end to end (zero grid latency)",
-             "| measured | seconds | solutions/s | ratio to floor |", "|---|---|---|---|"]  # fmt: skip
-    for workers, seconds in rows:
+    for workers in WORKERS:
+        with world(DEPLOY_POLL_INTERVAL=TICK) as w:
+            rows.append((workers, *_ours(w, workers)))
+    lines = [f"## {N} Ubuntu solutions end to end (zero grid latency, tick {TICK} s)",
+             "| measured | seconds | solutions/s | ratio to floor | transactions / deployment "
+             "| explorer calls / deployment |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for workers, seconds, transactions, calls in rows:
         lines.append(f"| deployer, {workers} worker{'s' if workers > 1 else ''} | {seconds:.1f} | {N / seconds:.1f} "
-                     f"| {seconds / floor:.2f}x |")  # fmt: skip
-    lines.append(f"| signed workloads posted straight to the emulator (floor) | {floor:.1f} | {N / floor:.1f} | 1x |")
+                     f"| {seconds / floor:.2f}x | {transactions:.1f} | {sum(calls.values()) / N:.2f} |")  # fmt: skip
+    lines.append(f"| signed workloads posted straight to the emulator (floor) | {floor:.1f} | {N / floor:.1f} | 1x "
+                 f"| 0 | {sum(floor_calls.values()) / N:.2f} |")  # fmt: skip
+    for workers, _seconds, _transactions, calls in rows:
+        lines.append(f"explorer calls per deployment, {workers} worker(s): {_calls_line(calls)}")
+    lines.append(f"floor: {_calls_line(floor_calls)}")
     return "\n".join(lines)
 
 
