@@ -62,8 +62,16 @@ POOLS_LIST_CAPABLE = "pools.list_capable_pools"
 POOLS_CHECK_CAPACITY = "pools.check_capacity"
 
 
+def pools_version_key(owner: str) -> str:
+    """The Redis counter the pools service bumps once a change of ``owner``'s pools (state, capacity) is committed;
+    the chatflow puts its value in the keys of its cached pool answers, so the change reaches the wizards at once.
+    """
+    return f"pools:version:{owner}"
+
+
 class WatchPayments(Payload):
-    """Beat: look at every reservation awaiting payment once (credited → active, past expiry → expired)."""
+    """Beat: look at every reservation awaiting payment once (credited → active, past expiry → expired), and
+    settle the pool creations whose buyer died mid-way."""
 
 
 class CapacityQuery(Payload):
@@ -124,6 +132,7 @@ DEPLOYER_SUBMIT = "deployer.submit_solution"
 DEPLOYER_ADVANCE = "deployer.advance_solution"
 DEPLOYER_REFRESH_NODES = "deployer.refresh_nodes"
 DEPLOYER_RECONCILE = "deployer.reconcile"
+DEPLOYER_POLL = "deployer.poll_grid"
 
 _KEY = r"^[A-Za-z0-9_.:-]{8,128}$"
 _OWNER = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -173,6 +182,11 @@ class RefreshNodes(Payload):
 
 class Reconcile(Payload):
     """Beat: re-drive stalled solutions; compare our workloads with the grid's (both directions)."""
+
+
+class PollGrid(Payload):
+    """Beat, every ``DEPLOY_POLL_INTERVAL``: one listing of our workloads on the grid; wake the solutions whose
+    workloads changed, those past their deadline, and those waiting on nothing the listing shows."""
 
 
 # -- queries the wizards ask (answers within QUERY_TIMEOUT; a timeout is a retryable 503) --------------------

@@ -9,7 +9,7 @@ explorer only ever receives the CU-/SU-seconds to **add** (sending "current + ad
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +25,7 @@ from services.pools import farms, payment, store
 
 log = structlog.get_logger(__name__)
 MAX_INT64 = 9223372036854775807
+Notify = Callable[[str], None]  # told the owner whose pools changed state, once committed (changes.py)
 
 
 def _not_found() -> ApiError:
@@ -78,7 +79,8 @@ def _record_answer(cur: Any, reservation_id: int, answer: dict[str, Any]) -> Non
 
 
 def create_pool(db: Database, explorer: Explorer, settings: Settings, owner: str, key: str, farm_id: int,
-                currency: str, cus: int, sus: int, days: int | None) -> tuple[int, bool]:  # fmt: skip
+                currency: str, cus: int, sus: int, days: int | None,
+                notify: Notify | None = None) -> tuple[int, bool]:  # fmt: skip
     """Buy a new pool; returns (our pool id, created now). The same key returns the same pool.
 
     Creations in one farm are serialised (an advisory lock held across the explorer call), which makes a pool
@@ -107,20 +109,77 @@ def create_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
                 cur, pool["id"], key, "create", cus, sus, currency, settings.payment_expiry
             )
         attempt = _Attempt(locked, explorer, pool, reservation, list(offer["node_ids"]), cus, sus, currency)
-        answer, reason, status = attempt.run()
-        with locked.transaction() as cur:
-            if answer is None:
-                store.update_reservation(cur, reservation["id"], state="failed", state_reason=reason)
-                store.update_pool(cur, pool["id"], state="failed", state_reason=reason)
-            else:
-                _record_answer(cur, reservation["id"], answer)
-                store.update_pool(cur, pool["id"], grid_pool_id=attempt.grid_pool_id, node_ids=attempt.node_ids,
-                                  state="awaiting_payment", state_reason=None)  # fmt: skip
+        answer, reason, status = _settle(locked, attempt, attempt.run())
+    if notify is not None:
+        notify(owner)
     if answer is None:
         log.warning("pool reservation failed", pool=pool["id"], reason=reason)
         raise ApiError(status, str(reason), (FieldError("explorer", str(reason)),))
     log.info("pool reserved", pool=pool["id"], owner=owner, farm=offer["name"], cus=cus, sus=sus)
     return int(pool["id"]), True
+
+
+def _settle(db: store.Transactions, attempt: _Attempt, outcome: Outcome) -> Outcome:
+    """Record an attempt's outcome on its pool and reservation: awaiting payment, or failed with the reason."""
+    answer, reason, _ = outcome
+    pool, reservation = attempt.pool, attempt.reservation
+    with db.transaction() as cur:
+        if answer is None:
+            store.update_reservation(cur, reservation["id"], state="failed", state_reason=reason)
+            store.update_pool(cur, pool["id"], state="failed", state_reason=reason)
+        else:
+            _record_answer(cur, reservation["id"], answer)
+            store.update_pool(cur, pool["id"], grid_pool_id=attempt.grid_pool_id, node_ids=attempt.node_ids,
+                              state="awaiting_payment", state_reason=None)  # fmt: skip
+    return outcome
+
+
+_INTERRUPTED = "the purchase was interrupted before anything was reserved; nothing was charged, buy again"
+
+
+def resume_interrupted(db: Database, explorer: Explorer, settings: Settings, notify: Notify | None = None) -> int:
+    """Finish pool creations whose buyer died mid-way (beat, with the payment watch); how many were settled.
+
+    A creation in progress holds its farm's lock for its whole attempt (and PostgreSQL drops the lock of a dead
+    process), so a pool still ``submitting`` in a farm whose lock is free was abandoned. It ends ``failed`` when
+    nothing can have been sent (no ``grid_floor`` noted); otherwise the pool that attempt made, if the grid has
+    one, is adopted and its capacity bought as an extension (``awaiting_payment``), as a retry of the request
+    would (:class:`_Attempt`). Pools idle for less than the longest explorer call are left alone: a POST sent by
+    the buyer just before it died may still be carried out.
+    """
+    idle = settings.http_connect_timeout + settings.http_read_timeout + 1
+    with db.transaction() as cur:
+        candidates = store.interrupted_creations(cur, idle)
+    settled = 0
+    for candidate in candidates:
+        with store.farm_creations_if_idle(db, int(candidate["farm_id"])) as locked:
+            if locked is None:
+                continue  # a creation in this farm is in progress (perhaps this very one): next tick
+            outcome = _resume(locked, explorer, int(candidate["id"]))
+        if outcome is not None:
+            settled += 1
+            log.warning("an interrupted pool creation was settled", pool=candidate["id"], reason=outcome[1])
+            if notify is not None:
+                notify(str(candidate["owner"]))
+    return settled
+
+
+def _resume(locked: store.Transactions, explorer: Explorer, pool_id: int) -> Outcome | None:
+    with locked.transaction() as cur:
+        pool = store.lock_pool_by_id(cur, pool_id)
+        if pool is None or pool["state"] != "submitting":
+            return None  # settled meanwhile (its buyer was alive after all, or a retry)
+        reservation = store.creation_reservation(cur, pool_id)
+        if reservation is None or reservation["grid_floor"] is None:
+            # Nothing was sent: the buyer died before noting the floor that precedes every POST.
+            if reservation is not None:
+                store.update_reservation(cur, reservation["id"], state="failed", state_reason=_INTERRUPTED)
+            store.update_pool(cur, pool_id, state="failed", state_reason=_INTERRUPTED)
+            return None, _INTERRUPTED, 503
+    attempt = _Attempt(locked, explorer, pool, reservation, list(pool["node_ids"]), int(reservation["cus"]),
+                       int(reservation["sus"]), str(reservation["currency"] or pool["currency"]))  # fmt: skip
+    outcome = attempt.resume()
+    return None if outcome is None else _settle(locked, attempt, outcome)
 
 
 Outcome = tuple[dict[str, Any] | None, str | None, int]
@@ -186,6 +245,20 @@ class _Attempt:
         self.grid_pool_id = int(answer["reservation_id"])  # a new pool's id is its reservation's (GRID_API §4.5)
         return answer, None, 0
 
+    def resume(self) -> Outcome | None:
+        """Settle the attempt of a buyer that died after noting its floor; None when the grid cannot be read now.
+
+        The pool that attempt made is adopted and bought for; if it made none, the purchase fails (nothing is
+        bought on the user's behalf in the background)."""
+        try:
+            if self.grid_pool_id is None:
+                self.grid_pool_id = self._find_lost_pool(int(self.reservation["grid_floor"]))
+        except ExplorerUnavailable:
+            return None
+        if self.grid_pool_id is None:
+            return None, _INTERRUPTED, 503
+        return self._buy_for_adopted()
+
     def _our_grid_pools(self) -> list[dict[str, Any]]:
         found = self.explorer.get_json(f"/reservations/pools/owner/{self.explorer.tid}")
         if not isinstance(found, list):
@@ -248,22 +321,23 @@ def extend_pool(db: Database, explorer: Explorer, settings: Settings, owner: str
         raise ApiError(409, message, (FieldError("pool_not_active", message),))
     try:
         offer = farms.find_offer(explorer, pool["farm_id"], currency)
-        live = _live_for_extension(explorer, int(pool["grid_pool_id"]))
-        node_ids = _extension_nodes(explorer, pool, live, offer, currency)
     except ExplorerUnavailable as exc:
         raise ServiceUnavailable(f"the grid explorer is unavailable; try again ({exc})") from None
     failure: tuple[str, int] | None = None
     with db.transaction() as cur:
+        # The pool's row lock orders this extension with the payment watcher (which locks it too): the balance
+        # noted below is read after any credit the watcher committed, so that credit is never taken for this one.
         locked = store.lock_pool(cur, owner, pool_id)
         assert locked is not None
         reservation = store.upsert_reservation(cur, pool_id, key, "extend", cus, sus, currency, settings.payment_expiry)
         if reservation["state"] not in ("submitting", "failed"):
             return reservation
-        store.update_reservation(
-            cur, reservation["id"], baseline_cus=float(live["cus"]), baseline_sus=float(live["sus"]),
-            baseline_active_cu=float(live["active_cu"]), baseline_active_su=float(live["active_su"]),
-            baseline_at=datetime.now(UTC),
-        )  # fmt: skip
+        try:
+            live = _live_for_extension(explorer, int(pool["grid_pool_id"]))
+            node_ids = _extension_nodes(explorer, pool, live, offer, currency)
+        except ExplorerUnavailable as exc:
+            raise ServiceUnavailable(f"the grid explorer is unavailable; try again ({exc})") from None
+        _observe(cur, reservation["id"], live)
         body = signed_reservation(explorer, int(pool["grid_pool_id"]), cus, sus, node_ids, currency)
         try:
             answer, reason, status = _send(explorer, body)
@@ -414,45 +488,116 @@ def payment_view(settings: Settings, reservation: dict[str, Any]) -> dict[str, A
     return view
 
 
-def _credited(reservation: dict[str, Any], live: dict[str, Any]) -> bool:
-    cus, sus = float(live["cus"]), float(live["sus"])
-    if reservation["kind"] == "create":
-        return cus > 0 or sus > 0
-    # Extension: the balance rose above what it would be without payment by at least half the purchase.
-    elapsed = time.time() - reservation["baseline_at"].timestamp()
-    expected_cus = reservation["baseline_cus"] - reservation["baseline_active_cu"] * elapsed
-    expected_sus = reservation["baseline_sus"] - reservation["baseline_active_su"] * elapsed
-    if reservation["cus"] > 0:
-        return bool(cus - expected_cus >= reservation["cus"] / 2)
-    return bool(sus - expected_sus >= reservation["sus"] / 2)
+def _grid_time(live: dict[str, Any]) -> datetime:
+    """When the explorer computed this balance, on the explorer's clock (its burn runs on that clock, not ours)."""
+    stamp = live.get("last_updated")
+    return datetime.fromtimestamp(int(stamp), UTC) if isinstance(stamp, int | float) else datetime.now(UTC)
 
 
-def check_payments(db: Database, explorer: Explorer) -> dict[str, int]:
-    """One pass of the payment watcher: credited → active; past the escrow expiry → expired. Idempotent."""
+def _observe(cur: Any, reservation_id: int, live: dict[str, Any]) -> None:
+    """Note the pool's balance and burn as last seen for a reservation awaiting payment (see :func:`_pays`)."""
+    store.update_reservation(
+        cur, reservation_id, baseline_cus=float(live["cus"]), baseline_sus=float(live["sus"]),
+        baseline_active_cu=float(live["active_cu"]), baseline_active_su=float(live["active_su"]),
+        baseline_at=_grid_time(live),
+    )  # fmt: skip
+
+
+def _pays(rows: list[dict[str, Any]], live: dict[str, Any]) -> bool:
+    """Whether the rise of the pool's balance since it was last seen pays exactly these extensions together.
+
+    The explorer offers nothing per reservation (no "paid" flag, no amount paid; GRID_API §4.5): only the pool's
+    balance. Without a payment that balance never rises — the burn only lowers it, and it stops at 0 — so a rise
+    is a credit; it is ours when it equals the reservations' CU-/SU-seconds, less what the pool may have burnt
+    since it was last seen (its highest rate of the two readings × the grid seconds between them, +2 s for the
+    explorer's whole-second timestamps, and 1 % for a burn that started and stopped between the readings).
+    The estimate "baseline − burn × elapsed" is not used: when the burn changes (a workload deleted, a pool run
+    dry) it drifts by more than a purchase and credits what nobody paid.
+    """
+    now = _grid_time(live)
+    for unit, active in (("cus", "active_cu"), ("sus", "active_su")):
+        bought = sum(float(r[unit]) for r in rows)
+        # Each row was last seen at its own moment; the oldest reading bounds the burn for all of them.
+        seen = min(float(r[f"baseline_{unit}"]) for r in rows)
+        rise = float(live[unit]) - seen
+        seconds = max((now - min(r["baseline_at"] for r in rows)).total_seconds(), 0.0) + 2
+        burnt = max([float(live[active])] + [float(r[f"baseline_{active}"]) for r in rows]) * seconds
+        if bought == 0:
+            if rise > 1:  # a rise this reservation did not buy: someone else's payment
+                return False
+        elif not (rise > 0.5 and bought * 0.99 - burnt <= rise <= bought + 1):
+            return False
+    return True
+
+
+def _credited_creation(live: dict[str, Any]) -> bool:
+    # A new pool holds nothing until its reservation is paid (GRID_API §4.5 "Read").
+    return float(live["cus"]) > 0 or float(live["sus"]) > 0
+
+
+def check_payments(db: Database, explorer: Explorer, notify: Notify | None = None) -> dict[str, int]:
+    """One pass of the payment watcher: credited → active; past the escrow expiry → expired. Idempotent.
+
+    One transaction per pool, holding only that pool's rows across its one explorer read.
+    """
     counts = {"paid": 0, "expired": 0, "waiting": 0}
     with db.transaction() as cur:
-        for row in store.claim_waiting_reservations(cur):
-            live = live_state(explorer, row["grid_pool_id"])
-            if live is not None and _credited(row, live):
-                store.update_reservation(cur, row["id"], state="paid", paid_at=datetime.now(UTC))
-                store.add_bought(cur, row["pool_id"], row["cus"], row["sus"])
-                store.update_pool(cur, row["pool_id"], state="active", state_reason=None)
-                log.info("pool payment credited", pool=row["pool_id"], reservation=row["grid_reservation_id"])
-                counts["paid"] += 1
-            elif datetime.now(UTC) >= row["expires_at"]:
-                minutes = int((row["expires_at"] - row["created_at"]) / timedelta(minutes=1))
-                reason = (
-                    f"payment for reservation {row['grid_reservation_id']} did not arrive within {minutes} minutes; "
-                    "nothing was charged"
-                )
-                store.update_reservation(cur, row["id"], state="expired", state_reason=reason)
-                if row["kind"] == "create":
-                    store.update_pool(cur, row["pool_id"], state="expired", state_reason=reason)
-                log.info("pool payment expired", pool=row["pool_id"], reservation=row["grid_reservation_id"])
-                counts["expired"] += 1
-            else:
-                counts["waiting"] += 1
+        pool_ids = store.pools_awaiting_payment(cur)
+    for pool_id in pool_ids:
+        with db.transaction() as cur:
+            changed = _check_pool_payments(cur, explorer, pool_id, counts)
+        if changed is not None and notify is not None:
+            notify(changed)  # after the commit: a reader told now sees the new state
     return counts
+
+
+def _check_pool_payments(cur: Any, explorer: Explorer, pool_id: int, counts: dict[str, int]) -> str | None:
+    """Settle one pool's reservations awaiting payment; the owner when something changed."""
+    if store.lock_pool_if_free(cur, pool_id) is None:
+        return None  # an extension of it is being made, or another watcher has it: next tick
+    rows = store.claim_waiting_reservations(cur, pool_id)
+    if not rows:
+        return None
+    live = live_state(explorer, rows[0]["grid_pool_id"])
+    paid: list[dict[str, Any]] = []
+    if live is not None:
+        creations = [r for r in rows if r["kind"] == "create"]
+        if creations and _credited_creation(live):
+            paid = creations
+        extensions = [r for r in rows if r["kind"] == "extend" and r["baseline_at"] is not None]
+        if not paid and extensions:
+            # One paid alone (oldest first), or all of them paid between two looks.
+            paid = next(([r] for r in extensions if _pays([r], live)), [])
+            if not paid and len(extensions) > 1 and _pays(extensions, live):
+                paid = extensions
+    for row in paid:
+        store.update_reservation(cur, row["id"], state="paid", paid_at=datetime.now(UTC))
+        store.add_bought(cur, row["pool_id"], row["cus"], row["sus"])
+        store.update_pool(cur, row["pool_id"], state="active", state_reason=None)
+        log.info("pool payment credited", pool=row["pool_id"], reservation=row["grid_reservation_id"])
+        counts["paid"] += 1
+    changed = bool(paid)
+    for row in rows:
+        if row in paid:
+            continue
+        if datetime.now(UTC) >= row["expires_at"]:
+            minutes = int((row["expires_at"] - row["created_at"]) / timedelta(minutes=1))
+            reason = (
+                f"payment for reservation {row['grid_reservation_id']} did not arrive within {minutes} minutes; "
+                "nothing was charged"
+            )
+            store.update_reservation(cur, row["id"], state="expired", state_reason=reason)
+            if row["kind"] == "create":
+                store.update_pool(cur, row["pool_id"], state="expired", state_reason=reason)
+            log.info("pool payment expired", pool=row["pool_id"], reservation=row["grid_reservation_id"])
+            counts["expired"] += 1
+            changed = True
+            continue
+        if live is not None and row["kind"] == "extend":
+            # Seen now: the next rise is measured from here (no payment can hide in a lower balance).
+            _observe(cur, row["id"], live)
+        counts["waiting"] += 1
+    return str(rows[0]["owner"]) if changed else None
 
 
 def capable_pools(db: Database, explorer: Explorer, settings: Settings, owner: str, query: Resources,
@@ -544,7 +689,8 @@ def pool_summaries(db: Database, explorer: Explorer, owner: str) -> list[contrac
     return out
 
 
-def buy(db: Database, explorer: Explorer, settings: Settings, order: contracts.BuyCapacity) -> contracts.Purchase:
+def buy(db: Database, explorer: Explorer, settings: Settings, order: contracts.BuyCapacity,
+        notify: Notify | None = None) -> contracts.Purchase:  # fmt: skip
     """Create (``farm_id``) or extend (``pool_id``) a pool for the wizard; the same key → the same purchase."""
     reservation: dict[str, Any] | None
     try:
@@ -554,7 +700,7 @@ def buy(db: Database, explorer: Explorer, settings: Settings, order: contracts.B
             pool_id = order.pool_id
         elif order.farm_id is not None:
             pool_id, _ = create_pool(db, explorer, settings, order.owner, order.key, order.farm_id, order.currency,
-                                     order.cus, order.sus, order.days)  # fmt: skip
+                                     order.cus, order.sus, order.days, notify)  # fmt: skip
             with db.transaction() as cur:
                 reservation = store.latest_reservation(cur, pool_id)
         else:

@@ -23,12 +23,16 @@ POOL_COLUMNS = """p.id, p.owner, p.grid_pool_id, p.farm_id, p.farm_name, p.node_
 
 
 def insert_pool(cur: RealDictCursor, owner: str, key: str, farm: Row, currency: str, days: int | None) -> Row | None:
-    """A new pool row in state ``submitting``; None when (owner, key) already exists (the caller reads it)."""
+    """A new pool row in state ``submitting``, or the existing one of (owner, key) (its currency and days updated
+    while nothing was reserved for it)."""
     cur.execute(
         """
-        INSERT INTO pools.pools (owner, idempotency_key, farm_id, farm_name, currency, days)
+        INSERT INTO pools.pools AS p (owner, idempotency_key, farm_id, farm_name, currency, days)
         VALUES (%(owner)s, %(key)s, %(farm_id)s, %(farm_name)s, %(currency)s, %(days)s)
-        ON CONFLICT (owner, idempotency_key) DO NOTHING
+        ON CONFLICT (owner, idempotency_key) DO UPDATE
+            -- A retry after a failure may change the currency or the days; a pool reserved stays as it was.
+            SET currency = CASE WHEN p.state IN ('submitting', 'failed') THEN EXCLUDED.currency ELSE p.currency END,
+                days = CASE WHEN p.state IN ('submitting', 'failed') THEN EXCLUDED.days ELSE p.days END
         RETURNING id
         """,
         {
@@ -146,6 +150,30 @@ def farm_creations_locked(db: Database, farm_id: int) -> Iterator[Transactions]:
             conn.autocommit = False
 
 
+@contextmanager
+def farm_creations_if_idle(db: Database, farm_id: int) -> Iterator[Transactions | None]:
+    """The farm's creation lock if nobody holds it (None otherwise, at once): a creation in progress holds it for
+    its whole attempt, so a pool left ``submitting`` in an idle farm was abandoned by a buyer that died."""
+    with db.connection() as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (_CREATE_LOCK, farm_id))
+            row = cur.fetchone()
+            got = bool(row[0]) if row is not None else False
+        conn.autocommit = False
+        if not got:
+            yield None
+            return
+        try:
+            yield _LockedConnection(conn)
+        finally:
+            conn.rollback()
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_CREATE_LOCK, farm_id))
+            conn.autocommit = False
+
+
 def claimed_grid_pools(cur: RealDictCursor, above: int) -> set[int]:
     """The grid pool ids above ``above`` that one of our pools already is."""
     cur.execute("SELECT grid_pool_id FROM pools.pools WHERE grid_pool_id > %(above)s", {"above": above})
@@ -174,12 +202,20 @@ RESERVATION_COLUMNS = """r.id, r.pool_id, r.kind, r.grid_reservation_id, r.cus, 
 
 def upsert_reservation(cur: RealDictCursor, pool_id: int, key: str, kind: str, cus: int, sus: int, currency: str,
                        expiry_seconds: int) -> Row:  # fmt: skip
-    """The reservation of (pool, key), created in state ``submitting`` when new."""
+    """The reservation of (pool, key), created in state ``submitting`` when new; a retry of one the explorer never
+    made takes the new amounts and currency."""
     cur.execute(
         """
-        INSERT INTO pools.reservations (pool_id, idempotency_key, kind, cus, sus, currency, expires_at)
+        INSERT INTO pools.reservations AS r (pool_id, idempotency_key, kind, cus, sus, currency, expires_at)
         VALUES (%(pool)s, %(key)s, %(kind)s, %(cus)s, %(sus)s, %(currency)s, now() + make_interval(secs => %(exp)s))
-        ON CONFLICT (pool_id, idempotency_key) DO UPDATE SET pool_id = EXCLUDED.pool_id
+        ON CONFLICT (pool_id, idempotency_key) DO UPDATE
+            -- A retry of a reservation the explorer never made (failed, or interrupted) buys what is asked now;
+            -- one that was made answers as it was (the same key, the same purchase).
+            SET cus = CASE WHEN r.state IN ('submitting', 'failed') THEN EXCLUDED.cus ELSE r.cus END,
+                sus = CASE WHEN r.state IN ('submitting', 'failed') THEN EXCLUDED.sus ELSE r.sus END,
+                currency = CASE WHEN r.state IN ('submitting', 'failed') THEN EXCLUDED.currency ELSE r.currency END,
+                expires_at = CASE WHEN r.state IN ('submitting', 'failed') THEN EXCLUDED.expires_at
+                                  ELSE r.expires_at END
         RETURNING id
         """,
         {
@@ -222,15 +258,60 @@ def update_reservation(cur: RealDictCursor, reservation_id: int, **fields: Any) 
     cur.execute(f"UPDATE pools.reservations SET {assignments} WHERE id = %(id)s", {**fields, "id": reservation_id})
 
 
-def claim_waiting_reservations(cur: RealDictCursor, limit: int = 100) -> list[Row]:
-    # SKIP LOCKED: several pools workers (or an overlapping beat tick) each take different rows and nobody
-    # waits on a row another worker is already checking.
+def pools_awaiting_payment(cur: RealDictCursor, limit: int = 100) -> list[int]:
+    """Our pools with a reservation awaiting payment, oldest reservation first (read without locks)."""
+    cur.execute(
+        """SELECT pool_id FROM pools.reservations WHERE state = 'awaiting_payment'
+            GROUP BY pool_id ORDER BY min(id) LIMIT %(limit)s""",
+        {"limit": limit},
+    )
+    return [int(row["pool_id"]) for row in cur.fetchall()]
+
+
+def claim_waiting_reservations(cur: RealDictCursor, pool_id: int | None = None, limit: int = 100) -> list[Row]:
+    """Reservations awaiting payment (of ``pool_id``, or of any pool), locked for this transaction.
+
+    SKIP LOCKED: several pools workers (or an overlapping beat tick) each take different rows and nobody waits on
+    a row another worker is already checking.
+    """
     cur.execute(
         f"""SELECT {RESERVATION_COLUMNS}, p.grid_pool_id, p.owner
               FROM pools.reservations r JOIN pools.pools p ON p.id = r.pool_id
-             WHERE r.state = 'awaiting_payment'
+             WHERE r.state = 'awaiting_payment' AND (%(pool)s::bigint IS NULL OR r.pool_id = %(pool)s::bigint)
              ORDER BY r.id LIMIT %(limit)s
                FOR UPDATE OF r SKIP LOCKED""",
-        {"limit": limit},
+        {"limit": limit, "pool": pool_id},
     )
     return list(cur.fetchall())
+
+
+def interrupted_creations(cur: RealDictCursor, idle_seconds: float, limit: int = 20) -> list[Row]:
+    """Pools still ``submitting`` although nothing touched them for ``idle_seconds`` (their buyer may have died)."""
+    cur.execute(
+        f"""SELECT {POOL_COLUMNS} FROM pools.pools p
+             WHERE p.state = 'submitting' AND p.updated_at < now() - make_interval(secs => %(idle)s)
+             ORDER BY p.id LIMIT %(limit)s""",
+        {"idle": idle_seconds, "limit": limit},
+    )
+    return list(cur.fetchall())
+
+
+def lock_pool_if_free(cur: RealDictCursor, pool_id: int) -> Row | None:
+    """The pool locked for this transaction, or None at once when another transaction holds it."""
+    cur.execute(f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE id = %(id)s FOR UPDATE SKIP LOCKED", {"id": pool_id})
+    return _one(cur)
+
+
+def lock_pool_by_id(cur: RealDictCursor, pool_id: int) -> Row | None:
+    cur.execute(f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE id = %(id)s FOR UPDATE", {"id": pool_id})
+    return _one(cur)
+
+
+def creation_reservation(cur: RealDictCursor, pool_id: int) -> Row | None:
+    """The newest creation reservation of a pool."""
+    cur.execute(
+        f"""SELECT {RESERVATION_COLUMNS} FROM pools.reservations r
+             WHERE pool_id = %(pool)s AND kind = 'create' ORDER BY id DESC LIMIT 1""",
+        {"pool": pool_id},
+    )
+    return _one(cur)

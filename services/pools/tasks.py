@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import Celery
+from redis import Redis
 
 from services.common import contracts
 from services.common.capacity import Resources
@@ -11,7 +12,7 @@ from services.common.explorer import Explorer, ExplorerUnavailable
 from services.common.identity import load_identity
 from services.common.settings import Settings
 from services.common.tasks import define_task
-from services.pools import farms, service
+from services.pools import changes, farms, service
 
 
 def _unavailable(exc: Exception) -> contracts.CapacityVerdict:
@@ -22,11 +23,13 @@ def _unavailable(exc: Exception) -> contracts.CapacityVerdict:
 def register(app: Celery, settings: Settings) -> None:
     db = Database(settings.database_url, maxconn=4)
     explorer = Explorer(settings, load_identity(settings.identity_seed_file, create=settings.is_dev))
+    notify = changes.notifier(Redis.from_url(settings.redis_url, socket_timeout=5))
 
     @define_task(app, contracts.POOLS_WATCH_PAYMENTS, contracts.WatchPayments, time_limit=120,
                  retry_on=(DatabaseUnavailable,), max_retries=2)  # fmt: skip
     def watch_payments(payload: contracts.WatchPayments) -> dict[str, int]:
-        return service.check_payments(db, explorer)
+        resumed = service.resume_interrupted(db, explorer, settings, notify)
+        return {**service.check_payments(db, explorer, notify), "resumed": resumed}
 
     @define_task(app, contracts.POOLS_LIST_CAPABLE, contracts.CapacityQuery, time_limit=30)
     def list_capable_pools(payload: contracts.CapacityQuery) -> contracts.CapablePools:
@@ -66,4 +69,4 @@ def register(app: Celery, settings: Settings) -> None:
 
     @define_task(app, contracts.POOLS_BUY, contracts.BuyCapacity, time_limit=60)
     def buy_capacity(payload: contracts.BuyCapacity) -> contracts.Purchase:
-        return service.buy(db, explorer, settings, payload)
+        return service.buy(db, explorer, settings, payload, notify)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from services.common.errors import ApiError, FieldError, ServiceUnavailable
 from services.common.explorer import Explorer, ExplorerUnavailable
 from services.common.web import deps, require_accepted_terms, user
-from services.pools import farms, payment, service, store
+from services.pools import changes, farms, payment, service, store
 
 bp = Blueprint("pools", __name__)
 Currency = Literal["TFT", "TFTA", "FreeTFT"]
@@ -141,7 +141,8 @@ def create_pool() -> Any:
     cus, sus = purchase.seconds()
     key = _idempotency_key(purchase)
     pool_id, created = service.create_pool(deps().db, explorer(), deps().settings, owner, key, purchase.farm_id,
-                                           purchase.currency, cus, sus, purchase.days)  # fmt: skip
+                                           purchase.currency, cus, sus, purchase.days,
+                                           changes.notifier(deps().redis))  # fmt: skip
     return _pool_answer(owner, pool_id), 201 if created else 200
 
 

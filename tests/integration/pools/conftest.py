@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -40,6 +41,20 @@ class PoolsWorld:
     grid: str  # emulator base (admin endpoints under /_emulator)
     app: Flask
     celery: Celery
+    processes: Processes
+    workers: int = 1
+
+    def kill_worker(self) -> None:
+        """SIGKILL the pools worker's whole process group (main process and children): a machine that dies, so
+        no task is handed back to the queue."""
+        proc = self.processes.procs[-1]
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+    def start_worker(self) -> None:
+        self.workers += 1
+        self.processes.start(f"pools-worker-{self.workers}", [PYTHON, "-m", "deploy.role", "pools-worker"], self.env)
+        self.watch()  # consuming
 
     def client(self) -> FlaskClient:
         return self.app.test_client()
@@ -107,7 +122,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
         from services.pools.app import create_app
 
         app = create_app(settings)
-        world = PoolsWorld(env=env, settings=settings, grid=grid, app=app, celery=celery)
+        world = PoolsWorld(env=env, settings=settings, grid=grid, app=app, celery=celery, processes=processes)
         world.watch()  # the worker is up and consuming
         yield world
         app.extensions["marketplace"].close()

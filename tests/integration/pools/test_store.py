@@ -23,7 +23,8 @@ def test_one_pool_per_owner_and_key(rollback_cursor: Any) -> None:
     key = uuid.uuid4().hex
     first = store.insert_pool(rollback_cursor, "alice.3bot", key, FARM, "TFT", 30)
     assert first is not None
-    assert store.insert_pool(rollback_cursor, "alice.3bot", key, FARM, "TFT", 30) is None
+    again = store.insert_pool(rollback_cursor, "alice.3bot", key, FARM, "TFT", 30)
+    assert again is not None and again["id"] == first["id"]
     assert store.insert_pool(rollback_cursor, "bob.3bot", key, FARM, "TFT", 30) is not None  # keys are per owner
     locked = store.lock_pool_by_key(rollback_cursor, "alice.3bot", key)
     assert locked is not None and locked["state"] == "submitting"
@@ -44,6 +45,21 @@ def test_reservation_upsert_is_idempotent_per_key(rollback_cursor: Any) -> None:
     store.update_reservation(rollback_cursor, a["id"], state="awaiting_payment", grid_reservation_id=10**12)
     claimed = store.claim_waiting_reservations(rollback_cursor)
     assert a["id"] in [r["id"] for r in claimed]
+    assert [r["id"] for r in store.claim_waiting_reservations(rollback_cursor, pool_id)] == [a["id"]]
+    assert pool_id in store.pools_awaiting_payment(rollback_cursor)
+
+
+def test_a_retry_of_a_reservation_never_made_buys_the_new_amounts(rollback_cursor: Any) -> None:
+    # A retry (same key) after a failure or an interruption asks for other amounts: those are bought, not the
+    # stale ones; once the explorer made the reservation, the key answers what it made.
+    pool_id = _pool(rollback_cursor)
+    first = store.upsert_reservation(rollback_cursor, pool_id, "r" * 10, "create", 10, 20, "TFT", 3600)
+    store.update_reservation(rollback_cursor, first["id"], state="failed", state_reason="explorer down")
+    retry = store.upsert_reservation(rollback_cursor, pool_id, "r" * 10, "create", 30, 40, "TFTA", 3600)
+    assert retry["id"] == first["id"] and (retry["cus"], retry["sus"], retry["currency"]) == (30, 40, "TFTA")
+    store.update_reservation(rollback_cursor, first["id"], state="awaiting_payment", grid_reservation_id=10**12 + 1)
+    made = store.upsert_reservation(rollback_cursor, pool_id, "r" * 10, "create", 50, 60, "TFT", 3600)
+    assert (made["cus"], made["sus"], made["currency"]) == (30, 40, "TFTA")
 
 
 def test_bought_capacity_only_grows_and_states_are_checked(rollback_cursor: Any) -> None:
