@@ -44,12 +44,14 @@ def create_beat(settings: Settings | None = None) -> Celery:
         "kwargs": {"payload_json": contracts.WatchPayments().model_dump(mode="json")},
         "options": {"queue": "pools", "expires": settings.payment_watch_interval},
     }
-    # Deployer: the node index stays fresh without any request listing the grid; the reconciler re-drives
-    # stalled deployments and compares our index with the grid.
+    # Deployer: the node index stays fresh without any request listing the grid; the poller wakes the deployments
+    # whose workloads changed; the reconciler compares our index with the grid, both directions.
     for name, task, payload, every in (
         ("deployer refresh nodes", contracts.DEPLOYER_REFRESH_NODES, contracts.RefreshNodes(),
          settings.node_index_refresh),
         ("deployer reconcile", contracts.DEPLOYER_RECONCILE, contracts.Reconcile(), settings.reconcile_interval),
+        # One look at the grid per tick for every deployment in flight (DESIGN "Deployment lifecycle" 7).
+        ("deployer poll grid", contracts.DEPLOYER_POLL, contracts.PollGrid(), settings.deploy_poll_interval),
         ("chatflow expire sessions", contracts.CHATFLOW_EXPIRE, contracts.ExpireSessions(),
          settings.chatflow_expiry_interval),
     ):  # fmt: skip

@@ -31,19 +31,44 @@ SOLUTION_LOCK = 0x736F6C  # advisory lock namespace "sol"
 MAX_STEPS = 64
 
 
+MAX_RUNS = 8  # passes one message may run for wake requests before it hands over to a fresh message
+
+
 def advance(dep: Deployer, solution_id: str, wake_token: str | None = None) -> str:
-    """One pass over a solution; returns what happened (for logs and tests)."""
+    """One pass over a solution, and another while wakes arrived during it; returns what happened (logs, tests).
+
+    A wake that finds the lock taken is never dropped (``wakeups``): it leaves a wake request, tries the lock once
+    more (the holder may have released it and looked for requests in between), and only then answers "busy"; the
+    holder looks for a request after releasing the lock and runs again. A request overrides ``wake_token``.
+    """
+    outcome = "busy"
     with dep.db.connection() as conn:
         conn.autocommit = True
-        with conn.cursor() as lock_cur:
-            lock_cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (SOLUTION_LOCK, solution_id))
-            if not lock_cur.fetchone()[0]:
-                return "busy"  # another worker is driving it and will schedule the next pass
-            try:
-                return _advance_locked(dep, solution_id, wake_token)
-            finally:
-                lock_cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (SOLUTION_LOCK, solution_id))
-                conn.autocommit = False
+        try:
+            with conn.cursor() as lock_cur:
+                for _ in range(MAX_RUNS):
+                    if not _try_lock(lock_cur, solution_id):
+                        wakeups.request(dep, solution_id)
+                        if not _try_lock(lock_cur, solution_id):
+                            return outcome  # the holder runs again after it releases the lock
+                    try:
+                        if wakeups.take(dep, solution_id):
+                            wake_token = None  # taken before the load: this pass sees what the wake is about
+                        outcome = _advance_locked(dep, solution_id, wake_token)
+                    finally:
+                        lock_cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (SOLUTION_LOCK, solution_id))
+                    wake_token = None
+                    if outcome == "unknown" or not wakeups.pending(dep, solution_id):
+                        return outcome
+                dep.wake(solution_id)  # still asked for: a fresh message, with a fresh time limit
+                return outcome
+        finally:
+            conn.autocommit = False
+
+
+def _try_lock(lock_cur: Any, solution_id: str) -> bool:
+    lock_cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (SOLUTION_LOCK, solution_id))
+    return bool(lock_cur.fetchone()[0])
 
 
 def _advance_locked(dep: Deployer, solution_id: str, wake_token: str | None) -> str:

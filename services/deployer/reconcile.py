@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import store, teardown
+from services.deployer import store, teardown, watch_store
 from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind, NextAction
 
@@ -25,7 +25,8 @@ def reconcile(dep: Deployer) -> dict[str, int]:
     counts = {"redriven": 0, "confirmed": 0, "adopted": 0, "orphans_deleted": 0, "vanished": 0}
     idle = max(10.0, 10 * dep.settings.deploy_poll_interval)
     with dep.db.transaction() as cur:
-        stalled = store.stalled_solutions(cur, idle)
+        # The poller wakes these every tick; this is the safety net when its ticks do not run.
+        stalled = watch_store.solutions_to_wake(cur, idle)
     for solution_id in stalled:
         dep.wake(solution_id)
         counts["redriven"] += 1

@@ -1,4 +1,5 @@
-"""Celery tasks of the deployer worker: submit, advance (the lifecycle), node index refresh, reconcile."""
+"""Celery tasks of the deployer worker: submit, advance (the lifecycle), the grid poller, node index refresh,
+reconcile."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavail
 from services.common.identity import load_identity
 from services.common.settings import Settings
 from services.common.tasks import define_task
-from services.deployer import lifecycle, reconcile, service
+from services.deployer import lifecycle, poller, reconcile, service
 from services.deployer.context import Deployer
 from services.deployer.grid.client import GridClient
 from services.deployer.grid.node_finder import ensure_fresh, refresh_index
@@ -46,6 +47,11 @@ def register(app: Celery, settings: Settings) -> None:
                  retry_on=(DatabaseUnavailable,), max_retries=10, retry_backoff_max=30)  # fmt: skip
     def advance_solution(payload: contracts.AdvanceSolution) -> str:
         return lifecycle.advance(dep, payload.solution_id, payload.wake_token)
+
+    # Beat, every DEPLOY_POLL_INTERVAL: short (one listing of the grid), never retried (the next tick is the retry).
+    @define_task(app, contracts.DEPLOYER_POLL, contracts.PollGrid, time_limit=120, retry_on=(), max_retries=0)
+    def poll_grid(payload: contracts.PollGrid) -> dict[str, int]:
+        return poller.poll_grid(dep)
 
     @define_task(app, contracts.DEPLOYER_REFRESH_NODES, contracts.RefreshNodes, time_limit=120,
                  retry_on=(DatabaseUnavailable, ExplorerUnavailable), max_retries=2)  # fmt: skip

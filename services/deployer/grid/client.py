@@ -119,8 +119,10 @@ class GridClient:
         signers = {s.get("tid") for s in stored.get("signatures_delete") or [] if isinstance(s, dict)}
         return stored.get("next_action") in _NOTHING_TO_DELETE or self.tid in signers
 
-    def live_workloads(self, page_size: int = 500) -> Iterator[dict[str, Any]]:
-        """Every workload of ours with ``next_action`` DEPLOY, page by page (normalised like :meth:`workload`).
+    def live_workloads(self, page_size: int = 500, next_action: NextAction = NextAction.DEPLOY,
+                       ) -> Iterator[dict[str, Any]]:  # fmt: skip
+        """Every workload of ours with ``next_action`` DEPLOY (or the one given: DELETE lists the deletions under
+        way), page by page (normalised like :meth:`workload`).
 
         The list shifts while it is read: a workload leaving DEPLOY moves every later one a place towards the first
         page, so reading the pages in ascending order can skip a workload that is live the whole time — and a
@@ -132,7 +134,7 @@ class GridClient:
         Raises:
             ExplorerUnavailable, ExplorerRejected: as for every call (possibly after some items were yielded).
         """
-        params: dict[str, Any] = {"customer_tid": self.tid, "next_action": int(NextAction.DEPLOY), "size": page_size}
+        params: dict[str, Any] = {"customer_tid": self.tid, "next_action": int(next_action), "size": page_size}
         first = self.explorer.get("/reservations/workloads", {**params, "page": 1})
         try:
             items, pages = first.json(), int(first.headers.get("Pages") or 1)

@@ -248,6 +248,11 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
                               processes=processes, tmp=tmp)  # fmt: skip
         world.start_worker("deployer-worker-1")
         world.start_worker("deployer-worker-2")
+        # Beat sends the grid poller every DEPLOY_POLL_INTERVAL (what wakes a waiting deployment); the tests run
+        # the reconciler, the node refresh and the payment watch themselves, so beat leaves those alone.
+        processes.start("beat", [PYTHON, "-m", "deploy.role", "beat"],
+                        {**env, "RECONCILE_INTERVAL": "3600", "NODE_INDEX_REFRESH": "3600",
+                         "PAYMENT_WATCH_INTERVAL": "600", "CHATFLOW_EXPIRY_INTERVAL": "86400"})  # fmt: skip
         send(celery, contracts.DEPLOYER_PING, contracts.Ping()).get(timeout=60)
         yield world
         app.extensions["marketplace"].close()
