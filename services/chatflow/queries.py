@@ -2,7 +2,9 @@
 
 A timeout or a broker outage becomes a 503 with a retryable message, never a hang. Answers that change slowly
 (the user's pools and networks, the farms) are cached in Redis for a few seconds, so stepping back and forth
-through a form does not ask the same question again.
+through a form does not ask the same question again. The answers about a user's pools carry the owner's pools
+version in their key (bumped by the pools service once a pool's state or capacity changed): a pool paid a moment
+ago is offered at once, not when the cached list expires.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from services.common.errors import ServiceUnavailable
 from services.common.tasks import send
 
 CACHE_SECONDS = 10
+# The answers about one owner's pools: keyed by the owner's pools version (contracts.pools_version_key).
+POOL_ANSWERS = frozenset({contracts.POOLS_LIST_CAPABLE, contracts.POOLS_LIST_POOLS})
 log = structlog.get_logger(__name__)
 
 
@@ -43,12 +47,11 @@ class Queries:
         """
         key = ""
         if cache:
-            digest = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()[:32]
-            key = f"chatflow:answer:{task}:{digest}"
             try:
+                key = self._key(task, payload)
                 cached = self.redis.get(key)
             except RedisError:
-                cached = None
+                key, cached = "", None  # no version, no cache: ask
             if cached is not None:
                 return dict(json.loads(cached))
         try:
@@ -65,11 +68,24 @@ class Queries:
                 self.redis.set(key, json.dumps(answer), ex=CACHE_SECONDS)
         return answer
 
+    def _key(self, task: str, payload: BaseModel) -> str:
+        """The cache key of an answer; for the owner's pools, with the owner's current pools version.
+
+        Raises:
+            RedisError: the version cannot be read.
+        """
+        digest = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()[:32]
+        if task not in POOL_ANSWERS or not isinstance(payload, contracts.CapacityQuery | contracts.OwnerQuery):
+            return f"chatflow:answer:{task}:{digest}"
+        # Read before asking: a change committed after this read bumps the version, so an answer that may
+        # predate it is stored under the old version and never served again.
+        version = self.redis.get(contracts.pools_version_key(payload.owner))
+        return f"chatflow:answer:{task}:{digest}:v{int(version or 0)}"
+
     def forget(self, task: str, payload: BaseModel) -> None:
         """Drop a cached answer (after buying a pool, its list changed)."""
-        digest = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()[:32]
         with contextlib.suppress(RedisError):  # it expires on its own within seconds
-            self.redis.delete(f"chatflow:answer:{task}:{digest}")
+            self.redis.delete(self._key(task, payload))
 
     # -- pools ------------------------------------------------------------------------------------------------
 
