@@ -37,6 +37,25 @@ export async function api(path, { method = "GET", body } = {}) {
   return data;
 }
 
+/**
+ * POST for a file the server hands out (e.g. a one-time WireGuard configuration); resolves with {blob, filename}
+ * (the name from Content-Disposition, else `fallbackName`), rejects with an ApiError carrying the JSON error.
+ * A POST, not a link: fetching it changes state on the server, and a same-origin fetch carries the Origin header
+ * the API checks.
+ */
+export async function fetchFile(path, fallbackName = "download") {
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", headers: { Accept: "text/plain, application/json" },
+                                   credentials: "same-origin" });
+  } catch {
+    throw new ApiError(0, { message: "The marketplace cannot be reached right now; check your connection and retry." });
+  }
+  if (!response.ok) throw new ApiError(response.status, await response.json().catch(() => ({})));
+  const named = /filename="([^"\\/]+)"/.exec(response.headers.get("Content-Disposition") || "");
+  return { blob: await response.blob(), filename: named ? named[1] : fallbackName };
+}
+
 const here = () => window.location.pathname + window.location.search;
 
 /**

@@ -54,6 +54,16 @@ export function statusBadge(status) {
   return h("span", { className: `badge badge-${tone}`, text: String(status).replaceAll("_", " ") });
 }
 
+/** Hand `blob` to the browser as a file download named `filename` (no navigation, nothing left behind). */
+export function saveBlob(blob, filename) {
+  const url = URL.createObjectURL(blob);
+  const link = h("a", { href: url, download: filename, hidden: true });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);  // the download has started long before
+}
+
 /** Deployment states after which nothing changes any more on its own. */
 export const SETTLED = new Set(["deployed", "rolled_back", "cancelled"]);
 

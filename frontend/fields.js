@@ -5,6 +5,7 @@
 import { api, poll } from "./api.js";
 import { h, displayValue, keyValueList, statusBadge, SETTLED } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
+import { isWireguardLink, wireguardDownload } from "./wireguard.js";
 
 /** A problem found before sending (e.g. a file that is too large): shown next to its field like a 422. */
 export class FieldProblem extends Error {}
@@ -327,31 +328,22 @@ function readText(file) {
 /** A deployment's live progress: status, events, outputs, and the one-time WireGuard download. */
 function progressView(field, ctx) {
   const id = field.solution_id;
-  const wireguardUrl = `/api/solutions/${encodeURIComponent(id)}/wireguard`;
   const status = h("p", { className: "progress-status", role: "status", text: "Starting…" });
   const failure = h("p", { role: "alert" });
   const events = h("ol", { className: "events", "aria-label": "Progress" });
   const outputs = h("div", { className: "outputs" });
-  const wireguard = h("div", { className: "wireguard" });
+  const wireguard = h("div");
   let downloaded = false;
   ctx.block(field.name, true);
 
   const showWireguard = (available) => {
-    if (downloaded || !available) {
-      if (!downloaded) wireguard.replaceChildren();
+    if (downloaded) return;
+    if (!available) {
+      // Not while a download is on its way: the server erased it a moment ago, and the box shows how it went.
+      if (!wireguard.querySelector("button:disabled")) wireguard.replaceChildren();
       return;
     }
-    if (wireguard.querySelector("a")) return;
-    const link = h("a", { href: wireguardUrl, download: `wg-${String(id).slice(0, 8)}.conf`, className: "button primary" },
-      "Download the WireGuard configuration");
-    link.addEventListener("click", () => {
-      downloaded = true;
-      setTimeout(() => wireguard.replaceChildren(h("p", { text: "The WireGuard configuration was downloaded. Copy it to /etc/wireguard/ and run wg-quick up with it." })), 0);
-    });
-    wireguard.replaceChildren(
-      h("p", { className: "warning" }, h("strong", { text: "It can be downloaded once only: " }),
-        "it holds your laptop's private key, which the marketplace does not keep."),
-      link);
+    if (!wireguard.firstChild) wireguard.replaceChildren(wireguardDownload(id, () => { downloaded = true; }));
   };
 
   const poller = poll(async () => {
@@ -362,7 +354,7 @@ function progressView(field, ctx) {
     events.replaceChildren(...(sol.events || []).map((e) =>
       h("li", { className: e.level === "error" ? "event-error" : null },
         h("time", { datetime: e.at, text: new Date(e.at).toLocaleTimeString() }), " ", e.message)));
-    const shown = Object.entries(sol.outputs || {}).filter(([, v]) => v !== wireguardUrl);
+    const shown = Object.entries(sol.outputs || {}).filter(([, v]) => !isWireguardLink(v));
     outputs.replaceChildren(...(shown.length ? [h("h3", { text: "Details" }), keyValueList(shown)] : []));
     showWireguard(sol.wireguard_config === "available");
     if (SETTLED.has(sol.status)) {

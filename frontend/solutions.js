@@ -3,6 +3,7 @@
 
 import { api, ApiError, leaveIfSignedOut, poll } from "./api.js";
 import { $, h, confirmDialog, displayValue, keyValueList, statusBadge, SETTLED } from "./dom.js";
+import { isWireguardLink, wireguardDownload } from "./wireguard.js";
 
 const type = new URLSearchParams(window.location.search).get("type") || "";
 const LIST_REFRESH_MS = 5000;
@@ -68,8 +69,20 @@ function fillDetails(solution) {
   $("details-delete").setAttribute("aria-label", `Delete ${name}`);
 }
 
+/** A network's (or access point's) one-time WireGuard download, while the server still has it. */
+function fillWireguard(id, available) {
+  const box = $("details-wireguard");
+  if (box.dataset.done === id) return; // downloaded from this dialog: the instructions stay
+  if (!available) {
+    if (!box.querySelector("button:disabled")) box.replaceChildren(); // never under a download on its way
+    return;
+  }
+  if (!box.firstChild) box.replaceChildren(wireguardDownload(id, () => { box.dataset.done = id; }));
+}
+
 function fillProgress(detail) {
-  const outputs = Object.entries(detail.outputs || {}).filter(([, v]) => !String(v).endsWith("/wireguard"));
+  fillWireguard(detail.id, detail.wireguard_config === "available");
+  const outputs = Object.entries(detail.outputs || {}).filter(([, v]) => !isWireguardLink(v));
   $("details-outputs").replaceChildren(...(outputs.length ? [h("h3", { text: "Outputs" }), keyValueList(outputs)] : []));
   $("details-events").replaceChildren(...(detail.events || []).map((e) =>
     h("li", { className: e.level === "error" ? "event-error" : null },
@@ -82,6 +95,8 @@ function openDetails(id) {
   state.open = id;
   fillDetails(solution);
   $("details-outputs").replaceChildren();
+  $("details-wireguard").replaceChildren();
+  delete $("details-wireguard").dataset.done;
   $("details-events").replaceChildren(h("li", { className: "muted", text: "Loading…" }));
   dialog.showModal();
   $("details-close").focus();

@@ -168,19 +168,6 @@ def cancel(db: Database, owner: str, solution_id: str) -> tuple[dict[str, Any], 
     return sol, True
 
 
-def take_wireguard(db: Database, identity: Identity, owner: str, solution_id: str) -> str:
-    """The WireGuard config (with the laptop's private key), handed out once and then erased.
-
-    Raises:
-        NotFound: not a solution of ``owner``, or the config was already downloaded.
-    """
-    with db.transaction() as cur:
-        value = store.take_secret_outputs(cur, solution_id, owner)
-    if value is None:
-        raise NotFound(solution_id)
-    return str(identity.decrypt_secrets(value)["wireguard"])
-
-
 # -- the wizards' questions (answered over Celery within QUERY_TIMEOUT) -------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""HTTP of the deployer (through Caddy at ``/api/solutions``, behind forward_auth): list, show, cancel.
+"""HTTP of the deployer (through Caddy at ``/api/solutions``, behind forward_auth): list, show, cancel, and the
+one-time WireGuard download.
 
 Everything is owner-scoped: the user comes from the verified assertion only, and another user's solution id
 answers 404 exactly like an unknown one. Listings read the deployer's own tables — never the grid.
@@ -16,7 +17,7 @@ from services.common.errors import ApiError, FieldError
 from services.common.identity import Identity
 from services.common.tasks import send
 from services.common.web import deps, user
-from services.deployer import service
+from services.deployer import service, wireguard
 
 bp = Blueprint("deployer", __name__)
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
@@ -60,15 +61,23 @@ def show_solution(solution_id: str) -> Any:
         raise _not_found() from None
 
 
-@bp.get("/api/solutions/<solution_id>/wireguard")
+@bp.post("/api/solutions/<solution_id>/wireguard")
 def download_wireguard(solution_id: str) -> Response:
-    """The network's WireGuard config with the laptop's private key: handed out once, then erased."""
+    """The WireGuard config with the laptop's private key, as a file: handed out once, then erased.
+
+    A POST (same-origin checked like every state-changing request): a GET — a prefetch, a crawler, a link opened
+    twice — must never consume the only copy. ``wireguard.take`` erases it in the transaction that built the body.
+    """
     try:
-        config = service.take_wireguard(deps().db, identity(), user().username, _solution_id(solution_id))
-    except service.NotFound:
-        raise _not_found("no WireGuard config to download (it is handed out once)") from None
-    response = Response(config, mimetype="text/plain")
-    response.headers["Content-Disposition"] = f'attachment; filename="wg-{solution_id[:8]}.conf"'
+        download = wireguard.take(deps().db, identity(), user().username, _solution_id(solution_id))
+    except wireguard.NoConfig:
+        raise _not_found() from None
+    except wireguard.NotReady as exc:
+        raise ApiError(409, str(exc), (FieldError("not_ready", str(exc)),)) from None
+    except wireguard.Gone as exc:
+        raise ApiError(410, str(exc), (FieldError("gone", str(exc)),)) from None
+    response = Response(download.config, mimetype="text/plain")
+    response.headers["Content-Disposition"] = f'attachment; filename="{download.file_name}"'
     response.headers["Cache-Control"] = "no-store"
     return response
 

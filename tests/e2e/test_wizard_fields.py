@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 from playwright.sync_api import Page, Route, expect
@@ -24,19 +24,28 @@ SOLUTION = "5f1d7c1e-2b55-4a8e-9a77-0c6b2d4f9e21"
 
 
 class _Frontend(SimpleHTTPRequestHandler):
-    """The static files, plus the one-time WireGuard download (a download fulfilled by a route is cancelled)."""
+    """The static files, plus the one-time WireGuard download: a same-origin POST, answered once, then 410."""
 
-    def do_GET(self) -> None:
-        if self.path == f"/api/solutions/{SOLUTION}/wireguard":
-            body = b"[Interface]\nPrivateKey = x\n"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/plain")
-            self.send_header("Content-Disposition", 'attachment; filename="wg.conf"')
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    downloads: ClassVar[list[str]] = []
+
+    def do_POST(self) -> None:
+        if self.path != f"/api/solutions/{SOLUTION}/wireguard":
+            self.send_error(404)
             return
-        super().do_GET()
+        self.downloads.append(self.headers.get("Origin", ""))
+        if len(self.downloads) == 2:  # the first attempt failed on the server: nothing was used up
+            status, kind, body = 200, "text/plain", b"[Interface]\nPrivateKey = x\n"
+        else:
+            status, kind = (503, "application/json") if len(self.downloads) == 1 else (410, "application/json")
+            message = "the deployer is unavailable" if status == 503 else "the WireGuard config was already downloaded"
+            body = json.dumps({"message": message, "errors": []}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        if status == 200:
+            self.send_header("Content-Disposition", 'attachment; filename="wg-17.conf"')
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         """Silent: the test's output is pytest's, not one line per static file served."""
@@ -336,10 +345,17 @@ def test_every_field_kind_renders_submits_and_shows_errors(site: str, page: Page
     expect(page.locator(".progress-status")).to_contain_text("deployed", timeout=10000)
     expect(page.get_by_text("10.1.2.3")).to_be_visible()
     expect(page.get_by_text("It can be downloaded once only")).to_be_visible()
+    download_button = page.get_by_role("button", name="Download the WireGuard configuration")
+    download_button.click()
+    expect(page.get_by_role("alert").filter(has_text="could not be downloaded")).to_contain_text("try again")
+    expect(download_button).to_be_enabled()
     with page.expect_download() as download:
-        page.get_by_role("link", name="Download the WireGuard configuration").click()
+        download_button.click()
+    assert download.value.suggested_filename == "wg-17.conf"
     assert Path(download.value.path()).read_text().startswith("[Interface]")
     expect(page.get_by_text("The WireGuard configuration was downloaded")).to_be_visible()
+    expect(page.get_by_text("run wg-quick up wg-17")).to_be_visible()
+    assert _Frontend.downloads == [site, site]  # POSTs, same-origin (the API's cross-site check passes)
     expect(page.get_by_role("link", name="See it in My solutions")).to_have_attribute(
         "href", "/solutions.html?type=demo"
     )

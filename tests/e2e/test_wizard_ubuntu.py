@@ -229,17 +229,19 @@ def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], pag
     shots("network-confirm")
     wizard.next("Deploy")
     wizard.deployed()
-    link = page.get_by_role("link", name="Download the WireGuard configuration")
+    button = page.get_by_role("button", name="Download the WireGuard configuration")
     expect(page.get_by_text("It can be downloaded once only")).to_be_visible()
     with page.expect_download() as download:
-        link.click()
+        button.click()
     config = Path(download.value.path()).read_text()
     assert "[Interface]" in config and "PrivateKey" in config
+    assert re.fullmatch(r"wg-\d+\.conf", download.value.suggested_filename), download.value.suggested_filename
     expect(page.get_by_text("The WireGuard configuration was downloaded")).to_be_visible()
     shots("network-deployed")
     session_id = page.evaluate("new URLSearchParams(location.search).get('session')")
     network_solution = page.request.get(f"{proxy}/api/chatflows/sessions/{session_id}").json()["solution_id"]
-    assert page.request.get(f"{proxy}/api/solutions/{network_solution}/wireguard").status == 404  # once only
+    again = page.request.post(f"{proxy}/api/solutions/{network_solution}/wireguard", headers={"Origin": proxy})
+    assert again.status == 410  # once only
 
     # ---- ubuntu wizard ----
     page.goto(f"{proxy}/")

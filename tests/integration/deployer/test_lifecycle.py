@@ -24,12 +24,12 @@ def test_network_is_deployed_with_a_one_time_wireguard_config(world: DeployerWor
     shown = world.client().get(f"/api/solutions/{sol['id']}", headers=world.headers(owner)).json
     assert shown["IP Range"].endswith(".0.0/16")
     assert len(shown["nodes"]) == 1
-    first = world.client().get(f"/api/solutions/{sol['id']}/wireguard", headers=world.headers(owner))
+    first = world.client().post(f"/api/solutions/{sol['id']}/wireguard", headers=world.headers(owner))
     assert first.status_code == 200
     config = first.get_data(as_text=True)
     assert "[Interface]" in config and "PrivateKey = " in config and "PersistentKeepalive = 25" in config
-    again = world.client().get(f"/api/solutions/{sol['id']}/wireguard", headers=world.headers(owner))
-    assert again.status_code == 404  # shown once, never stored in clear
+    again = world.client().post(f"/api/solutions/{sol['id']}/wireguard", headers=world.headers(owner))
+    assert again.status_code == 410  # shown once, never stored in clear
     _cancel_and_check(world, owner, str(sol["id"]))
 
 
@@ -140,8 +140,14 @@ def test_another_access_point_joins_a_network_and_leaves_it(world: DeployerWorld
     spec = {"name": "phone", "network": "roam", "pool_ids": [world.pool(owner)]}
     access = world.deploy(owner, "network_access", spec)
     assert access["status"] == "deployed", world.events(str(access["id"]))
-    config = world.client().get(f"/api/solutions/{access['id']}/wireguard", headers=world.headers(owner))
+    config = world.client().post(f"/api/solutions/{access['id']}/wireguard", headers=world.headers(owner))
     assert config.status_code == 200 and "PrivateKey = " in config.get_data(as_text=True)
+    # Named after the first network-resource version carrying the access point (not the network's first NR).
+    versions = sql("SELECT grid_id FROM deployer.workloads WHERE network_id = %s AND kind = 'network_resource' "
+                   "AND grid_id IS NOT NULL ORDER BY id", net["network_id"])  # fmt: skip
+    nr_ids = [r["grid_id"] for r in versions]
+    named = int(config.headers["Content-Disposition"].split('filename="wg-')[1].removesuffix('.conf"'))
+    assert named in nr_ids[1:], (named, nr_ids)
     subnets = sql("SELECT subnet::text AS s FROM deployer.network_subnets WHERE solution_id = %s", str(access["id"]))
     assert len(subnets) == 1
     latest = sql("SELECT DISTINCT ON (node_id) body FROM deployer.workloads WHERE network_id = %s AND kind = "

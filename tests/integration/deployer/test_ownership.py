@@ -46,11 +46,13 @@ def test_another_user_cannot_take_a_networks_wireguard_config(world: DeployerWor
     assert sol["status"] == "deployed", world.events(str(sol["id"]))
     path = f"/api/solutions/{sol['id']}/wireguard"
 
-    taken = world.client().get(path, headers=world.headers(other))
+    # The download is a POST (it erases the config); the other user's is same-origin and signed in, like a real one.
+    taken = world.client().post(path, headers=world.headers(other))
     assert taken.status_code == 404
+    assert taken.json["message"] == "no such solution"  # exactly like an unknown id
     assert "PrivateKey" not in taken.get_data(as_text=True)
     # The refused attempt consumed nothing: the owner still downloads it, once.
-    download = world.client().get(path, headers=world.headers(owner))
+    download = world.client().post(path, headers=world.headers(owner))
     assert download.status_code == 200
     assert "PrivateKey = " in download.get_data(as_text=True)
-    assert world.client().get(path, headers=world.headers(owner)).status_code == 404
+    assert world.client().post(path, headers=world.headers(owner)).status_code == 410
