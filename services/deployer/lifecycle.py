@@ -18,7 +18,7 @@ import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.common.identity import IdentityError
-from services.deployer import network_store, networks, planning, store, teardown, wakeups
+from services.deployer import network_store, networks, planning, store, teardown, wakeups, wireguard
 from services.deployer.context import Deployer, PlanningFailed, Transient
 from services.deployer.grid.kinds import Kind, NextAction, ResultState
 from services.deployer.grid.render import render
@@ -319,8 +319,8 @@ def _finish(dep: Deployer, sol: dict[str, Any], planner: Any, spec: Any, rows: l
     with dep.db.transaction() as cur:
         all_rows = store.workloads_of(cur, solution_id)
         outputs = planner.outputs(spec, views(sol, all_rows))
-        if sol["secret_outputs"]:
-            outputs["WireGuard config"] = f"/api/solutions/{solution_id}/wireguard"
+        if sol["secret_outputs"]:  # the file the owner downloads once (a POST), and what to do with it
+            outputs["WireGuard config"] = wireguard.instructions(wireguard.file_name(cur, sol))
         fresh = store.solution(cur, solution_id, lock=True)
         if fresh is None or fresh["status"] != "deploying":
             return "progress"

@@ -54,7 +54,11 @@ def test_the_config_is_a_same_origin_post_handed_out_once(world: DeployerWorld) 
     assert download.headers["Cache-Control"] == "no-store"
     assert download.mimetype == "text/plain"
     assert _stored(solution_id) is None
-    assert world.client().get(f"/api/solutions/{solution_id}", headers=headers).json["wireguard_config"] is None
+    shown = world.client().get(f"/api/solutions/{solution_id}", headers=headers).json
+    assert shown["wireguard_config"] is None
+    # What stays: the file's name and what to do with it (SOLUTIONS §3.2), no key and no link that would consume it.
+    name = f"wg-{_first_nr(solution_id)}"
+    assert shown["outputs"]["WireGuard config"] == f"{name}.conf: copy it to /etc/wireguard/ and run wg-quick up {name}"
 
     again = world.client().post(_path(solution_id), headers=headers)
     assert again.status_code == 410
