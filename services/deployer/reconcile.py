@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import store, teardown, watch_store
+from services.deployer import network_store, store, teardown, watch_store
 from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind, NextAction
 
@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 
 def reconcile(dep: Deployer) -> dict[str, int]:
     """One reconciliation pass; returns counters (re-driven, adopted, orphans deleted, vanished)."""
-    counts = {"redriven": 0, "confirmed": 0, "adopted": 0, "orphans_deleted": 0, "vanished": 0}
+    counts = {"redriven": 0, "confirmed": 0, "adopted": 0, "known_late": 0, "orphans_deleted": 0, "vanished": 0}
     idle = max(10.0, 10 * dep.settings.deploy_poll_interval)
     with dep.db.transaction() as cur:
         # The poller wakes these every tick; this is the safety net when its ticks do not run.
@@ -44,8 +44,8 @@ def reconcile(dep: Deployer) -> dict[str, int]:
         row = known.get(grid_id)
         if row is None:
             counts[_unknown(dep, workload)] += 1
-        elif row["state"] in ("deleting", "deleted") or row["solution_status"] in ("rolled_back", "cancelled"):
-            _delete(dep, grid_id)  # we asked for its deletion before; ask again (idempotent)
+        else:
+            _known(dep, grid_id, row)
     counts["vanished"] = _reverse(dep, live_ids)
     if any(counts.values()):
         log.info("reconciled", **counts)
@@ -76,13 +76,27 @@ def _confirm_sent(dep: Deployer, idle: float) -> int:
     return confirmed
 
 
+def _known(dep: Deployer, grid_id: int, row: dict[str, Any]) -> None:
+    if row["state"] in ("deleting", "deleted") or row["solution_status"] in ("rolled_back", "cancelled"):
+        _delete(dep, grid_id)  # we asked for its deletion before; ask again (idempotent)
+
+
 def _unknown(dep: Deployer, workload: dict[str, Any]) -> str:
+    """A live workload of ours that ``known`` did not list: the row its metadata names decides, read now.
+
+    ``known`` was read after the listing, but a pass may have POSTed this workload before the listing and saved
+    the answer (``mark_sent``) after ``known`` was read: the row then carries this very grid id, and the workload
+    is known, whatever the row's state. Only a workload whose row does not claim it is an orphan.
+    """
     record = dep.identity.decrypt_metadata(workload.get("metadata") or "")
     grid_id = int(workload["id"])
     row = None
     if record is not None and isinstance(record.get("wl"), int):
         with dep.db.transaction() as cur:
             row = store.workload_row(cur, record["wl"])
+    if row is not None and row["grid_id"] is not None and int(row["grid_id"]) == grid_id:
+        _known(dep, grid_id, row)
+        return "known_late"
     if row is not None and row["grid_id"] is None and row["state"] == "recorded" \
             and row["solution_status"] in ("planning", "deploying"):  # fmt: skip
         with dep.db.transaction() as cur:
@@ -108,7 +122,7 @@ def _delete(dep: Deployer, grid_id: int) -> None:
 def _reverse(dep: Deployer, live_ids: set[int]) -> int:
     vanished = 0
     with dep.db.transaction() as cur:
-        believed = [w for w in store.deployed_workloads(cur) if int(w["grid_id"]) not in live_ids]
+        believed = [w for w in watch_store.believed_live(cur) if int(w["grid_id"]) not in live_ids]
     for row in believed:
         try:
             workload = dep.grid.workload(int(row["grid_id"]))
@@ -119,15 +133,41 @@ def _reverse(dep: Deployer, live_ids: set[int]) -> int:
         if workload.get("next_action") not in (NextAction.DELETED, NextAction.DELETE, NextAction.INVALID):
             continue  # sent after the listing was taken
         vanished += 1
+        if row["kind"] == Kind.NETWORK_RESOURCE.value:
+            _network_resource_removed(dep, row)
+            continue
+        reason = f"workload {row['grid_id']} was removed from the grid (its capacity pool may have run out)"
         with dep.db.transaction() as cur:
-            store.set_workload_state(cur, row["id"], "deleted", error="removed from the grid")
+            state = "sent" if row["state"] == "sent" else "deployed"
+            if not watch_store.settle_workload(cur, row["id"], state, "deleted", error="removed from the grid"):
+                continue  # its pass or teardown got there first
             sol = store.solution(cur, str(row["solution_id"]), lock=True) if row["solution_id"] else None
             if sol is None:
                 continue
             store.add_event(cur, str(sol["id"]), f"workload {row['grid_id']} on node {row['node_id']} was removed "
                             "from the grid (its capacity pool may have run out)", level="warning")  # fmt: skip
             if sol["status"] in ("deployed", "deploying"):
-                teardown.fail(cur, sol, f"workload {row['grid_id']} was removed from the grid (its capacity pool "
-                              "may have run out)")  # fmt: skip
+                teardown.fail(cur, sol, reason)
         dep.wake(str(row["solution_id"]))
     return vanished
+
+
+def _network_resource_removed(dep: Deployer, row: dict[str, Any]) -> None:
+    """A network resource the grid removed (its pool ran dry, its node failed it) never fails the network: the
+    network goes on serving its other nodes and the deployments there (issue 11 item 3). What ran on that node lost
+    its network with it and is failed by its own removed workloads; a deployment that needs the node again sends a
+    new version of the network first (stage -1), so the network is re-provisioned when it is used there again.
+    """
+    with dep.db.transaction() as cur:
+        state = "sent" if row["state"] == "sent" else "deployed"
+        if not watch_store.settle_workload(cur, row["id"], state, "deleted", error="removed from the grid"):
+            return
+        newest = {r["node_id"]: r for r in network_store.latest_resources(cur, row["network_id"])}
+        if row["solution_id"] is not None and newest.get(row["node_id"], {}).get("id") == row["id"]:
+            store.add_event(cur, str(row["solution_id"]), f"the network resource on node {row['node_id']} (workload "
+                            f"{row['grid_id']}) was removed from the grid (its capacity pool may have run out): the "
+                            "network goes on serving its other nodes, and is sent to this node again when a "
+                            "deployment needs it there", level="warning")  # fmt: skip
+        waiting = watch_store.waiting_for_networks(cur, [int(row["network_id"])])
+    for solution_id in waiting:
+        dep.wake(solution_id)

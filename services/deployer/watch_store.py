@@ -12,7 +12,9 @@ from services.common.db import json_param
 
 DEPLOYING = ("submitted", "planning", "deploying")
 IN_FLIGHT = (*DEPLOYING, "failed", "cancelling")
-SETTLE_EDGES = {("sent", "deployed"), ("deleting", "deleted")}  # the only writes the poller makes
+# The only state writes of the poller and the reconciler: a result the listing showed, a deletion confirmed, a
+# workload the grid removed by itself.
+SETTLE_EDGES = {("sent", "deployed"), ("deleting", "deleted"), ("sent", "deleted"), ("deployed", "deleted")}
 
 # A deploying solution the poller watches: its current stage has workloads on their way and none left to send
 # (stage -1: some network resource of its network is on its way). A teardown it watches: only deletions pending.
@@ -61,6 +63,16 @@ def watched_workloads(cur: Any) -> list[dict[str, Any]]:
     return [dict(r) for r in cur.fetchall()]
 
 
+def believed_live(cur: Any, limit: int = 100_000) -> list[dict[str, Any]]:
+    """Workloads our index believes live on the grid (the reconciler's reverse direction)."""
+    cur.execute(
+        "SELECT id, grid_id, state, solution_id, network_id, kind, node_id FROM deployer.workloads "
+        "WHERE state IN ('sent', 'deployed') AND grid_id IS NOT NULL ORDER BY id LIMIT %(limit)s",
+        {"limit": limit},
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
 def waiting_for_networks(cur: Any, network_ids: Iterable[int]) -> list[str]:
     """Deployments waiting at stage -1 for one of these networks."""
     ids = sorted(set(network_ids))
@@ -81,18 +93,19 @@ def solutions_to_wake(cur: Any, idle_seconds: float, limit: int = 1000) -> list[
     return [str(r["id"]) for r in cur.fetchall()]
 
 
-def settle_workload(cur: Any, workload_id: int, expected: str, new: str,
-                    result: dict[str, Any] | None = None) -> bool:  # fmt: skip
-    """Compare-and-set what the listing showed (``sent → deployed`` with its result, ``deleting → deleted``);
-    False when the row had moved on (its pass got there first)."""
+def settle_workload(cur: Any, workload_id: int, expected: str, new: str, result: dict[str, Any] | None = None,
+                    error: str | None = None) -> bool:  # fmt: skip
+    """Compare-and-set what the grid showed (``sent → deployed`` with its result, ``deleting → deleted``, a
+    workload removed by the grid); False when the row had moved on (its pass got there first)."""
     if (expected, new) not in SETTLE_EDGES:
-        raise ValueError(f"the poller never writes {expected} → {new}")
+        raise ValueError(f"the poller and the reconciler never write {expected} → {new}")
     cur.execute(
         """
-        UPDATE deployer.workloads SET state = %(new)s, result = COALESCE(%(result)s, result), updated_at = now()
+        UPDATE deployer.workloads SET state = %(new)s, result = COALESCE(%(result)s, result),
+               error = COALESCE(%(error)s, error), updated_at = now()
         WHERE id = %(id)s AND state = %(expected)s
         """,
-        {"id": workload_id, "new": new, "expected": expected,
+        {"id": workload_id, "new": new, "expected": expected, "error": error,
          "result": json_param(result) if result is not None else None},
     )  # fmt: skip
     return bool(cur.rowcount == 1)
