@@ -1,5 +1,6 @@
 """The catalogue and My solutions pages in Chromium, against scripted API answers (no stack): families, counts,
-resuming and abandoning a wizard, the details dialog, deleting with a confirmation, errors — with the keyboard."""
+resuming and abandoning a wizard, the details dialog, deleting with a confirmation, errors — with the keyboard —
+and a network's one-time WireGuard download from the dialog."""
 
 from __future__ import annotations
 
@@ -207,3 +208,61 @@ def test_my_solutions_details_delete_and_errors(site: str, page: Page, tmp_path:
     page.get_by_role("dialog", name="old").get_by_role("button", name="Delete old").click()
     page.get_by_role("dialog", name="Delete old?").get_by_role("button", name="Delete").click()
     expect(page.locator("#details-error")).to_have_text(re.compile("still used by: ubuntu box"))
+
+
+NET = "22222222-3333-4444-8555-666666666666"
+
+
+class NetworkApi(FakeApi):
+    """A deployed network whose one-time WireGuard config is still on the server: one POST hands it out, then 410."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.downloads: list[str] = []
+
+    def handle(self, route: Route) -> None:
+        request = route.request
+        path = "/" + request.url.split("://", 1)[1].split("/", 1)[1]
+        if path == "/api/solutions?type=network":
+            return self._json(route, {"solutions": [self._net()]})
+        if path == f"/api/solutions/{NET}/wireguard":
+            if request.method != "POST":
+                return self._json(route, {"message": "method not allowed", "errors": []}, 405)
+            self.downloads.append(request.headers.get("origin", ""))
+            if len(self.downloads) == 1:
+                return route.fulfill(status=200, body="[Interface]\nPrivateKey = k\n", content_type="text/plain",
+                                     headers={"Content-Disposition": 'attachment; filename="wg-31.conf"'})  # fmt: skip
+            message = "the WireGuard config was already downloaded"
+            return self._json(route, {"message": message, "errors": [{"code": "gone", "description": message}]}, 410)
+        if path == f"/api/solutions/{NET}":
+            return self._json(route, self._net() | {
+                "outputs": {"WireGuard config": "wg-31.conf: copy it to /etc/wireguard/ and run wg-quick up wg-31"},
+                "wireguard_config": None if self.downloads else "available", "events": []})  # fmt: skip
+        return super().handle(route)
+
+    @staticmethod
+    def _net() -> dict[str, Any]:
+        return {"id": NET, "type": "network", "name": "lab", "status": "deployed", "error": None,
+                "created": "2026-11-01T10:00:00+00:00", "Name": "lab", "wids": [31], "IP Range": "10.20.0.0/16",
+                "nodes": {"node-1": "10.20.1.0/24"}}  # fmt: skip
+
+
+def test_my_networks_offer_the_wireguard_download_once(site: str, page: Page) -> None:  # noqa: F811
+    fake = NetworkApi()
+    page.route(re.compile(r".*/(auth|api)/.*"), fake.handle)
+    page.goto(f"{site}/solutions.html?type=network")
+    page.get_by_role("button", name=re.compile(r"^lab\b")).click()
+    dialog = page.get_by_role("dialog", name="lab")
+    expect(dialog).to_contain_text("It can be downloaded once only")
+    expect(dialog.locator("#details-outputs")).to_contain_text("run wg-quick up wg-31")
+    with page.expect_download() as download:
+        dialog.get_by_role("button", name="Download the WireGuard configuration").click()
+    assert download.value.suggested_filename == "wg-31.conf"
+    assert Path(download.value.path()).read_text().startswith("[Interface]")
+    expect(dialog).to_contain_text("The WireGuard configuration was downloaded. Copy wg-31.conf to /etc/wireguard/")
+    assert fake.downloads == [site]  # a same-origin POST, once
+    # Opened again: the server no longer has it, so nothing is offered.
+    dialog.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name=re.compile(r"^lab\b")).click()
+    expect(dialog.locator("#details-outputs")).to_contain_text("run wg-quick up wg-31")
+    expect(dialog.get_by_role("button", name="Download the WireGuard configuration")).to_have_count(0)
