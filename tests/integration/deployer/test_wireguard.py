@@ -4,7 +4,9 @@ rolled back or cancelled keeps the laptop's private key."""
 
 from __future__ import annotations
 
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.integration.deployer.conftest import DeployerWorld, sql
@@ -65,6 +67,22 @@ def test_the_config_is_a_same_origin_post_handed_out_once(world: DeployerWorld) 
     assert again.json["message"].startswith("the WireGuard config was already downloaded")
     assert again.json["errors"][0]["code"] == "gone"
     assert "PrivateKey" not in again.get_data(as_text=True)
+
+
+def test_two_downloads_at_once_hand_it_out_once(world: DeployerWorld) -> None:
+    owner = "wanda.3bot"
+    sol = world.deploy(owner, "network", {"name": "twice", "pool_ids": [world.pool(owner)]})
+    assert sol["status"] == "deployed", world.events(str(sol["id"]))
+    barrier = threading.Barrier(4)
+
+    def download(_: int) -> int:
+        client = world.client()
+        barrier.wait()
+        return int(client.post(_path(str(sol["id"])), headers=world.headers(owner)).status_code)
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = sorted(pool.map(download, range(4)))
+    assert codes == [200, 410, 410, 410]
 
 
 def test_a_download_that_fails_while_building_erases_nothing(world: DeployerWorld) -> None:
