@@ -154,7 +154,7 @@ def test_a_cancelled_network_keeps_no_private_key(world: DeployerWorld) -> None:
 def test_a_rolled_back_network_keeps_no_private_key(world: DeployerWorld) -> None:
     owner = "wanda.3bot"
     pool = world.pool(owner)
-    # The network resource stays pending on the node until the grid is told to fail it.
+    # The network resource stays pending on the node (the node never answers within the deployment's time).
     assert world.admin("config", {"deploy_latency": {"default": 0.2, "network_resource": 3600}}).status_code == 200
     try:
         answer = world.submit(owner, "network", {"name": "doomed", "pool_ids": [pool]})
@@ -168,8 +168,10 @@ def test_a_rolled_back_network_keeps_no_private_key(world: DeployerWorld) -> Non
             time.sleep(0.2)
         assert sent, world.events(solution_id)
         assert _stored(solution_id) is not None  # planned: the laptop's config waits for its download
-        failed = world.admin("fail", {"workload_id": int(sent[0]["grid_id"]), "message": "wireguard died"})
-        assert failed.status_code == 200, failed.text
+        # Its time is up (the network resource's and the solution's deadline): the deployment fails and rolls back.
+        sql("UPDATE deployer.workloads SET deadline = now() - interval '1 second' WHERE solution_id = %s",
+            solution_id)  # fmt: skip
+        sql("UPDATE deployer.solutions SET deadline = now() - interval '1 second' WHERE id = %s", solution_id)
         sol = world.wait(solution_id, ("rolled_back",))
     finally:
         world.healthy()
