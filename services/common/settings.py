@@ -107,9 +107,8 @@ class Settings(BaseModel):
     over_provisioning: bool = Field(False, alias="OVER_PROVISIONING")
 
     # Deployer (DESIGN "Deployment lifecycle"): how long a workload may take to deploy before the solution is
-    # rolled back; how often a waiting deployment re-checks the grid (a countdown, far below the visibility
-    # timeout); how often beat refreshes the node index and runs the reconciler; how long a pool must be able
-    # to carry a new deployment.
+    # rolled back; how often beat runs the grid poller (one listing of the grid for every waiting deployment),
+    # refreshes the node index and runs the reconciler; how long a pool must be able to carry a new deployment.
     workload_deadline: Annotated[int, Field(ge=5, le=86400)] = Field(600, alias="WORKLOAD_DEADLINE")
     deploy_poll_interval: Annotated[float, Field(ge=0.1, le=60)] = Field(2.0, alias="DEPLOY_POLL_INTERVAL")
     node_index_refresh: Annotated[float, Field(ge=5, le=3600)] = Field(60.0, alias="NODE_INDEX_REFRESH")
