@@ -7,6 +7,7 @@ Identity is the caller given by the web layer (from the verified assertion only)
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,13 +184,30 @@ class Engine:
         payload = contracts.SubmitSolution(
             idempotency_key=ctx.session_id.replace("-", ""), owner=ctx.owner, type=submission.type,
             spec=submission.spec, secrets=self.identity.encrypt_secrets(submission.secrets) if submission.secrets
-            else "",
+            else "", pools=self._verified_pools(ctx, submission.spec),
         )  # fmt: skip
         result = self.queries.submit(payload)
         if not result.ok or result.solution_id is None:
             errors = tuple(FieldError("refused", e.description, e.field) for e in result.errors)
             raise ApiError(422, "the deployment was refused", errors or (FieldError("refused", "refused"),))
         return result.solution_id
+
+    def _verified_pools(self, ctx: Context, spec: dict[str, Any]) -> list[contracts.VerifiedPool]:
+        """Every pool id of the spec with its grid pool, each checked to be the owner's (the deployer trusts these
+        and no other pool id: it reads the grid pools itself, without asking the pools service again).
+
+        Raises:
+            ApiError: 422 naming a pool that is not the owner's (or not reserved on the grid yet).
+        """
+        owned = {p.pool_id: p.grid_pool_id for p in self.queries.pools(ctx.owner)}
+        verified = []
+        for field, pool_id in sorted(set(pool_ids(spec))):
+            grid_pool_id = owned.get(pool_id)
+            if grid_pool_id is None:
+                raise ApiError(422, "the deployment was refused", (FieldError("refused", f"you have no pool {pool_id}",
+                                                                              field),))  # fmt: skip
+            verified.append(contracts.VerifiedPool(pool_id=pool_id, grid_pool_id=grid_pool_id))
+        return list({v.pool_id: v for v in verified}.values())
 
     def back(self, owner: str, session_id: str) -> dict[str, Any]:
         """The previous step (answers kept to pre-fill it).
@@ -240,3 +258,18 @@ class Engine:
         with self.db.transaction() as cur:
             if not store.delete(cur, session_id, owner):
                 raise NotFound(session_id)
+
+
+def pool_ids(spec: Any, field: str = "") -> Iterator[tuple[str, int]]:
+    """(field, pool id) for every pool a spec names: ``pool_id`` values and ``…pool_ids`` lists, at any depth."""
+    if isinstance(spec, dict):
+        for name, value in spec.items():
+            if name == "pool_id" and isinstance(value, int):
+                yield name, value
+            elif name.endswith("pool_ids") and isinstance(value, list):
+                yield from ((name, v) for v in value if isinstance(v, int))
+            else:
+                yield from pool_ids(value, name)
+    elif isinstance(spec, list):
+        for item in spec:
+            yield from pool_ids(item, field)

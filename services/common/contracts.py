@@ -138,13 +138,23 @@ _KEY = r"^[A-Za-z0-9_.:-]{8,128}$"
 _OWNER = r"^[A-Za-z0-9_.-]{1,64}$"
 
 
+class VerifiedPool(BaseModel):
+    """A pool the spec names, as the chatflow checked it is the owner's: our pool id and the grid's."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    pool_id: int = Field(gt=0)
+    grid_pool_id: int = Field(gt=0)
+
+
 class SubmitSolution(Payload):
     """Deploy a solution for ``owner``: the same ``idempotency_key`` (the chatflow session id) → one solution.
 
     ``spec`` is the planner's spec (SOLUTIONS §3); ``secrets`` is the JSON object of the solution's secrets
     (cluster secret, secret keys) encrypted to the marketplace identity with
     :meth:`services.common.identity.Identity.encrypt_secrets`, so no secret crosses Redis or lands in
-    PostgreSQL in clear.
+    PostgreSQL in clear. ``pools`` maps each pool id of the spec to its grid pool, as the chatflow verified it
+    (the deployer reads those grid pools itself, and treats any other pool id as not the owner's).
     """
 
     idempotency_key: str = Field(pattern=_KEY)
@@ -152,6 +162,8 @@ class SubmitSolution(Payload):
     type: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
     spec: dict[str, object]
     secrets: str = Field("", max_length=16_384)
+    # Every pool id of the spec, verified as the owner's by the chatflow; the deployer uses no other pool.
+    pools: list[VerifiedPool] = Field(default_factory=list, max_length=256)
 
 
 class SubmitError(BaseModel):

@@ -12,8 +12,7 @@ from typing import Any
 
 import structlog
 
-from services.common import contracts
-from services.deployer import network_store, networks, store
+from services.deployer import network_store, networks, pool_capacity, store
 from services.deployer.context import Deployer, PlanningFailed
 from services.deployer.grid.node_finder import (
     NodeQuery,
@@ -31,25 +30,20 @@ log = structlog.get_logger(__name__)
 
 # The solution types that hand the user a laptop's WireGuard access (a new network, or another access point).
 ACCESS_TYPES = ("network", "network_access")
-Verdicts = dict[tuple[int, Any], contracts.CapacityVerdict]
+Verdicts = pool_capacity.PoolVerdicts
 
 
-def _verdicts(dep: Deployer, owner: str, placements: list[Placement]) -> Verdicts:
-    """One capacity verdict per (pool, resources) the placements may use, asked before any lock is taken.
+def _verdicts(dep: Deployer, solution_id: str, placements: list[Placement]) -> Verdicts:
+    """The pools the placements may use, read from the grid before any lock is taken (pool_capacity.py); the
+    plan locks them (:meth:`~pool_capacity.PoolVerdicts.lock`), charges each placement and holds the sum.
 
-    A pool that is the user's and active comes with its node ids even when its remaining capacity falls short,
-    so the node finder can first name what no node has; only when nodes fit is "too little capacity" the reason.
+    A pool that is the user's comes with its node ids even when its remaining capacity falls short, so the node
+    finder can first name what no node has; only when nodes fit is "too little capacity" the reason.
+
+    Raises:
+        Transient: the explorer cannot be read now.
     """
-    verdicts: Verdicts = {}
-    for p in placements:
-        for pool_id in (p.pool_id, *p.alternatives):
-            key = (pool_id, p.resources)
-            if key in verdicts:
-                continue
-            r = p.resources
-            verdict = dep.check_pool(owner, pool_id, r.cru, r.mru, r.sru, r.hru)
-            verdicts[key] = verdict
-    return verdicts
+    return pool_capacity.read_pools(dep, solution_id, placements)
 
 
 def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: list[str],
@@ -69,16 +63,29 @@ def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: li
         query = NodeQuery(resources=p.resources, node_ids=verdict.node_ids, public_ipv4=p.public_ipv4,
                           public_ipv6=p.public_ipv6, exclude=tuple(taken), pool_label=label)  # fmt: skip
         over = dep.settings.over_provisioning
+        if not verdict.ok:  # with what this plan already put in the pool: say what no node has, else that
+            reasons.append(_node_problem(cur, p, query, over) or verdict.reason)
+            continue
         try:
             node = _pick(cur, p, query, over, holder)
         except NoNodeFits as exc:
             reasons.append(str(exc))
             continue
-        if not verdict.ok:  # the nodes fit, the pool's remaining CU/SU do not
-            reasons.append(verdict.reason)
-            continue
+        verdicts.charge(pool_id, p.resources)
         return node, verdict.grid_pool_id
     raise PlanningFailed("; ".join(reasons) if reasons else f"no usable pool for {p.role}")
+
+
+def _node_problem(cur: Any, p: Placement, query: NodeQuery, over: bool) -> str | None:
+    """What no node of the query has (nothing reserved), or None when a node fits."""
+    try:
+        if p.node_id is not None:
+            node_fits(cur, p.node_id, query, over_provisioning=over)
+        else:
+            find_nodes(cur, query, 1, over_provisioning=over)
+    except NoNodeFits as exc:
+        return str(exc)
+    return None
 
 
 def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool, holder: str) -> str:
@@ -118,12 +125,13 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
     placements = planner.placements(spec)
     # Beat keeps the index fresh; this only matters right after a start, before beat's first refresh.
     ensure_fresh(dep.db, dep.grid.explorer, max(3 * dep.settings.node_index_refresh, 600))
-    verdicts = _verdicts(dep, owner, placements)
+    verdicts = _verdicts(dep, solution_id, placements)
     with dep.db.transaction() as cur:
         sol = store.solution(cur, solution_id, lock=True)
         if sol is None or sol["status"] not in ("submitted", "planning"):
             return False
         store.add_event(cur, solution_id, "planning")
+        verdicts.lock(cur)  # planners of the same pools take turns from here to the commit
         net = None
         if sol["type"] == "network":
             net = networks.create(cur, owner, sol["name"], sol["spec"].get("ip_range"), solution_id)
@@ -160,6 +168,7 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
             networks.record_rewrite(cur, dep, net, owner_solution or sol)
             store.add_event(cur, solution_id, f"network {net['name'].split('_', 1)[-1]} updated")
         stage = 0 if net is None or (not changed and _network_ready(cur, net["id"], placed)) else -1
+        verdicts.hold(cur)  # what this plan put in each pool, counted by the next planners until it deploys
         store.update_solution(cur, solution_id, status="deploying", stage=stage,
                               placed={k: asdict(v) for k, v in placed.items()},
                               network_id=net["id"] if net is not None else None, **values)  # fmt: skip

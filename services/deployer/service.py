@@ -12,7 +12,7 @@ from services.common import contracts
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
-from services.deployer import lifecycle, network_store, networks, store
+from services.deployer import lifecycle, network_store, networks, pool_capacity, store
 from services.deployer.grid.node_finder import NodeQuery, fitting_nodes
 from services.deployer.solutions import PLANNERS
 
@@ -69,6 +69,7 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
             )  # fmt: skip
             if created:
                 store.add_event(cur, str(row["id"]), "submitted")
+                pool_capacity.record_verified(cur, str(row["id"]), payload.pools)
     except psycopg2.errors.UniqueViolation:
         return _refusal("name", f"you already have a {payload.type} solution named {spec.name!r}"), False
     if row["owner"] != payload.owner or row["type"] != payload.type:

@@ -56,6 +56,13 @@ def sql(query: str, *args: Any) -> list[dict[str, Any]]:
         conn.close()
 
 
+def verified_pools(owner: str) -> list[contracts.VerifiedPool]:
+    """What the chatflow hands the deployer with a submission: the owner's pools and their grid pools (and no
+    one else's, whatever the spec names)."""
+    rows = sql("SELECT id, grid_pool_id FROM pools.pools WHERE owner = %s AND grid_pool_id IS NOT NULL", owner)
+    return [contracts.VerifiedPool(pool_id=r["id"], grid_pool_id=r["grid_pool_id"]) for r in rows]
+
+
 @dataclass
 class DeployerWorld:
     env: dict[str, str]
@@ -134,7 +141,7 @@ class DeployerWorld:
                key: str | None = None) -> dict[str, Any]:  # fmt: skip
         payload = contracts.SubmitSolution(
             idempotency_key=key or uuid.uuid4().hex, owner=owner, type=type, spec=spec,
-            secrets=self.identity.encrypt_secrets(secrets) if secrets else "",
+            secrets=self.identity.encrypt_secrets(secrets) if secrets else "", pools=verified_pools(owner),
         )  # fmt: skip
         return dict(send(self.celery, contracts.DEPLOYER_SUBMIT, payload).get(timeout=30))
 

@@ -18,7 +18,7 @@ from services.common import contracts
 from services.common.settings import load_settings
 from services.common.tasks import close_celery, make_celery, send
 from tests.conftest import PYTHON, redis_db_url
-from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
+from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql, verified_pools
 
 # OVER_PROVISIONING_TEST_REDIS_URL lets parallel runs on one machine keep their Celery queues apart.
 OVER_REDIS = os.environ.get("OVER_PROVISIONING_TEST_REDIS_URL", redis_db_url(11))
@@ -60,7 +60,8 @@ def test_cpu_and_memory_count_only_without_over_provisioning(world: DeployerWorl
     assert world.workloads(str(refused["id"])) == []
 
     payload = contracts.SubmitSolution(idempotency_key="over-provisioning-on-1", owner=owner, type="ubuntu",
-                                       spec=_spec(world, owner, "big-on", node, resources))  # fmt: skip
+                                       spec=_spec(world, owner, "big-on", node, resources),
+                                       pools=verified_pools(owner))  # fmt: skip
     answer = send(over, contracts.DEPLOYER_SUBMIT, payload).get(timeout=30)
     assert answer["ok"], answer
     sol = world.wait(answer["solution_id"])
@@ -70,7 +71,8 @@ def test_cpu_and_memory_count_only_without_over_provisioning(world: DeployerWorl
     disk = {"cpu": 1, "memory": 1024, "disk": 1024 * 1024}
     spec = _spec(world, owner, "big-disk", node, disk)
     answer = send(over, contracts.DEPLOYER_SUBMIT, contracts.SubmitSolution(
-        idempotency_key="over-provisioning-disk", owner=owner, type="ubuntu", spec=spec)).get(timeout=30)  # fmt: skip
+        idempotency_key="over-provisioning-disk", owner=owner, type="ubuntu", spec=spec,
+        pools=verified_pools(owner))).get(timeout=30)  # fmt: skip
     disk_sol = world.wait(answer["solution_id"])
     assert disk_sol["status"] == "rolled_back" and "SSD" in disk_sol["error"], disk_sol["error"]
 

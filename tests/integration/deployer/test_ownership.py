@@ -3,41 +3,46 @@ WireGuard private key — each tried by a second user right where a shortcut wou
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
 
-from services.deployer.context import POOL_VERDICT_TTL
+from services.common import contracts
+from services.common.tasks import send
 from tests.integration.deployer.conftest import DeployerWorld, sql
 
 
-def _first_event(solution_id: str, prefix: str) -> Any:
-    rows = sql("SELECT min(at) AS at FROM deployer.solution_events WHERE solution_id = %s AND message LIKE %s",
-               solution_id, prefix + "%")  # fmt: skip
-    return rows[0]["at"]
-
-
-def test_another_users_pool_is_refused_while_its_owners_verdict_is_cached(world: DeployerWorld) -> None:
-    # The deployer caches a pool's capacity verdict for POOL_VERDICT_TTL s; pool ids are small sequential
-    # integers, so a key without the owner would hand the owner's "ok" to anyone naming the same pool.
+def test_another_users_pool_is_refused_right_after_its_owner_planned_into_it(world: DeployerWorld) -> None:
+    # Pool ids are small sequential integers: naming someone else's must never reach their grid pool. The deployer
+    # uses only the pools the chatflow verified as the submitter's (SubmitSolution.pools; the world's submit
+    # hands over what the chatflow would: the submitter's own pools), and reads those grid pools itself.
     owner, other = "olga.3bot", "oscar.3bot"
     pool = world.pool(owner)
     world.pool(other)  # the other user is a customer too, with a pool of their own
     mine = world.submit(owner, "network", {"name": "home", "pool_ids": [pool]})["solution_id"]
-    world.wait(mine, ("deploying", "deployed"))  # planned: the owner's verdict is cached from here on
+    world.wait(mine, ("deploying", "deployed"))  # planned: the owner's pool was read and found good
 
     theirs = world.deploy(other, "network", {"name": "home", "pool_ids": [pool]})
     theirs_id = str(theirs["id"])
     assert world.wait(mine)["status"] == "deployed", world.events(mine)
     assert theirs["status"] == "rolled_back", world.events(theirs_id)
     assert f"you have no pool {pool}" in theirs["error"], theirs["error"]
-    # Refused for the very same pool and resources within the verdict's lifetime (what lets this test fail).
-    asked_within = _first_event(theirs_id, "failed:") - _first_event(mine, "submitted")
-    assert asked_within.total_seconds() < POOL_VERDICT_TTL, asked_within
     assert world.workloads(theirs_id) == []
     # Nothing of the other user's runs on the owner's pool.
     grid_pool = sql("SELECT grid_pool_id FROM pools.pools WHERE id = %s", pool)[0]["grid_pool_id"]
     owners = {world.identity.decrypt_metadata(w["metadata"])["owner"] for w in world.live_on_grid()
               if int(w["pool_id"]) == grid_pool}  # fmt: skip
     assert owners == {owner}
+
+
+def test_a_pool_the_chatflow_did_not_verify_is_never_used(world: DeployerWorld) -> None:
+    # A submission whose verified pools do not name the spec's pool (an older chatflow, a forged message that
+    # maps someone else's id) is refused: the spec's pool id alone is never looked up anywhere.
+    owner = "olga.3bot"
+    pool = world.pool(owner)
+    payload = contracts.SubmitSolution(idempotency_key=uuid.uuid4().hex, owner=owner, type="network",
+                                       spec={"name": "unverified", "pool_ids": [pool]})  # fmt: skip
+    answer = send(world.celery, contracts.DEPLOYER_SUBMIT, payload).get(timeout=30)
+    sol = world.wait(answer["solution_id"])
+    assert sol["status"] == "rolled_back" and f"you have no pool {pool}" in sol["error"], sol["error"]
 
 
 def test_another_user_cannot_take_a_networks_wireguard_config(world: DeployerWorld) -> None:
