@@ -119,9 +119,17 @@ def _pools(settings: Settings, grid: str, celery: Any) -> dict[str, int]:
 
 def _networks(settings: Settings, celery: Any, pools: dict[str, int], timeout: float = 300) -> None:
     """A deployed network "net" per user (submitted together, as many users would)."""
+    lookup = Database(settings.database_url, maxconn=1)
+    try:
+        with lookup.transaction() as cur:  # what the chatflow hands over: the owner's verified grid pool
+            cur.execute("SELECT id, grid_pool_id FROM pools.pools WHERE id = ANY(%s)", (list(pools.values()),))
+            grid = {int(r["id"]): int(r["grid_pool_id"]) for r in cur.fetchall()}
+    finally:
+        lookup.close()
     pending = [send(celery, contracts.DEPLOYER_SUBMIT, contracts.SubmitSolution(
-        idempotency_key=uuid.uuid4().hex, owner=owner, type="network",
-        spec={"name": "net", "pool_ids": [pool]})) for owner, pool in pools.items()]  # fmt: skip
+        idempotency_key=uuid.uuid4().hex, owner=owner, type="network", spec={"name": "net", "pool_ids": [pool]},
+        secrets="", pools=[contracts.VerifiedPool(pool_id=pool, grid_pool_id=grid[pool])]))
+        for owner, pool in pools.items()]  # fmt: skip
     ids = [result.get(timeout=60)["solution_id"] for result in pending]
     db = Database(settings.database_url, maxconn=1)
     try:

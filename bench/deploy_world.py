@@ -66,7 +66,12 @@ def ubuntu(world: World, name: str, node: str) -> contracts.SubmitSolution:
     spec: dict[str, object] = {"name": name, "where": {"pool_id": world.pool, "node_id": node}, "network": "bench",
                                "ssh_key": SSH_KEY}  # fmt: skip
     return contracts.SubmitSolution(idempotency_key=uuid.uuid4().hex, owner=OWNER, type="ubuntu", spec=spec,
-                                    secrets="")  # fmt: skip
+                                    secrets="", pools=verified(world))  # fmt: skip
+
+
+def verified(world: World) -> list[contracts.VerifiedPool]:
+    """What the chatflow hands the deployer with a submission: the user's pool and its grid pool."""
+    return [contracts.VerifiedPool(pool_id=world.pool, grid_pool_id=world.grid_pool)]
 
 
 def submit_all(world: World, payloads: list[contracts.SubmitSolution], timeout: float = 300) -> list[str]:
@@ -194,7 +199,8 @@ def _attach(world: World, count: int) -> list[str]:
     watcher = Watcher(world.database_url)
     try:
         net = contracts.SubmitSolution(idempotency_key=uuid.uuid4().hex, owner=OWNER, type="network",
-                                       spec={"name": "bench", "pool_ids": [world.pool]}, secrets="")  # fmt: skip
+                                       spec={"name": "bench", "pool_ids": [world.pool]}, secrets="",
+                                       pools=verified(world))  # fmt: skip
         watcher.wait_final(submit_all(world, [net]))
         first = watcher.rows("SELECT node_id FROM deployer.network_subnets WHERE node_id IS NOT NULL")[0]["node_id"]
         pool = requests.get(f"{world.grid}/api/v1/reservations/pools/{world.grid_pool}", timeout=10).json()
