@@ -80,3 +80,17 @@ def test_a_cluster_the_pool_cannot_run_whole_is_refused_before_anything_is_sent(
     fits = world.deploy(owner, "kubernetes", {**spec, "name": "k3s-small", "workers": 1},
                         secrets={"cluster_secret": "s3cret-value"})  # fmt: skip
     assert fits["status"] == "deployed", world.events(str(fits["id"]))
+
+
+def test_an_explorer_outage_while_reading_the_pool_is_retried_not_a_failure(world: DeployerWorld) -> None:
+    owner = "outage.3bot"
+    world.network(owner)
+    spec = {"name": "later", "where": {"pool_id": world.pool(owner)}, "network": "net", "ssh_key": SSH_KEY}
+    world.admin("config", {"error_rate": 1.0})
+    try:
+        solution_id = world.submit(owner, "ubuntu", spec)["solution_id"]
+        time.sleep(3)  # passes meet the outage reading the pool: the solution waits, it does not fail
+        assert world.solution(solution_id)["status"] in ("submitted", "planning"), world.events(solution_id)
+    finally:
+        world.healthy()
+    assert world.wait(solution_id, timeout=120)["status"] == "deployed", world.events(solution_id)
