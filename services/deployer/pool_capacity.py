@@ -127,6 +127,13 @@ class PoolVerdicts:
     def hold(self, cur: Any) -> None:
         """Record what this plan charged (in the planning transaction, under the pools' locks)."""
         cur.execute("DELETE FROM deployer.pool_holds WHERE solution_id = %(s)s", {"s": self.solution_id})
+        # Holds that count no more (their solution left HOLDING long ago) go, under the same pool locks.
+        cur.execute(
+            """DELETE FROM deployer.pool_holds h USING deployer.solutions s
+                WHERE s.id = h.solution_id AND h.grid_pool_id = ANY(%(p)s) AND s.status <> ALL(%(holding)s)
+                  AND s.updated_at < now() - interval '10 minutes'""",
+            {"p": sorted(self.live), "holding": list(HOLDING)},
+        )
         for grid_pool_id, (cu, su) in self.charged.items():
             if cu or su:
                 cur.execute("INSERT INTO deployer.pool_holds (solution_id, grid_pool_id, cu, su) "
