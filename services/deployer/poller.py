@@ -12,9 +12,9 @@ grid once (``next_action`` DEPLOY, and DELETE when something is being deleted), 
 
 Then, from the database alone, it wakes the solutions past their deadline and those in flight that are waiting on
 nothing the listing watches (planning that waits for a dependency, a teardown retrying, a wake that was lost):
-each is woken once per tick after one idle tick, which is what the per-solution countdowns did. So the explorer
+each is woken after one idle tick, then at most every few ticks while it stays idle. So the explorer
 calls of a tick are one listing (two while deletions are pending), whatever the number of deployments in flight,
-and a lost message costs one tick, never a stuck solution.
+and a lost message costs a few ticks, never a stuck solution.
 
 The snapshot is taken *before* the listing: the listing sees every workload that is live from its start to its end
 (``GridClient.live_workloads``), so a snapshot row missing from it really left; a row sent after the snapshot is
@@ -27,6 +27,7 @@ import time
 from typing import Any
 
 import structlog
+from redis.exceptions import RedisError
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.deployer import store, watch_store
@@ -35,6 +36,7 @@ from services.deployer.grid.kinds import Kind, NextAction, ResultState
 
 log = structlog.get_logger(__name__)
 POLLER_LOCK = 0x706F6C  # advisory lock namespace "pol": one tick at a time, whatever beat or the workers do
+SWEEP_TICKS = 5  # a solution found idle is woken at most once per this many ticks
 
 
 def poll_grid(dep: Deployer) -> dict[str, int]:
@@ -70,13 +72,24 @@ def _tick(dep: Deployer) -> dict[str, int]:
             counts["listed"] = len(live)
             wake |= _compare(dep, watched, live, leaving, counts)
     with dep.db.transaction() as cur:
-        wake |= set(watch_store.solutions_to_wake(cur, dep.settings.deploy_poll_interval))
+        swept = set(watch_store.solutions_to_wake(cur, dep.settings.deploy_poll_interval)) - wake
+    # A swept solution is woken again only after a few ticks: a pass that keeps waiting (a dependency down) must
+    # not be queued once per tick faster than the workers take the messages. Changes always wake at once.
+    wake |= {solution_id for solution_id in swept if _first_sweep(dep, solution_id)}
     for solution_id in sorted(wake):
         dep.wake(solution_id)
     counts["woken"] = len(wake)
     if counts["deployed"] or counts["deleted"] or counts["changed"]:
         log.info("grid polled", **counts)
     return counts
+
+
+def _first_sweep(dep: Deployer, solution_id: str) -> bool:
+    ttl = max(1, round(SWEEP_TICKS * dep.settings.deploy_poll_interval))
+    try:
+        return bool(dep.redis.set(f"deployer:swept:{solution_id}", "1", nx=True, ex=ttl))
+    except RedisError:
+        return True  # waking too often costs a pass; not waking could cost a solution
 
 
 def _compare(dep: Deployer, watched: list[dict[str, Any]], live: dict[int, dict[str, Any]], leaving: set[int],

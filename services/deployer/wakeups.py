@@ -10,7 +10,7 @@ wake is about. So a wake that finds the lock taken leaves a *wake request* behin
 "busy"; the holder looks for a request after it releases the lock and runs again (``lifecycle.advance``). The
 request is left before the lock is tried a second time, and taken after the lock is won and before the pass loads
 anything: whatever the interleaving, a pass that loads after the wake's cause runs. If Redis loses a request, the
-poller's idle sweep wakes the solution a tick later: a delay, never a stuck solution.
+poller's idle sweep wakes the solution a few ticks later: a delay, never a stuck solution.
 """
 
 from __future__ import annotations
