@@ -84,10 +84,15 @@ def _tick(dep: Deployer) -> dict[str, int]:
     return counts
 
 
+def sweep_key(solution_id: str) -> str:
+    """The Redis key that marks a solution as woken by a sweep a moment ago."""
+    return f"deployer:swept:{solution_id}"
+
+
 def _first_sweep(dep: Deployer, solution_id: str) -> bool:
     ttl = max(1, round(SWEEP_TICKS * dep.settings.deploy_poll_interval))
     try:
-        return bool(dep.redis.set(f"deployer:swept:{solution_id}", "1", nx=True, ex=ttl))
+        return bool(dep.redis.set(sweep_key(solution_id), "1", nx=True, ex=ttl))
     except RedisError:
         return True  # waking too often costs a pass; not waking could cost a solution
 
