@@ -23,6 +23,11 @@ class PlanningFailed(Exception):
     """The solution cannot be deployed as asked; the message is what the user reads."""
 
 
+class Moved(Exception):
+    """A compare-and-set found the solution no longer in the state the pass loaded (a cancel, the reconciler):
+    the pass stops what it was doing and the next one starts from a fresh load."""
+
+
 @dataclass
 class Deployer:
     db: Database

@@ -11,15 +11,16 @@ dedicated connection, released at once if the worker dies).
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.common.identity import IdentityError
-from services.deployer import network_store, networks, planning, store, teardown, wakeups, wireguard
-from services.deployer.context import Deployer, PlanningFailed, Transient
+from services.deployer import network_store, networks, planning, states, store, teardown, wakeups, wireguard
+from services.deployer.context import Deployer, Moved, PlanningFailed, Transient
 from services.deployer.grid.kinds import Kind, NextAction, ResultState
 from services.deployer.grid.render import render
 from services.deployer.planning import ACCESS_TYPES
@@ -72,146 +73,281 @@ def _try_lock(lock_cur: Any, solution_id: str) -> bool:
 
 
 def _advance_locked(dep: Deployer, solution_id: str, wake_token: str | None) -> str:
+    # The one load of the pass: the solution and its workloads, carried through every step and kept up to date
+    # by the pass's own writes (each a compare-and-set: a writer that got there first makes the pass stop).
     with dep.db.transaction() as cur:
         sol = store.solution(cur, solution_id)
+        rows = store.workloads_of(cur, solution_id) if sol is not None else []
     if sol is None:
         return "unknown"
     if wake_token is not None and str(sol["wake_token"]) != wake_token:
         return "stale"
+    p = Pass(dep, sol, rows)
     outcome = "waiting"
     try:
         for _ in range(MAX_STEPS):
-            outcome = _step(dep, solution_id)
+            outcome = _step(p)
             if outcome != "progress":
                 break
-    except Transient as exc:
+    except Moved:
+        outcome = "progress"  # the next pass loads the new state
+    except (Transient, ExplorerUnavailable) as exc:
+        # The grid not answering is transient wherever it happens (``dep.tid``, an adoption lookup, a send).
         log.warning("dependency unavailable; will retry", solution=solution_id, reason=str(exc))
-        outcome = "waiting"
-        with dep.db.transaction() as cur:
-            sol = store.solution(cur, solution_id, lock=True)
-            if sol and sol["status"] in ("submitted", "planning", "deploying") and _past(sol["deadline"]):
-                teardown.fail(cur, sol, f"the deployment could not go on: {exc}")
-                outcome = "progress"
-            elif sol and sol["status"] == "submitted":
-                # Visible only when planning has to wait (it is otherwise one transaction with "deploying").
-                store.update_solution(cur, solution_id, status="planning")
-                store.add_event(cur, solution_id, f"planning: waiting, {exc}", level="warning")
+        outcome = _unavailable(p, str(exc))
+    except Exception as exc:  # noqa: BLE001 — anything but Transient ends the deployment, never a crash loop
+        outcome = _crashed(p, exc)
     wakeups.after_pass(dep, solution_id, outcome)
     return outcome
+
+
+@dataclass
+class Pass:
+    """One pass over one solution: what it loaded, and the rows it recorded itself (sent without a lookup)."""
+
+    dep: Deployer
+    sol: dict[str, Any]
+    rows: list[dict[str, Any]]
+    fresh: set[int] = field(default_factory=set)
+    resent: bool = False  # a network version was re-sent by this pass (at most once per pass)
+
+    @property
+    def id(self) -> str:
+        return str(self.sol["id"])
+
+    def workloads(self, stage: int | None = None) -> list[dict[str, Any]]:
+        """The solution's own workloads (network resources aside), of ``stage`` when given."""
+        return [w for w in self.rows if w["kind"] != Kind.NETWORK_RESOURCE.value
+                and (stage is None or w["stage"] == stage)]  # fmt: skip
 
 
 def _past(deadline: Any) -> bool:
     return deadline is not None and deadline.timestamp() < time.time()
 
 
-def _step(dep: Deployer, solution_id: str) -> str:
-    """Do the next thing; "progress" (call again), "waiting" (re-check later) or "done"."""
-    with dep.db.transaction() as cur:
-        sol = store.solution(cur, solution_id)
-    assert sol is not None
-    status = sol["status"]
-    if status in ("deployed", "rolled_back", "cancelled"):
-        return "done"
-    if status in ("failed", "cancelling"):
-        return teardown.step(dep, sol)
-    planner = PLANNERS[sol["type"]]
-    spec = planner.spec_model.model_validate(sol["spec"])
-    if status in ("submitted", "planning") and _past(sol["deadline"]):
-        return _fail(dep, sol, "the deployment could not be planned in time")
-    if status in ("submitted", "planning"):
-        try:
-            planning.plan(dep, solution_id, planner, spec)
-        except PlanningFailed as exc:
-            return _fail(dep, sol, str(exc))
-        except (ExplorerUnavailable, IdentityError) as exc:
-            raise Transient(str(exc)) from None
+def _unavailable(p: Pass, reason: str) -> str:
+    """A dependency did not answer: wait — unless the deadline passed, then the deployment fails."""
+    status = p.sol["status"]
+    if status in states.DEPLOYING_STATES and _past(p.sol["deadline"]):
+        with p.dep.db.transaction() as cur:
+            teardown.fail(cur, p.sol, f"the deployment could not go on: {reason}", teardown_seconds=_teardown(p.dep))
         return "progress"
-    return _deploy_step(dep, sol, planner, spec)
+    if status == states.SUBMITTED:
+        # Visible only when planning has to wait (it is otherwise one transaction with "deploying").
+        with p.dep.db.transaction() as cur:
+            if store.set_status(cur, p.id, states.PLANNING, expected=states.SUBMITTED):
+                store.add_event(cur, p.id, f"planning: waiting, {reason}", level="warning")
+    return "waiting"
 
 
-def _fail(dep: Deployer, sol: dict[str, Any], reason: str) -> str:
-    with dep.db.transaction() as cur:
-        fresh = store.solution(cur, str(sol["id"]), lock=True)
-        if fresh is not None and fresh["status"] in ("submitted", "planning", "deploying"):
-            teardown.fail(cur, fresh, reason)
+def _crashed(p: Pass, exc: Exception) -> str:
+    """Anything but ``Transient`` (a result the code cannot read, a render error, undecryptable secrets…): the
+    deployment fails with a sentence naming it and rolls back; a teardown that keeps failing ends at its deadline.
+    Never a pass that raises again and again."""
+    log.exception("a pass failed on an unexpected error", solution=p.id, status=p.sol["status"])
+    what = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    status = p.sol["status"]
+    try:
+        if status in states.DEPLOYING_STATES:
+            with p.dep.db.transaction() as cur:
+                teardown.fail(cur, p.sol, f"the deployment stopped on an unexpected error ({what})",
+                              teardown_seconds=_teardown(p.dep))  # fmt: skip
+            return "progress"
+        if status in states.TEARING_DOWN and _past(p.sol["deadline"]):
+            return teardown.abandon(p.dep, p.sol, f"the removal stopped on an unexpected error ({what})")
+    except Exception:
+        log.exception("could not record the failure", solution=p.id)
+    return "waiting"
+
+
+def _teardown(dep: Deployer) -> int:
+    return dep.settings.workload_deadline + 60
+
+
+def _fail(p: Pass, reason: str) -> str:
+    """The deployment fails (compare-and-set from the loaded status); the next step rolls it back."""
+    with p.dep.db.transaction() as cur:
+        if not teardown.fail(cur, p.sol, reason, teardown_seconds=_teardown(p.dep)):
+            raise Moved(p.id)
     return "progress"
 
 
-def _deploy_step(dep: Deployer, sol: dict[str, Any], planner: Any, spec: Any) -> str:
-    solution_id = str(sol["id"])
-    stage = sol["stage"]
+def _step(p: Pass) -> str:
+    """Do the next thing; "progress" (call again), "waiting" (re-check later) or "done"."""
+    status = p.sol["status"]
+    if status in states.SOLUTION_SETTLED:
+        return "done"
+    if status in states.TEARING_DOWN:
+        return teardown.step(p.dep, p.sol, p.rows)
+    if _past(p.sol["deadline"]):
+        # The deadline holds in every state on the way up, waiting on the grid included.
+        if status == states.DEPLOYING:
+            return _fail(p, f"the deployment was not ready in time ({_waiting_for(p)})")
+        return _fail(p, "the deployment could not be planned in time")
+    planner = PLANNERS[p.sol["type"]]
+    spec = planner.spec_model.model_validate(p.sol["spec"])
+    if status in (states.SUBMITTED, states.PLANNING):
+        try:
+            planned = planning.plan(p.dep, p.id, planner, spec)
+        except PlanningFailed as exc:
+            return _fail(p, str(exc))
+        except (ExplorerUnavailable, IdentityError) as exc:
+            raise Transient(str(exc)) from None
+        if not planned:
+            raise Moved(p.id)
+        # Planning wrote placed/stage/network in its own transaction: read them back once.
+        with p.dep.db.transaction() as cur:
+            fresh = store.solution(cur, p.id)
+        if fresh is None:
+            raise Moved(p.id)
+        p.sol = fresh
+        return "progress"
+    return _deploy_step(p, planner, spec)
+
+
+def _waiting_for(p: Pass) -> str:
+    if p.sol["stage"] < 0:
+        return "its network was not deployed on every node it needs"
+    pending = [w for w in p.workloads(p.sol["stage"]) if w["state"] != "deployed"]
+    return ", ".join(f"{_label(w)} on node {w['node_id']}" for w in pending) + " not deployed" if pending \
+        else "no answer from the grid"  # fmt: skip
+
+
+def _deploy_step(p: Pass, planner: Any, spec: Any) -> str:
+    stage = p.sol["stage"]
     if stage < 0:
-        return _network_step(dep, sol)
-    with dep.db.transaction() as cur:
-        rows = [w for w in store.workloads_of(cur, solution_id) if w["kind"] != Kind.NETWORK_RESOURCE.value]
-    current = [w for w in rows if w["stage"] == stage]
+        return _network_step(p)
+    current = p.workloads(stage)
     if not current:
-        ctx = _context(sol, rows)
+        ctx = _context(p.sol, p.workloads())
         plans = planner.build(spec, ctx, stage)
         if plans is None:
-            return _finish(dep, sol, planner, spec, rows)
+            return _finish(p, planner, spec)
         if not plans:
-            with dep.db.transaction() as cur:
-                store.update_solution(cur, solution_id, stage=stage + 1)
+            with p.dep.db.transaction() as cur:
+                store.update_solution(cur, p.id, stage=stage + 1)
+            p.sol["stage"] = stage + 1
             return "progress"
-        _record(dep, sol, ctx, plans, stage)
+        _record(p, ctx, plans, stage)
         return "progress"
-    return _drive(dep, sol, current, stage)
+    return _drive(p, current, stage)
 
 
-def _record(dep: Deployer, sol: dict[str, Any], ctx: PlanContext, plans: list[Any], stage: int) -> None:
-    """Record every workload of the stage (rendered, signed, secrets sealed) before any is sent."""
-    secrets = dep.identity.decrypt_secrets(sol["secrets"]) if sol["secrets"] else {}
-    solution_id = str(sol["id"])
+def _record(p: Pass, ctx: PlanContext, plans: list[Any], stage: int) -> None:
+    """Record every workload of the stage (rendered, signed, secrets sealed, marked attempted) before any is sent.
+
+    One transaction: a crash before it leaves nothing; after it, the rows are marked attempted, so a later pass
+    looks each up on the grid before sending it (the POST may have happened). This pass sends them at once
+    without that lookup: it knows it has not sent them yet.
+    """
+    dep = p.dep
+    secrets = dep.identity.decrypt_secrets(p.sol["secrets"]) if p.sol["secrets"] else {}
     with dep.db.transaction() as cur:
+        ids = []
         for plan in plans:
             placed = ctx.placed[plan.role]
-            row_id = store.record_workload(cur, solution_id=solution_id, key=plan.key, kind=plan.kind.value,
+            row_id = store.record_workload(cur, solution_id=p.id, key=plan.key, kind=plan.kind.value,
                                            role=plan.role, stage=stage, node_id=placed.node_id,
                                            pool_id=placed.grid_pool_id, body={},
-                                           network_id=sol["network_id"])  # fmt: skip
+                                           network_id=p.sol["network_id"])  # fmt: skip
             body = render(plan, placed, tid=dep.tid, identity=dep.identity,
-                          metadata=networks.metadata(sol, row_id), secrets=secrets,
+                          metadata=networks.metadata(p.sol, row_id), secrets=secrets,
                           epoch=int(time.time()))  # fmt: skip
             store.set_body(cur, row_id, body)
+            store.mark_attempt(cur, row_id)
+            ids.append(row_id)
+        recorded = store.workloads_by_ids(cur, ids)
+    known = {w["id"] for w in p.rows}
+    p.rows.extend(w for w in recorded if w["id"] not in known)
+    p.fresh.update(ids)
 
 
-def _drive(dep: Deployer, sol: dict[str, Any], current: list[dict[str, Any]], stage: int) -> str:
+def _drive(p: Pass, current: list[dict[str, Any]], stage: int) -> str:
     """Send what is recorded, then poll what is sent; next stage when all are deployed, fail on any failure.
 
     Sending every workload of the stage before polling any lets them deploy in parallel; polling right after
-    sending catches a fast grid without waiting for the next pass.
+    sending catches a fast grid without waiting for the next pass. The answers of the sends commit together,
+    then the answers of the polls (with the next stage or the failure) commit together.
     """
-    solution_id = str(sol["id"])
+    dep = p.dep
+    sent: list[tuple[dict[str, Any], int]] = []
+    refused: tuple[dict[str, Any], ExplorerRejected] | None = None
+    unavailable: ExplorerUnavailable | None = None
     for row in current:
         if row["state"] != "recorded":
             continue
         try:
-            networks.send_row(dep, row, f"{_label(row)} sent to node {row['node_id']} (workload {{grid_id}})")
+            sent.append((row, networks.post_row(dep, row, fresh=row["id"] in p.fresh)))
         except ExplorerRejected as exc:
-            return _fail(dep, sol, f"the grid refused the {row['key']} on node {row['node_id']}: {exc.message}")
+            refused = (row, exc)
+            break
         except ExplorerUnavailable as exc:
-            raise Transient(str(exc)) from None
+            unavailable = exc
+            break
+    if sent or refused:
+        with dep.db.transaction() as cur:
+            for row, grid_id in sent:
+                if store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline):
+                    row.update(state="sent", grid_id=grid_id, deadline=_in(dep.settings.workload_deadline))
+                    store.add_event(cur, p.id, f"{_label(row)} sent to node {row['node_id']} (workload {grid_id})")
+            if refused is not None:
+                row, rejection = refused
+                if store.set_workload_state(cur, row["id"], "failed", expected="recorded", error=rejection.message):
+                    row["state"] = "failed"
+                reason = f"the grid refused the {row['key']} on node {row['node_id']}: {rejection.message}"
+                if not teardown.fail(cur, p.sol, reason, teardown_seconds=_teardown(dep)):
+                    raise Moved(p.id)
+    if unavailable is not None:
+        raise Transient(str(unavailable))
+    if refused is not None:
+        return "progress"
+    if any(row["state"] == "failed" for row in current):
+        return _fail(p, next(f"{_label(r)} on node {r['node_id']} failed: {r['error'] or 'no reason given'}"
+                             for r in current if r["state"] == "failed"))  # fmt: skip
+    changed = [(row, seen) for row in current if row["state"] == "sent" for seen in [look(dep, row)]
+               if seen.state is not None]  # fmt: skip
+    if not changed and not all(row["state"] == "deployed" for row in current):
+        return "waiting"
     with dep.db.transaction() as cur:
-        current = [w for w in store.workloads_of(cur, solution_id) if w["stage"] == stage
-                   and w["kind"] != Kind.NETWORK_RESOURCE.value]  # fmt: skip
-    for row in current:
-        if row["state"] == "sent":
-            failure = poll(dep, row, sol)
-            if failure is not None:
-                return _fail(dep, sol, failure)
-    with dep.db.transaction() as cur:
-        states = {w["state"] for w in store.workloads_of(cur, solution_id) if w["stage"] == stage
-                  and w["kind"] != Kind.NETWORK_RESOURCE.value}  # fmt: skip
-        if states == {"deployed"}:
-            store.update_solution(cur, solution_id, stage=stage + 1)
-            store.extend_deadline(cur, solution_id, dep.settings.workload_deadline + 60)
+        failure = None
+        for row, seen in changed:
+            _apply(cur, row, seen, p.sol)
+            if row["state"] == "failed" and failure is None:
+                failure = seen.failure or f"{_label(row)} on node {row['node_id']} failed: {row['error']}"
+        if failure is not None:
+            if not teardown.fail(cur, p.sol, failure, teardown_seconds=_teardown(dep)):
+                raise Moved(p.id)
+            return "progress"
+        if all(row["state"] == "deployed" for row in current):
+            store.update_solution(cur, p.id, stage=stage + 1)
+            store.extend_deadline(cur, p.id, dep.settings.workload_deadline + 60)
+            p.sol.update(stage=stage + 1, deadline=_in(dep.settings.workload_deadline + 60))
             return "progress"
     return "waiting"
 
 
-def poll(dep: Deployer, row: dict[str, Any], sol: dict[str, Any]) -> str | None:
-    """Look at one sent workload on the grid; returns the user-facing failure, if it failed or ran out of time."""
+def _in(seconds: float) -> datetime:
+    return datetime.now(UTC) + timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """What the grid says about one sent workload: the state it reached (None: still on its way), the node's
+    result or error, and the user-facing failure (if it failed or ran out of time)."""
+
+    state: str | None
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    failure: str | None = None
+    event: str | None = None
+
+
+def look(dep: Deployer, row: dict[str, Any]) -> Seen:
+    """GET one sent workload (no database write).
+
+    Raises:
+        Transient: the grid did not answer.
+    """
     try:
         workload = dep.grid.workload(int(row["grid_id"]))
     except ExplorerUnavailable as exc:
@@ -222,26 +358,48 @@ def poll(dep: Deployer, row: dict[str, Any], sol: dict[str, Any]) -> str | None:
     what = f"{_label(row)} (workload {row['grid_id']} on node {row['node_id']})"
     if result.get("workload_id") and result.get("state") == ResultState.OK:
         data = result.get("data_json") or {}
-        with dep.db.transaction() as cur:
-            store.set_workload_state(cur, row["id"], "deployed", result=data if isinstance(data, dict) else {})
-            if row["solution_id"] is not None and str(row["solution_id"]) == str(sol["id"]):
-                store.add_event(cur, str(sol["id"]), f"{_label(row)} deployed{_detail(row, data)}")
-        return None
+        data = data if isinstance(data, dict) else {}
+        return Seen("deployed", result=data, event=f"{_label(row)} deployed{_detail(row, data)}")
     if result.get("workload_id") and result.get("state") == ResultState.ERROR:
         message = result.get("message") or "no reason given"
-        with dep.db.transaction() as cur:
-            store.set_workload_state(cur, row["id"], "failed", error=message)
-        return f"{what} failed on the node: {message}"
+        return Seen("failed", error=message, failure=f"{what} failed on the node: {message}")
     if workload.get("next_action") in (NextAction.DELETE, NextAction.DELETED, NextAction.INVALID):
-        with dep.db.transaction() as cur:
-            store.set_workload_state(cur, row["id"], "failed", error="removed from the grid")
-        return f"{what} was removed from the grid before it was deployed"
+        return Seen("failed", error="removed from the grid",
+                    failure=f"{what} was removed from the grid before it was deployed")  # fmt: skip
     if _past(row["deadline"]):
         minutes = max(1, round(dep.settings.workload_deadline / 60))
-        with dep.db.transaction() as cur:
-            store.set_workload_state(cur, row["id"], "failed", error="deadline")
-        return f"{what} was not ready within {minutes} minute{'s' if minutes != 1 else ''}"
-    return None
+        return Seen("failed", error="deadline",
+                    failure=f"{what} was not ready within {minutes} minute{'s' if minutes != 1 else ''}")  # fmt: skip
+    return Seen(None)
+
+
+def _apply(cur: Any, row: dict[str, Any], seen: Seen, sol: dict[str, Any]) -> bool:
+    """Write what ``look`` saw (compare-and-set from ``sent``); True when it applied.
+
+    Refused when another writer moved the row first (the grid poller records results from its listing): the
+    row's state is then read back, so the pass goes on with what is true.
+    """
+    assert seen.state is not None
+    if not store.set_workload_state(cur, row["id"], seen.state, expected="sent", result=seen.result,
+                                    error=seen.error):  # fmt: skip
+        actual = store.workload_row(cur, row["id"])
+        if actual is not None:
+            row.update(state=actual["state"], result=actual["result"], error=actual["error"])
+        return False
+    row["state"] = seen.state
+    if seen.event and row["solution_id"] is not None and str(row["solution_id"]) == str(sol["id"]):
+        store.add_event(cur, str(sol["id"]), seen.event)
+    return True
+
+
+def poll(dep: Deployer, row: dict[str, Any], sol: dict[str, Any]) -> str | None:
+    """Look at one sent workload on the grid and record what it reached; returns the user-facing failure."""
+    seen = look(dep, row)
+    if seen.state is None:
+        return None
+    with dep.db.transaction() as cur:
+        _apply(cur, row, seen, sol)
+    return seen.failure
 
 
 def _label(row: dict[str, Any]) -> str:
@@ -256,36 +414,73 @@ def _detail(row: dict[str, Any], data: Any) -> str:
     return f", IP {ip}" if ip else ""
 
 
-def _network_step(dep: Deployer, sol: dict[str, Any]) -> str:
-    """Stage -1: the network resources this solution needs are sent and deployed."""
-    solution_id = str(sol["id"])
-    network_id = sol["network_id"]
+def _network_step(p: Pass) -> str:
+    """Stage -1: the network resources this solution needs are sent and deployed.
+
+    A needed node whose newest version failed or was removed from the grid (or that has none) gets a new version
+    (the network rewritten, GRID_API §11): the grid lost it, and waiting for it would never end. The solution's
+    deadline bounds the re-sends.
+    """
+    dep = p.dep
+    network_id = p.sol["network_id"]
+    needed = _needed_nodes(p.sol)
+    with dep.db.transaction() as cur:
+        latest = {r["node_id"]: r for r in network_store.latest_resources(cur, network_id)}
+    if any(latest.get(node) is None or latest[node]["state"] in ("failed", "deleted") for node in needed):
+        _resend(p, needed)
+        p.resent = True
     try:
         networks.flush(dep, network_id)
     except ExplorerRejected as exc:
-        return _fail(dep, sol, f"the grid refused the network update: {exc.message}")
+        return _fail(p, f"the grid refused the network update: {exc.message}")
     except ExplorerUnavailable as exc:
         raise Transient(str(exc)) from None
-    # The nodes that must be in the network: those with an IP in it (a network solution: all of its nodes).
-    needed = {p["node_id"] for p in sol["placed"].values() if p["ip"] is not None or sol["type"] in ACCESS_TYPES}
     with dep.db.transaction() as cur:
-        latest = network_store.latest_resources(cur, network_id)
+        latest = {r["node_id"]: r for r in network_store.latest_resources(cur, network_id)}
     # Every node's newest version is looked at (a concurrent rewrite may have replaced versions others wait for);
-    # only a failure on a node this solution needs fails it.
-    for row in latest:
-        if row["state"] == "sent":
-            failure = poll(dep, row, sol)
-            if failure is not None and row["node_id"] in needed:
-                return _fail(dep, sol, failure)
+    # a failure on a node this solution needs is re-sent by the next step (once per pass: the deadline bounds it).
+    changed = [(row, seen) for row in latest.values() if row["state"] == "sent" for seen in [look(dep, row)]
+               if seen.state is not None]  # fmt: skip
+    mine = [latest.get(node) for node in needed]
+    if not changed and not all(r is not None and r["state"] == "deployed" for r in mine):
+        return "waiting"
+    lost = False
     with dep.db.transaction() as cur:
-        latest = [r for r in network_store.latest_resources(cur, network_id) if r["node_id"] in needed]
-        if latest and all(r["state"] == "deployed" for r in latest) and len(latest) == len(needed):
+        for row, seen in changed:
+            if _apply(cur, row, seen, p.sol) and seen.failure is not None and row["node_id"] in needed:
+                store.add_event(cur, p.id, f"{seen.failure}; sending it again", level="warning")
+                lost = True
+        if all(r is not None and r["state"] == "deployed" for r in mine):
             net = network_store.network(cur, network_id)
-            store.add_event(cur, solution_id, f"network {net['name'].split('_', 1)[-1] if net else ''} deployed on "
+            store.add_event(cur, p.id, f"network {net['name'].split('_', 1)[-1] if net else ''} deployed on "
                             f"node{'s' if len(needed) > 1 else ''} {', '.join(sorted(needed))}")  # fmt: skip
-            store.update_solution(cur, solution_id, stage=0)
+            store.update_solution(cur, p.id, stage=0)
+            p.sol["stage"] = 0
             return "progress"
-    return "waiting"
+    return "progress" if lost and not p.resent else "waiting"
+
+
+def _needed_nodes(sol: dict[str, Any]) -> set[str]:
+    """The nodes that must be in the network: those with an IP in it (a network or access point: all of its)."""
+    return {p["node_id"] for p in sol["placed"].values() if p["ip"] is not None or sol["type"] in ACCESS_TYPES}
+
+
+def _resend(p: Pass, needed: set[str]) -> None:
+    """Record a new version of the network for the needed nodes whose newest one is dead (under its lock)."""
+    dep = p.dep
+    with dep.db.transaction() as cur:
+        net = network_store.network(cur, p.sol["network_id"])
+        if net is None:
+            raise PlanningFailed("the network of this deployment no longer exists")
+        network_store.lock_network(cur, net["id"])
+        latest = {r["node_id"]: r for r in network_store.latest_resources(cur, net["id"])}
+        dead = sorted(n for n in needed if latest.get(n) is None or latest[n]["state"] in ("failed", "deleted"))
+        if not dead:
+            return  # another deployment re-sent it meanwhile
+        owner_solution = store.solution(cur, str(net["solution_id"])) if net["solution_id"] else None
+        networks.record_rewrite(cur, dep, net, owner_solution or p.sol)
+        store.add_event(cur, p.id, f"the network resource on node{'s' if len(dead) > 1 else ''} {', '.join(dead)} "
+                        "is gone from the grid: sending a new version", level="warning")  # fmt: skip
 
 
 def _context(sol: dict[str, Any], rows: list[dict[str, Any]]) -> PlanContext:
@@ -314,17 +509,15 @@ def views(sol: dict[str, Any], rows: list[dict[str, Any]]) -> list[WorkloadView]
     return out
 
 
-def _finish(dep: Deployer, sol: dict[str, Any], planner: Any, spec: Any, rows: list[dict[str, Any]]) -> str:
-    solution_id = str(sol["id"])
-    with dep.db.transaction() as cur:
-        all_rows = store.workloads_of(cur, solution_id)
-        outputs = planner.outputs(spec, views(sol, all_rows))
-        if sol["secret_outputs"]:  # the file the owner downloads once (a POST), and what to do with it
-            outputs["WireGuard config"] = wireguard.instructions(wireguard.file_name(cur, sol))
-        fresh = store.solution(cur, solution_id, lock=True)
-        if fresh is None or fresh["status"] != "deploying":
-            return "progress"
-        store.update_solution(cur, solution_id, status="deployed", outputs=outputs, finished_at=datetime.now(UTC))
-        store.add_event(cur, solution_id, "deployed")
-    log.info("solution deployed", solution=solution_id, type=sol["type"])
+def _finish(p: Pass, planner: Any, spec: Any) -> str:
+    outputs = planner.outputs(spec, views(p.sol, p.rows))
+    with p.dep.db.transaction() as cur:
+        if p.sol["secret_outputs"]:  # the file the owner downloads once (a POST), and what to do with it
+            outputs["WireGuard config"] = wireguard.instructions(wireguard.file_name(cur, p.sol))
+        if not store.set_status(cur, p.id, states.DEPLOYED, expected=states.DEPLOYING, outputs=outputs,
+                                finished_at=datetime.now(UTC)):  # fmt: skip
+            raise Moved(p.id)
+        store.add_event(cur, p.id, "deployed")
+    p.sol["status"] = states.DEPLOYED
+    log.info("solution deployed", solution=p.id, type=p.sol["type"])
     return "done"

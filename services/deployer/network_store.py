@@ -178,6 +178,7 @@ def unsent_resources(cur: Any, network_id: int) -> list[dict[str, Any]]:
 
 def supersede(cur: Any, workload_ids: list[int]) -> None:
     cur.execute(
-        "UPDATE deployer.workloads SET state = 'superseded', updated_at = now() WHERE id = ANY(%(ids)s)",
+        "UPDATE deployer.workloads SET state = 'superseded', updated_at = now() "
+        "WHERE id = ANY(%(ids)s) AND state = 'recorded'",  # states.WORKLOAD_EDGES: only an unsent version
         {"ids": workload_ids},
     )

@@ -231,26 +231,39 @@ def send_row(dep: Deployer, row: dict[str, Any], event: str | None = None) -> in
         ExplorerUnavailable: no answer (the row stays recorded, marked as attempted).
         ExplorerRejected: the grid refused it (the row is marked failed with the grid's message).
     """
-    if row["attempted_at"] is not None:
-        found = find_on_grid(dep, row["id"])
-        if found is not None:
-            with dep.db.transaction() as cur:
-                store.mark_sent(cur, row["id"], found, dep.settings.workload_deadline)
-            log.info("adopted a workload sent before a crash", workload=row["id"], grid_id=found)
-            return found
-    with dep.db.transaction() as cur:
-        store.mark_attempt(cur, row["id"])
     try:
-        grid_id = dep.grid.create_workload(row["body"])
+        grid_id = post_row(dep, row)
     except ExplorerRejected as exc:
         with dep.db.transaction() as cur:
-            store.set_workload_state(cur, row["id"], "failed", error=exc.message)
+            store.set_workload_state(cur, row["id"], "failed", expected="recorded", error=exc.message)
         raise
     with dep.db.transaction() as cur:
         store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline)
         if event is not None and row["solution_id"] is not None:
             store.add_event(cur, str(row["solution_id"]), event.format(grid_id=grid_id))
     return grid_id
+
+
+def post_row(dep: Deployer, row: dict[str, Any], *, fresh: bool = False) -> int:
+    """POST one recorded workload; its grid id. Writes only the attempt mark (before the POST), never the answer.
+
+    ``fresh``: the caller recorded the row, marked attempted, in this very pass and has not sent it — no lookup.
+    Otherwise a row already attempted (the worker may have died after the POST) is first looked up on the grid
+    by the row id in its metadata, and adopted instead of sent twice.
+
+    Raises:
+        ExplorerUnavailable: no answer (the row stays recorded, marked as attempted).
+        ExplorerRejected: the grid refused it.
+    """
+    if not fresh:
+        if row["attempted_at"] is not None:
+            found = find_on_grid(dep, row["id"])
+            if found is not None:
+                log.info("adopting a workload sent before a crash", workload=row["id"], grid_id=found)
+                return found
+        with dep.db.transaction() as cur:
+            store.mark_attempt(cur, row["id"])
+    return dep.grid.create_workload(row["body"])
 
 
 def find_on_grid(dep: Deployer, row_id: int) -> int | None:

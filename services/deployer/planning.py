@@ -12,8 +12,8 @@ from typing import Any
 
 import structlog
 
-from services.deployer import network_store, networks, pool_capacity, store
-from services.deployer.context import Deployer, PlanningFailed
+from services.deployer import network_store, networks, pool_capacity, states, store
+from services.deployer.context import Deployer, Moved, PlanningFailed
 from services.deployer.grid.node_finder import (
     NodeQuery,
     NoNodeFits,
@@ -169,9 +169,12 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
             store.add_event(cur, solution_id, f"network {net['name'].split('_', 1)[-1]} updated")
         stage = 0 if net is None or (not changed and _network_ready(cur, net["id"], placed)) else -1
         verdicts.hold(cur)  # what this plan put in each pool, counted by the next planners until it deploys
-        store.update_solution(cur, solution_id, status="deploying", stage=stage,
-                              placed={k: asdict(v) for k, v in placed.items()},
-                              network_id=net["id"] if net is not None else None, **values)  # fmt: skip
+        # Under the row lock taken above: the compare-and-set applies (the table allows submitted/planning →
+        # deploying); were it refused, raising rolls every allocation of this transaction back.
+        if not store.set_status(cur, solution_id, states.DEPLOYING, expected=sol["status"], stage=stage,
+                                placed={k: asdict(v) for k, v in placed.items()},
+                                network_id=net["id"] if net is not None else None, **values):  # fmt: skip
+            raise Moved(solution_id)
         store.extend_deadline(cur, solution_id, dep.settings.workload_deadline + 60)
     return True
 

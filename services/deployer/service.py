@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets as random_secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg2.errors
@@ -12,7 +13,7 @@ from services.common import contracts
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
-from services.deployer import lifecycle, network_store, networks, pool_capacity, store
+from services.deployer import lifecycle, network_store, networks, pool_capacity, states, store, teardown
 from services.deployer.grid.node_finder import NodeQuery, fitting_nodes
 from services.deployer.solutions import PLANNERS
 
@@ -162,7 +163,16 @@ def cancel(db: Database, owner: str, solution_id: str) -> tuple[dict[str, Any], 
             if users:
                 names = ", ".join(f"{u['type']} {u['name']}" for u in users)
                 raise Conflict(f"the network is still used by: {names}; delete those first")
-        store.update_solution(cur, solution_id, status="cancelling", wake_token=None)
+        # The row is locked (FOR UPDATE above): the compare-and-set cannot miss; a teardown has its own deadline.
+        if not store.set_status(
+            cur,
+            solution_id,
+            states.CANCELLING,
+            expected=sol["status"],
+            wake_token=None,
+            deadline=datetime.now(UTC) + timedelta(seconds=teardown.TEARDOWN_SECONDS),
+        ):
+            return sol, False
         store.add_event(cur, solution_id, "cancelling: removing every workload from the grid")
         sol = store.solution(cur, solution_id)
     assert sol is not None

@@ -7,9 +7,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import Any
 
+import structlog
+
 from services.common.db import json_param
+from services.deployer import states
+
+log = structlog.get_logger(__name__)
 
 LIVE_SOLUTION = ("submitted", "planning", "deploying", "deployed")
 IN_FLIGHT = ("submitted", "planning", "deploying", "failed", "cancelling")
@@ -93,19 +99,49 @@ def count_by_type(cur: Any, owner: str) -> dict[str, int]:
     return {r["type"]: r["n"] for r in cur.fetchall()}
 
 
-def update_solution(cur: Any, solution_id: str, **values: Any) -> None:
-    """Set columns of a solution (names are code, never user input); ``updated_at`` moves too."""
-    allowed = {"status", "error", "placed", "stage", "network_id", "outputs", "secret_outputs", "wake_token",
-               "deadline", "finished_at"}  # fmt: skip
-    unknown = set(values) - allowed
+_UPDATABLE = {"error", "placed", "stage", "network_id", "outputs", "secret_outputs", "wake_token", "deadline",
+              "finished_at"}  # fmt: skip
+
+
+def _assignments(values: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    unknown = set(values) - _UPDATABLE
     if unknown:
-        raise ValueError(f"not updatable: {sorted(unknown)}")
+        raise ValueError(f"not updatable: {sorted(unknown)} (a status changes through set_status only)")
     params = {k: json_param(v) if k in ("placed", "outputs") else v for k, v in values.items()}
-    assignments = ", ".join(f"{k} = %({k})s" for k in values)
+    return "".join(f"{k} = %({k})s, " for k in values), params
+
+
+def update_solution(cur: Any, solution_id: str, **values: Any) -> None:
+    """Set columns of a solution other than its status (names are code, never user input); ``updated_at`` moves."""
+    assignments, params = _assignments(values)
     cur.execute(
-        f"UPDATE deployer.solutions SET {assignments}, updated_at = now() WHERE id = %(_id)s",
+        f"UPDATE deployer.solutions SET {assignments}updated_at = now() WHERE id = %(_id)s",
         {**params, "_id": solution_id},
     )
+
+
+def set_status(cur: Any, solution_id: str, new: str, *, expected: str | Iterable[str], **values: Any) -> bool:
+    """Compare-and-set the status (with other columns in the same write); True when it applied.
+
+    Refused — logged, False, nothing written — when an ``expected`` → ``new`` edge is not in
+    :data:`states.SOLUTION_EDGES`, or when the row is no longer in an expected state (another writer was first).
+    """
+    wanted = [expected] if isinstance(expected, str) else list(expected)
+    bad = states.illegal(states.SOLUTION_EDGES, wanted, new)
+    if bad or not wanted:
+        log.error("illegal solution transition refused", solution=str(solution_id), expected=wanted, new=new)
+        return False
+    assignments, params = _assignments(values)
+    cur.execute(
+        f"UPDATE deployer.solutions SET {assignments}status = %(_new)s, updated_at = now() "
+        "WHERE id = %(_id)s AND status = ANY(%(_expected)s)",
+        {**params, "_id": solution_id, "_new": new, "_expected": wanted},
+    )
+    if cur.rowcount == 1:
+        return True
+    log.info("solution transition not applied: its status moved", solution=str(solution_id), expected=wanted,
+             new=new)  # fmt: skip
+    return False
 
 
 def extend_deadline(cur: Any, solution_id: str, seconds: int) -> None:
@@ -210,6 +246,11 @@ def workloads_of(cur: Any, solution_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in cur.fetchall()]
 
 
+def workloads_by_ids(cur: Any, workload_ids: list[int]) -> list[dict[str, Any]]:
+    cur.execute("SELECT * FROM deployer.workloads WHERE id = ANY(%(ids)s) ORDER BY id", {"ids": workload_ids})
+    return [dict(r) for r in cur.fetchall()]
+
+
 def workloads_by_solution(cur: Any, solution_ids: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     cur.execute(
         "SELECT * FROM deployer.workloads WHERE solution_id = ANY(%(ids)s::uuid[]) ORDER BY id",
@@ -228,29 +269,51 @@ def mark_attempt(cur: Any, workload_id: int) -> None:
     )
 
 
-def mark_sent(cur: Any, workload_id: int, grid_id: int, deadline_seconds: int) -> None:
+def mark_sent(cur: Any, workload_id: int, grid_id: int, deadline_seconds: int) -> bool:
+    """``recorded`` → ``sent`` with the grid's id; False when the row left ``recorded`` meanwhile (e.g. a rollback
+    marked it deleted: the copy on the grid is then an orphan the reconciler deletes)."""
     cur.execute(
         """
         UPDATE deployer.workloads SET grid_id = %(grid)s, state = 'sent', updated_at = now(),
                deadline = now() + make_interval(secs => %(deadline)s)
-        WHERE id = %(id)s
+        WHERE id = %(id)s AND state = 'recorded'
         """,
         {"id": workload_id, "grid": grid_id, "deadline": deadline_seconds},
     )
+    if cur.rowcount == 1:
+        return True
+    log.info("workload not marked sent: it left 'recorded'", workload=workload_id, grid_id=grid_id)
+    return False
 
 
-def set_workload_state(cur: Any, workload_id: int, state: str, *, result: dict[str, Any] | None = None,
-                       error: str | None = None) -> None:  # fmt: skip
+def set_workload_state(cur: Any, workload_id: int, state: str, *, expected: str | Iterable[str] | None = None,
+                       result: dict[str, Any] | None = None, error: str | None = None) -> bool:  # fmt: skip
+    """Compare-and-set a workload's state; True when it applied.
+
+    ``expected`` defaults to every state :data:`states.WORKLOAD_EDGES` allows ``state`` from. Refused — logged,
+    False — when an expected → new edge is not in the table or the row is no longer in an expected state.
+    """
+    if expected is None:
+        wanted = list(states.sources(states.WORKLOAD_EDGES, state))
+    else:
+        wanted = [expected] if isinstance(expected, str) else list(expected)
+    if not wanted or states.illegal(states.WORKLOAD_EDGES, wanted, state):
+        log.error("illegal workload transition refused", workload=workload_id, expected=wanted, new=state)
+        return False
     cur.execute(
         """
         UPDATE deployer.workloads
         SET state = %(state)s, result = COALESCE(%(result)s, result), error = COALESCE(%(error)s, error),
             updated_at = now()
-        WHERE id = %(id)s
+        WHERE id = %(id)s AND state = ANY(%(expected)s)
         """,
         {"id": workload_id, "state": state, "result": json_param(result) if result is not None else None,
-         "error": error},
+         "error": error, "expected": wanted},
     )  # fmt: skip
+    if cur.rowcount == 1:
+        return True
+    log.info("workload transition not applied: its state moved", workload=workload_id, expected=wanted, new=state)
+    return False
 
 
 def workload_by_grid_ids(cur: Any, grid_ids: list[int]) -> dict[int, dict[str, Any]]:
@@ -294,15 +357,22 @@ def idle_sent_workloads(cur: Any, idle_seconds: float, limit: int = 1000) -> lis
     return [dict(r) for r in cur.fetchall()]
 
 
-def end_access_points(cur: Any, network_id: int) -> None:
-    """The access points of a network end with it."""
+def end_access_points(cur: Any, network_id: int) -> list[str]:
+    """The access points of a network end with it (their /24s go with the network's rows, their workloads are
+    the network's NRs): every one not over yet goes ``cancelling`` → ``cancelled`` here; returns their ids."""
     cur.execute(
         """
-        UPDATE deployer.solutions SET status = 'cancelled', finished_at = now(), updated_at = now()
-        WHERE network_id = %(net)s AND type = 'network_access' AND status NOT IN ('rolled_back', 'cancelled')
+        UPDATE deployer.solutions SET status = 'cancelling', updated_at = now()
+        WHERE network_id = %(net)s AND type = 'network_access' AND status = ANY(%(from)s)
+        RETURNING id
         """,
-        {"net": network_id},
-    )
+        {"net": network_id, "from": [s for s in states.sources(states.SOLUTION_EDGES, states.CANCELLING)
+                                     if s != states.ROLLED_BACK]},
+    )  # fmt: skip
+    ended = [str(r["id"]) for r in cur.fetchall()]
+    for solution_id in ended:
+        set_status(cur, solution_id, states.CANCELLED, expected=states.CANCELLING, finished_at=datetime.now(UTC))
+    return ended
 
 
 def free_solution_ips(cur: Any, solution_id: str) -> None:

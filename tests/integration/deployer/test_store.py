@@ -28,7 +28,7 @@ def solution(cur: Any, who: str, type: str = "ubuntu", name: str | None = None, 
                                          secrets=None, deadline_seconds=600, listed=listed)  # fmt: skip
     assert created
     if status:
-        store.update_solution(cur, row["id"], status=status)
+        cur.execute("UPDATE deployer.solutions SET status = %s WHERE id = %s", (status, row["id"]))  # test setup
         row = {**row, "status": status}
     return row
 
