@@ -45,7 +45,7 @@ class PaymentOf(_Admin):
 class LoseAnswers(_Admin):
     kind: Literal["workload", "pool", "delete", "provision"]
     count: Annotated[int, Field(ge=0, le=1000)] = 1
-    mode: Literal["500", "drop"] = "500"
+    mode: Literal["500", "drop", "refuse"] = "500"
 
 
 class Failure(_Admin):
@@ -98,8 +98,9 @@ def planned_losses() -> Response:
 
 @bp.post("/lose")
 def plan_losses() -> Response:
-    """The next ``count`` successful answers of ``kind`` are lost after their commit (``mode`` 500 or drop);
-    ``count`` 0 cancels every planned loss."""
+    """The next ``count`` successful answers of ``kind`` are lost after their commit (``mode`` 500 or drop), or
+    the next ``count`` requests of ``kind`` fail with a 500 before anything is done (``refuse``: an outage of that
+    endpoint alone); ``count`` 0 cancels every planned fault."""
     request = validated(LoseAnswers, json_object())
     planned = lost_answers()
     pending = planned.add(request.kind, request.count, request.mode) if request.count else planned.clear()

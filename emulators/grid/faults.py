@@ -6,6 +6,8 @@ A lost answer is what makes a client's "sent, answer lost" path real: the worklo
 the delete/provision signature exists on the grid, but the client saw a 500 (``lost_answer_mode`` ``500``) or a
 connection closed without any answer (``drop``). It hits a fraction ``lost_answer_rate`` of the successful writes
 below, or deterministically the next N answers of one kind (`POST /_emulator/lose`), so tests need not be random.
+The same control with mode ``refuse`` fails the next N requests of one kind with a 500 *before* they are handled
+(nothing is committed): an outage of one endpoint while reads still work, e.g. a POST that never reached the grid.
 
 The other faults live where they act: node down in nodes.py, forced workload failures in workloads.py and
 node_agent/lifecycle (the `node_failures` queue).
@@ -41,6 +43,7 @@ LOSABLE = {
     "reservations.sign_provision": "provision",
 }
 LOSABLE_KINDS = tuple(LOSABLE.values())
+REFUSE = "refuse"
 _EXTENSION = "grid_lost_answers"
 
 
@@ -52,6 +55,10 @@ def inject_faults() -> Response | None:
     if knobs.extra_latency > 0:
         time.sleep(knobs.extra_latency)
     if knobs.error_rate > 0 and random.random() < knobs.error_rate:  # noqa: S311 - not security
+        return error_response(500, INJECTED_FAULT)
+    kind = LOSABLE.get(request.endpoint or "")
+    if kind is not None and lost_answers().take(kind, refusal=True) is not None:
+        log.info("request refused before handling", kind=kind, path=request.path)
         return error_response(500, INJECTED_FAULT)
     return None
 
@@ -74,11 +81,14 @@ class LostAnswers:
                 queue.clear()
             return self._counts()
 
-    def take(self, kind: str) -> str | None:
-        """The mode of the next planned loss of ``kind``, consumed; None when none is planned."""
+    def take(self, kind: str, refusal: bool = False) -> str | None:
+        """The mode of the next planned fault of ``kind``, consumed when it is a refusal (``refusal``: asked before
+        the handler runs) or a lost answer (asked after it); None when the next one is of the other sort."""
         with self._lock:
             queue = self._pending[kind]
-            return queue.pop(0) if queue else None
+            if queue and (queue[0] == REFUSE) == refusal:
+                return queue.pop(0)
+            return None
 
     def counts(self) -> dict[str, int]:
         with self._lock:

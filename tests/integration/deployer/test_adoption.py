@@ -3,7 +3,8 @@
 The deployer records the attempt (``attempted_at``) before each POST; a later pass that finds an attempted row
 still ``recorded`` looks for it on the grid by the row id in its metadata before sending again, and the reconciler
 adopts a live workload of ours whose metadata names such a row. Here the window is made directly: the row is
-recorded and attempted by a real worker while the grid fails every request, every deployer worker is killed, the
+recorded and attempted by a real worker while the grid refuses every workload POST (reads still work: planning
+reads the pool), every deployer worker is killed, the
 row's body is POSTed by the test (the request whose answer the dead worker never saw), and new workers run one pass.
 """
 
@@ -36,11 +37,11 @@ def _posted_before_a_crash(world: DeployerWorld, owner: str, name: str) -> tuple
     node = sql("SELECT s.node_id FROM deployer.network_subnets s JOIN deployer.networks n ON n.id = s.network_id "
                "WHERE n.name = %s AND s.node_id IS NOT NULL", f"{owner}_net")[0]["node_id"]  # fmt: skip
     where = {"pool_id": world.pool(owner), "node_id": node}
-    # The same pool, resources and node just before: planning the next one reuses the pool verdict and the
-    # network already on the node, so with the grid failing every request the first grid call is the POST.
+    # The same node just before: the network is already on it, so the first workload POST is the container's.
     warm = world.deploy(owner, "ubuntu", {**ubuntu_spec(world, owner, f"{name}-warm"), "where": where})
     assert warm["status"] == "deployed", world.events(str(warm["id"]))
-    world.admin("config", {"error_rate": 1})
+    # Every workload POST fails before the grid does anything, until the workers are dead (count 0 clears).
+    assert world.admin("lose", {"kind": "workload", "count": 1000, "mode": "refuse"}).status_code == 200
     solution_id = world.submit(owner, "ubuntu", {**ubuntu_spec(world, owner, name), "where": where})["solution_id"]
     deadline = time.monotonic() + 30
     while not sql("SELECT 1 FROM deployer.workloads WHERE solution_id = %s AND attempted_at IS NOT NULL", solution_id):
@@ -49,6 +50,7 @@ def _posted_before_a_crash(world: DeployerWorld, owner: str, name: str) -> tuple
     for proc in list(world.workers):  # they die: whatever they were doing, nothing more reaches the grid
         world.kill(proc)
         world.workers.remove(proc)
+    world.admin("lose", {"kind": "workload", "count": 0})
     world.healthy()
     [row] = world.workloads(solution_id)
     assert (row["state"], row["grid_id"]) == ("recorded", None) and row["attempted_at"] is not None

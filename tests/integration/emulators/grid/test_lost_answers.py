@@ -84,3 +84,21 @@ def test_a_dropped_connection_after_the_commit(spawn: Callable[..., EmulatorProc
     [pool] = grid.api("GET", f"/reservations/pools/owner/{alice.tid}").body
     assert pool["node_ids"] == nodes  # committed, although the client got no answer
     assert grid.admin("GET", "/config").body["lost_answer_mode"] == ("500" if how == "planned" else "drop")
+
+
+def test_a_planned_refusal_fails_before_anything_is_done(grid: Grid, alice: Identity) -> None:
+    _, node, body = _volume(grid, alice)
+    assert grid.admin("POST", "/lose", {"kind": "workload", "count": 2, "mode": "refuse"}).status == 200
+    for _ in range(2):
+        refused = grid.create(alice, body)
+        assert refused.status == 500 and refused.body != {"error": LOST_ANSWER}
+    assert _mine(grid, alice) == []  # nothing reached the grid
+    assert grid.api("GET", f"/nodes/{node['node_id']}").status == 200  # reads still work
+    assert grid.create(alice, body).status == 201
+    assert len(_mine(grid, alice)) == 1
+    # A refusal waits its turn behind a planned lost answer (and the reverse): faults come in the order planned.
+    grid.admin("POST", "/lose", {"kind": "workload", "count": 1, "mode": "500"})
+    grid.admin("POST", "/lose", {"kind": "workload", "count": 1, "mode": "refuse"})
+    assert grid.create(alice, body).body == {"error": LOST_ANSWER}
+    assert grid.create(alice, body).status == 500
+    assert len(_mine(grid, alice)) == 2
