@@ -84,7 +84,11 @@ def test_a_pool_running_dry_ends_its_solutions_and_spares_a_network_other_pools_
     assert world.solution(network_id)["status"] == "deployed", world.events(network_id)
     assert world.solution(str(spared["id"]))["status"] == "deployed", world.events(str(spared["id"]))
     assert _grid_state(world, int(container["grid_id"])) == (3, 1)  # DEPLOY, Ok: still running
-    newest_b = sql("SELECT grid_id FROM deployer.workloads WHERE network_id = %s AND kind = 'network_resource' "
-                   "AND node_id = %s AND grid_id IS NOT NULL ORDER BY id DESC LIMIT 1", net["network_id"], node_b)
+    newest_b = sql(
+        "SELECT grid_id FROM deployer.workloads WHERE network_id = %s AND kind = 'network_resource' "
+        "AND node_id = %s AND grid_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+        net["network_id"],
+        node_b,
+    )
     assert _grid_state(world, int(newest_b[0]["grid_id"]))[0] == 3  # the network still runs on B
     assert any("removed from the grid" in e for e in world.events(network_id))  # the owner is told
