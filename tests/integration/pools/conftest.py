@@ -90,6 +90,35 @@ class PoolsWorld:
         return dict(send(self.celery, task, payload).get(timeout=60))
 
 
+def _wait_registered(grid: str, name: str, timeout: float = 30) -> None:
+    """Wait until the worker has put our identity in the grid's phonebook: it does so in a thread once ready, so it
+    can answer a first task before, and the tests find our pools on the grid by that identity's tid."""
+    deadline = time.monotonic() + timeout
+    while not requests.get(f"{grid}/api/v1/users", params={"name": name}, timeout=10).json():
+        assert time.monotonic() < deadline, f"the pools worker did not register {name} on the grid"
+        time.sleep(0.1)
+
+
+def _other_workers(celery: Celery, ours: int) -> str | None:
+    """Why this world is not alone on its broker, or None: more workers answer a broadcast ping on its Redis db
+    than the ``ours`` it started.
+
+    Another test run on the same servers (the ``test`` database and Redis dbs of the defaults) shares the
+    ``pools`` queue and the pools tables: its worker takes this world's tasks and checks its own grid, and this
+    world's payment watch sees the other run's payments — a pool ``active`` with nothing in it, a watch that
+    reports ``paid == 0`` for a credited payment. Nothing in the code is wrong then; the runs must be kept apart.
+    """
+    answers = celery.control.ping(timeout=1.0) or []  # a busy worker may miss it: this only ever under-counts
+    if len(answers) <= ours:
+        return None
+    return (
+        f"{len(answers) - ours} other Celery worker(s) consume queues on {celery.conf.broker_url}: another test run "
+        "shares these servers, so its pools worker takes this world's tasks and both share the pools tables. Give "
+        "each run its own database and Redis db (TEST_DATABASE_URL, TEST_REDIS_URL, POOLS_TEST_REDIS_URL), or let "
+        "`make test` start private servers"
+    )
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
     tmp: Path = tmp_path_factory.mktemp("pools")
@@ -105,16 +134,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
         HTTP_READ_TIMEOUT="3",
         WORKER_CONCURRENCY="2",
     )
-    migrate(TEST_DATABASE_URL, ("pools",))
-    # Each run starts a fresh emulator whose reservation ids restart at 1: start from empty tables too.
-    conn = psycopg2.connect(TEST_DATABASE_URL)
-    with conn, conn.cursor() as cur:
-        cur.execute("TRUNCATE pools.pools, pools.reservations")
-    conn.close()
     settings = load_settings(env)
     processes = Processes(tmp / "logs")
     celery = make_celery(settings)
     try:
+        # Before anything is truncated: another run's tables are left alone.
+        if (crowded := _other_workers(celery, 0)) is not None:
+            pytest.fail(crowded, pytrace=False)
+        migrate(TEST_DATABASE_URL, ("pools",))
+        # Each run starts a fresh emulator whose reservation ids restart at 1: start from empty tables too.
+        conn = psycopg2.connect(TEST_DATABASE_URL)
+        with conn, conn.cursor() as cur:
+            cur.execute("TRUNCATE pools.pools, pools.reservations")
+        conn.close()
         grid_args = ["--port", str(grid_port), "--state", str(tmp / "grid.sqlite3"), "--deploy-latency", "0.3"]
         proc = processes.start("grid", [PYTHON, "-m", "emulators.grid", *grid_args], {})
         wait_http(f"{grid}/_emulator/healthz", proc=proc)
@@ -124,8 +156,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolsWorld]:
         app = create_app(settings)
         world = PoolsWorld(env=env, settings=settings, grid=grid, app=app, celery=celery, processes=processes)
         world.watch()  # the worker is up and consuming
+        _wait_registered(grid, settings.identity_name)
         yield world
         app.extensions["marketplace"].close()
+        # A run that started next to this one meanwhile: say so, or its failures above look like races of ours.
+        ours = sum(1 for proc in processes.procs[1:] if proc.poll() is None)  # every process but the grid is a worker
+        if (crowded := _other_workers(celery, ours)) is not None:
+            pytest.fail(crowded, pytrace=False)
     finally:
         gc.collect()
         close_celery(celery)
