@@ -49,7 +49,7 @@ class Sampler:
     """Explorer GETs answered so far, every second, on a thread of its own (admin requests are not counted)."""
 
     w: World
-    samples: list[tuple[float, int]] = field(default_factory=list)
+    samples: list[tuple[float, dict[str, int]]] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self) -> None:
@@ -58,7 +58,7 @@ class Sampler:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            gets = sum(n for key, n in explorer_requests(self.w).items() if key.startswith("GET "))
+            gets = {key: n for key, n in explorer_requests(self.w).items() if key.startswith("GET ")}
             self.samples.append((time.time(), gets))
             self._stop.wait(1.0)
 
@@ -89,10 +89,14 @@ def _in_flight(containers: list[Container], at: float) -> int:
     return sum(1 for c in containers if c.sent <= at < c.deployed)
 
 
-def _peak_span(samples: list[tuple[float, int]], flying: list[int]) -> tuple[int, int]:
-    """First and last sample with at least PEAK_SHARE of the peak in flight."""
+def _peak_span(samples: list[tuple[float, dict[str, int]]], flying: list[int], sent_all: float) -> tuple[int, int]:
+    """First and last sample with at least PEAK_SHARE of the peak in flight, after the last one was sent if that
+    leaves 3 s or more (waiting only, no sending in the window)."""
     top = max(flying)
     inside = [i for i, n in enumerate(flying) if n >= PEAK_SHARE * top]
+    waiting = [i for i in inside if samples[i][0] >= sent_all]
+    if len(waiting) >= 2 and samples[waiting[-1]][0] - samples[waiting[0]][0] >= 3:
+        return waiting[0], waiting[-1]
     return inside[0], inside[-1]
 
 
@@ -114,12 +118,14 @@ def run() -> str:
         transactions = committed_transactions() - before_tx - watcher.transactions
     samples = sampler.samples
     flying = [_in_flight(containers, t) for t, _ in samples]
-    first, last = _peak_span(samples, flying)
+    sent_all = max(c.sent for c in containers)
+    first, last = _peak_span(samples, flying, sent_all)
     span = samples[last][0] - samples[first][0]
-    gets_per_minute = (samples[last][1] - samples[first][1]) * 60 / span if span > 0 else float("nan")
+    window = difference(samples[last][1], samples[first][1])
+    gets_per_minute = sum(window.values()) * 60 / span if span > 0 else float("nan")
+    waiting_only = samples[first][0] >= sent_all
     mean_flying = statistics.mean(flying[first : last + 1])
     lags = sorted(c.finished - c.deployed for c in containers)
-    sent_all = max(c.sent for c in containers) - t_submit
     tick = float(TICK)
     within_tick = bisect.bisect_right(lags, tick) / len(lags)
     lines = [
@@ -128,14 +134,17 @@ def run() -> str:
         "| measured | value |",
         "|---|---|",
         f"| in flight at the peak (sent, not yet deployed by the grid) | {max(flying)} (all {N} sent "
-        f"{sent_all:.1f} s after submission) |",
+        f"{sent_all - t_submit:.1f} s after submission) |",
         f"| explorer GETs per minute at the peak ({span:.0f} s with ≥ {PEAK_SHARE:.0%} of it in flight, "
-        f"{mean_flying:.0f} on average) | {gets_per_minute:.0f} |",
+        f"{mean_flying:.0f} on average, {'all sent' if waiting_only else 'sending still under way'}) "
+        f"| {gets_per_minute:.0f} |",
         f"| grid deployed → solution deployed, p50 / p90 / max | {statistics.median(lags):.1f} / "
         f"{lags[int(len(lags) * 0.9)]:.1f} / {lags[-1]:.1f} s ({within_tick:.0%} within one tick) |",
         f"| submission → all {N} deployed | {total:.1f} s |",
         f"| explorer calls per deployment (whole run) | {sum(calls_all.values()) / N:.1f} |",
         f"| transactions per deployment (whole run) | {transactions / N:.1f} |",
+        "at the peak, per minute: "
+        + ", ".join(f"{k} {n * 60 / span:.0f}" for k, n in sorted(window.items(), key=lambda item: -item[1])),
         "whole run, per deployment: "
         + ", ".join(f"{k} {n / N:.2f}" for k, n in sorted(calls_all.items(), key=lambda item: -item[1])),
     ]
