@@ -188,19 +188,13 @@ def _step(p: Pass) -> str:
     spec = planner.spec_model.model_validate(p.sol["spec"])
     if status in (states.SUBMITTED, states.PLANNING):
         try:
-            planned = planning.plan(p.dep, p.id, planner, spec)
+            planned = planning.plan(p.dep, p.id, planner, spec, p.sol)  # p.sol updated to what it committed
         except PlanningFailed as exc:
             return _fail(p, str(exc))
         except (ExplorerUnavailable, IdentityError) as exc:
             raise Transient(str(exc)) from None
         if not planned:
             raise Moved(p.id)
-        # Planning wrote placed/stage/network in its own transaction: read them back once.
-        with p.dep.db.transaction() as cur:
-            fresh = store.solution(cur, p.id)
-        if fresh is None:
-            raise Moved(p.id)
-        p.sol = fresh
         return "progress"
     return _deploy_step(p, planner, spec)
 

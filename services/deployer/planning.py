@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import asdict, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import structlog
@@ -111,15 +112,20 @@ def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool, holder: str) -> 
     raise NoNodeFits("the nodes that fit were all taken by concurrent deployments; try again")
 
 
-def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
+def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: dict[str, Any] | None = None) -> bool:
     """Resolve every placement and move the solution to ``deploying``; False when it is no longer ``planning``.
+
+    ``loaded``: the solution as the pass loaded it (not read again before the locked read of the planning
+    transaction); on success it is updated in place to what was committed, so the pass carries on without a read.
 
     Raises:
         PlanningFailed: the user's choices cannot be honoured (pool, node, network, IP); nothing was kept.
         Transient: the pools service or the explorer is unavailable (try again later).
     """
-    with dep.db.transaction() as cur:
-        sol = store.solution(cur, solution_id)
+    sol = loaded
+    if sol is None:
+        with dep.db.transaction() as cur:
+            sol = store.solution(cur, solution_id)
     assert sol is not None
     owner = sol["owner"]
     placements = planner.placements(spec)
@@ -176,6 +182,11 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec) -> bool:
                                 network_id=net["id"] if net is not None else None, **values):  # fmt: skip
             raise Moved(solution_id)
         store.extend_deadline(cur, solution_id, dep.settings.workload_deadline + 60)
+    if loaded is not None:
+        loaded.update(sol, status=states.DEPLOYING, stage=stage, placed={k: asdict(v) for k, v in placed.items()},
+                      network_id=net["id"] if net is not None else None,
+                      deadline=datetime.now(UTC) + timedelta(seconds=dep.settings.workload_deadline + 60),
+                      **values)  # fmt: skip
     return True
 
 
