@@ -104,7 +104,9 @@ class DeployerWorld:
         return int(users.json()[0]["id"])
 
     def healthy(self) -> None:
+        """No fault of any kind: a test that fails half-way never leaves the next tests a broken grid."""
         self.admin("config", {"error_rate": 0, "extra_latency": 0, "deploy_latency": {"default": 0.2}})
+        self.admin("lose", {"kind": "workload", "count": 0})  # count 0 cancels every planned fault, of every kind
 
     # -- pools -----------------------------------------------------------------------------------------------
     def pool(self, owner: str, farm_id: int = 1, key: str = "main") -> int:
