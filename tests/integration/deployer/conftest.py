@@ -75,6 +75,7 @@ class DeployerWorld:
     tmp: Path
     pools: dict[str, int] = field(default_factory=dict)
     workers: list[Any] = field(default_factory=list)
+    beat: Any = None
 
     # -- grid ------------------------------------------------------------------------------------------------
     def admin(self, path: str, body: dict[str, Any] | None = None) -> requests.Response:
@@ -221,6 +222,15 @@ class DeployerWorld:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
+    def start_beat(self, name: str = "beat", **env: str) -> Any:
+        """Beat sends the grid poller every DEPLOY_POLL_INTERVAL (what wakes a waiting deployment); the tests run
+        the reconciler, the node refresh and the payment watch themselves, so beat leaves those alone."""
+        self.beat = self.processes.start(name, [PYTHON, "-m", "deploy.role", "beat"],
+                                         {**self.env, "RECONCILE_INTERVAL": "3600", "NODE_INDEX_REFRESH": "3600",
+                                          "PAYMENT_WATCH_INTERVAL": "600", "CHATFLOW_EXPIRY_INTERVAL": "86400",
+                                          **env})  # fmt: skip
+        return self.beat
+
 
 @contextmanager
 def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[DeployerWorld]:
@@ -257,11 +267,7 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
                               processes=processes, tmp=tmp)  # fmt: skip
         world.start_worker("deployer-worker-1")
         world.start_worker("deployer-worker-2")
-        # Beat sends the grid poller every DEPLOY_POLL_INTERVAL (what wakes a waiting deployment); the tests run
-        # the reconciler, the node refresh and the payment watch themselves, so beat leaves those alone.
-        processes.start("beat", [PYTHON, "-m", "deploy.role", "beat"],
-                        {**env, "RECONCILE_INTERVAL": "3600", "NODE_INDEX_REFRESH": "3600",
-                         "PAYMENT_WATCH_INTERVAL": "600", "CHATFLOW_EXPIRY_INTERVAL": "86400"})  # fmt: skip
+        world.start_beat()
         send(celery, contracts.DEPLOYER_PING, contracts.Ping()).get(timeout=60)
         yield world
         app.extensions["marketplace"].close()

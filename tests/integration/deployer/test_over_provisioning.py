@@ -1,13 +1,16 @@
 """``OVER_PROVISIONING``: off, CPU and memory count; on, only disks do — in the pools check and the node finder.
 
-A second set of workers (pools + deployer) runs with ``OVER_PROVISIONING=true`` on its own Redis database, beside
-the package's workers (off), against the same grid and PostgreSQL.
+A second set of workers (pools + deployer + beat) runs with ``OVER_PROVISIONING=true`` on its own Redis database,
+against the same grid and PostgreSQL. The package's deployer workers and beat (off) are stopped meanwhile: the grid
+poller wakes every solution in flight in the database, so with both sets running a pass of the other setting could
+pick up a solution (in production the setting is one for the whole deployment).
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -38,6 +41,25 @@ def over(world: DeployerWorld) -> Iterator[Celery]:
         world.kill(proc)
 
 
+@contextmanager
+def only_over_provisioning_deploys(world: DeployerWorld) -> Iterator[None]:
+    """While deployments run with the setting on, the package's deployer workers and beat (off) are stopped and a
+    beat on the over-provisioning workers' Redis wakes them."""
+    stopped = len(world.workers)
+    for proc in [*world.workers, world.beat]:
+        world.kill(proc)
+    world.workers.clear()
+    beat = world.start_beat("over-beat", REDIS_URL=OVER_REDIS, OVER_PROVISIONING="true")
+    try:
+        yield
+    finally:
+        world.kill(beat)
+        for index in range(stopped):
+            world.start_worker(f"deployer-worker-after-over-{index + 1}")
+        world.start_beat("beat-after-over")
+        send(world.celery, contracts.DEPLOYER_PING, contracts.Ping()).get(timeout=60)
+
+
 def _small_node(world: DeployerWorld, farm: int) -> tuple[str, dict[str, int]]:
     """The up node of ``farm`` with the fewest free cores, and container resources one core too big for it."""
     row = sql("SELECT node_id, free_cru FROM deployer.nodes WHERE farm_id = %s AND updated > now() - interval "
@@ -59,21 +81,22 @@ def test_cpu_and_memory_count_only_without_over_provisioning(world: DeployerWorl
     assert "CPU" in refused["error"], refused["error"]
     assert world.workloads(str(refused["id"])) == []
 
-    payload = contracts.SubmitSolution(idempotency_key="over-provisioning-on-1", owner=owner, type="ubuntu",
-                                       spec=_spec(world, owner, "big-on", node, resources),
-                                       pools=verified_pools(owner))  # fmt: skip
-    answer = send(over, contracts.DEPLOYER_SUBMIT, payload).get(timeout=30)
-    assert answer["ok"], answer
-    sol = world.wait(answer["solution_id"])
-    assert sol["status"] == "deployed", world.events(answer["solution_id"])
-
-    # Disk still counts with over-provisioning on.
+    on_spec = _spec(world, owner, "big-on", node, resources)
     disk = {"cpu": 1, "memory": 1024, "disk": 1024 * 1024}
-    spec = _spec(world, owner, "big-disk", node, disk)
-    answer = send(over, contracts.DEPLOYER_SUBMIT, contracts.SubmitSolution(
-        idempotency_key="over-provisioning-disk", owner=owner, type="ubuntu", spec=spec,
-        pools=verified_pools(owner))).get(timeout=30)  # fmt: skip
-    disk_sol = world.wait(answer["solution_id"])
+    disk_spec = _spec(world, owner, "big-disk", node, disk)
+    with only_over_provisioning_deploys(world):
+        payload = contracts.SubmitSolution(idempotency_key="over-provisioning-on-1", owner=owner, type="ubuntu",
+                                           spec=on_spec, pools=verified_pools(owner))  # fmt: skip
+        answer = send(over, contracts.DEPLOYER_SUBMIT, payload).get(timeout=30)
+        assert answer["ok"], answer
+        sol = world.wait(answer["solution_id"])
+        assert sol["status"] == "deployed", world.events(answer["solution_id"])
+
+        # Disk still counts with over-provisioning on.
+        answer = send(over, contracts.DEPLOYER_SUBMIT, contracts.SubmitSolution(
+            idempotency_key="over-provisioning-disk", owner=owner, type="ubuntu", spec=disk_spec,
+            pools=verified_pools(owner))).get(timeout=30)  # fmt: skip
+        disk_sol = world.wait(answer["solution_id"])
     assert disk_sol["status"] == "rolled_back" and "SSD" in disk_sol["error"], disk_sol["error"]
 
 
