@@ -1,11 +1,11 @@
 """Drive one solution through its lifecycle (DESIGN "Deployment lifecycle"), one pass at a time.
 
-``advance`` is idempotent: it re-reads the solution and its workloads and does only what is missing — plan, record
-and send the next stage, poll what was sent, roll back or cancel. It never sleeps: when it has to wait for the
-grid it stores a fresh *wake token* and schedules itself with a short countdown (far below the broker's
-visibility timeout). A message carrying an older token is a duplicate and does nothing; messages without a token
-(submit, cancel, the reconciler) always run. At most one pass runs per solution (a PostgreSQL advisory lock on a
-dedicated connection, released at once if the worker dies).
+``advance`` is idempotent: it loads the solution and its workloads once and does only what is missing — plan,
+record and send the next stage, look at what was sent, roll back or cancel — committing one transaction per
+transition, each a compare-and-set against ``states.py``. It never sleeps: when it has to wait for the grid it
+ends, and the grid poller (``poller.py``, one listing per beat tick) wakes it when its workloads change, its
+deadline passes or it has been idle; ``wakeups.py`` keeps a wake that finds the lock taken. At most one pass runs
+per solution (a PostgreSQL advisory lock on a dedicated connection, released at once if the worker dies).
 """
 
 from __future__ import annotations

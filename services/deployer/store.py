@@ -165,20 +165,6 @@ def take_secret_outputs(cur: Any, solution_id: str, owner: str) -> str | None:
     return str(row["secret_outputs"])
 
 
-def stalled_solutions(cur: Any, idle_seconds: float, limit: int = 500) -> list[str]:
-    """Solutions in flight that nothing has touched for ``idle_seconds``, or past their deadline."""
-    cur.execute(
-        """
-        SELECT id FROM deployer.solutions
-        WHERE status = ANY(%(states)s)
-          AND (updated_at < now() - make_interval(secs => %(idle)s) OR deadline < now())
-        ORDER BY updated_at LIMIT %(limit)s
-        """,
-        {"states": list(IN_FLIGHT), "idle": idle_seconds, "limit": limit},
-    )
-    return [str(r["id"]) for r in cur.fetchall()]
-
-
 def live_solutions_in_network(cur: Any, network_id: int, exclude: str) -> list[dict[str, Any]]:
     cur.execute(
         """
