@@ -23,13 +23,17 @@ import pytest
 import requests
 from celery import Celery
 from flask import Flask
+from redis import Redis
 
 from services.common import contracts
+from services.common.db import Database
 from services.common.explorer import Explorer
 from services.common.identity import Identity, load_identity
 from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
 from services.common.tasks import close_celery, make_celery, send
+from services.deployer.context import Deployer
+from services.deployer.grid.client import GridClient
 from tests.conftest import (
     AUTH_SIGNER,
     PYTHON,
@@ -275,6 +279,20 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
         gc.collect()
         close_celery(celery)
         processes.stop_all()
+
+
+@pytest.fixture
+def dep(world: DeployerWorld) -> Iterator[Deployer]:
+    """A deployer in the test process (one side of a race, or passes driven by the test), on the world's database,
+    grid, identity and broker."""
+    explorer = Explorer(world.settings, world.identity)
+    db = Database(TEST_DATABASE_URL, minconn=1, maxconn=4)
+    redis = Redis.from_url(world.env["REDIS_URL"])
+    yield Deployer(db=db, grid=GridClient(explorer), identity=world.identity, settings=world.settings,
+                   celery=world.celery, redis=redis)  # fmt: skip
+    redis.close()
+    db.close()
+    explorer.close()
 
 
 @pytest.fixture(scope="package")

@@ -16,18 +16,12 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg2
-import pytest
-from redis import Redis
 
-from services.common.db import Database
-from services.common.explorer import Explorer
 from services.deployer import reconcile, store
 from services.deployer.context import Deployer
-from services.deployer.grid.client import GridClient
 from services.deployer.grid.kinds import Kind
 from services.deployer.grid.render import render
 from services.deployer.lifecycle import SOLUTION_LOCK
@@ -37,19 +31,6 @@ from tests.integration.deployer.conftest import DeployerWorld, sql
 
 ITERATIONS = 200
 LEFTOVERS = 2
-
-
-@pytest.fixture
-def dep(world: DeployerWorld) -> Iterator[Deployer]:
-    """A deployer in the test process (the pass's side of the race), on the world's database, grid and identity."""
-    explorer = Explorer(world.settings, world.identity)
-    db = Database(TEST_DATABASE_URL, minconn=1, maxconn=4)
-    redis = Redis.from_url(world.env["REDIS_URL"])
-    yield Deployer(db=db, grid=GridClient(explorer), identity=world.identity, settings=world.settings,
-                   celery=world.celery, redis=redis)  # fmt: skip
-    redis.close()
-    db.close()
-    explorer.close()
 
 
 def _volume(dep: Deployer, owner: str, solution_id: str, row_id: int, node: str, pool: int) -> dict[str, Any]:

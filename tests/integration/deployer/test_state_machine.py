@@ -21,31 +21,13 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg2
-import pytest
-from redis import Redis
 
 from services.common import contracts
-from services.common.db import Database
-from services.common.explorer import Explorer
 from services.deployer import lifecycle, service, store
 from services.deployer.context import Deployer
-from services.deployer.grid.client import GridClient
 from services.deployer.lifecycle import SOLUTION_LOCK
 from tests.conftest import TEST_DATABASE_URL
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql, verified_pools
-
-
-@pytest.fixture
-def dep(world: DeployerWorld) -> Iterator[Deployer]:
-    """A deployer in the test process, on the world's database, grid, identity and broker."""
-    explorer = Explorer(world.settings, world.identity)
-    db = Database(TEST_DATABASE_URL, minconn=1, maxconn=4)
-    redis = Redis.from_url(world.env["REDIS_URL"])
-    yield Deployer(db=db, grid=GridClient(explorer), identity=world.identity, settings=world.settings,
-                   celery=world.celery, redis=redis)  # fmt: skip
-    redis.close()
-    db.close()
-    explorer.close()
 
 
 @contextmanager
