@@ -6,12 +6,14 @@ transition, each a compare-and-set against ``states.py``. It never sleeps: when 
 ends, and the grid poller (``poller.py``, one listing per beat tick) wakes it when its workloads change, its
 deadline passes or it has been idle; ``wakeups.py`` keeps a wake that finds the lock taken. At most one pass runs
 per solution (a PostgreSQL advisory lock on a dedicated connection, released at once if the worker dies).
+
+The pass's loaded state and its failure step are in ``passes.py``; looking at a sent workload and writing down
+what the grid says in ``observe.py``; stage -1 (the network) in ``network_stage.py``.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,11 +21,11 @@ import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.common.identity import IdentityError
-from services.deployer import network_store, networks, planning, states, store, teardown, wakeups, wireguard
+from services.deployer import network_stage, networks, observe, planning, states, store, teardown, wakeups, wireguard
 from services.deployer.context import Deployer, Moved, PlanningFailed, Transient
-from services.deployer.grid.kinds import Kind, NextAction, ResultState
+from services.deployer.grid.kinds import Kind
 from services.deployer.grid.render import render
-from services.deployer.planning import ACCESS_TYPES
+from services.deployer.passes import Pass, fail, teardown_seconds
 from services.deployer.solutions import PLANNERS
 from services.deployer.solutions.base import Deployed, Placed, PlanContext, WorkloadView
 
@@ -101,36 +103,13 @@ def _advance_locked(dep: Deployer, solution_id: str, wake_token: str | None) -> 
     return outcome
 
 
-@dataclass
-class Pass:
-    """One pass over one solution: what it loaded, and the rows it recorded itself (sent without a lookup)."""
-
-    dep: Deployer
-    sol: dict[str, Any]
-    rows: list[dict[str, Any]]
-    fresh: set[int] = field(default_factory=set)
-    resent: bool = False  # a network version was re-sent by this pass (at most once per pass)
-
-    @property
-    def id(self) -> str:
-        return str(self.sol["id"])
-
-    def workloads(self, stage: int | None = None) -> list[dict[str, Any]]:
-        """The solution's own workloads (network resources aside), of ``stage`` when given."""
-        return [w for w in self.rows if w["kind"] != Kind.NETWORK_RESOURCE.value
-                and (stage is None or w["stage"] == stage)]  # fmt: skip
-
-
-def _past(deadline: Any) -> bool:
-    return deadline is not None and deadline.timestamp() < time.time()
-
-
 def _unavailable(p: Pass, reason: str) -> str:
     """A dependency did not answer: wait — unless the deadline passed, then the deployment fails."""
     status = p.sol["status"]
-    if status in states.DEPLOYING_STATES and _past(p.sol["deadline"]):
+    if status in states.DEPLOYING_STATES and observe.past(p.sol["deadline"]):
         with p.dep.db.transaction() as cur:
-            teardown.fail(cur, p.sol, f"the deployment could not go on: {reason}", teardown_seconds=_teardown(p.dep))
+            teardown.fail(cur, p.sol, f"the deployment could not go on: {reason}",
+                          teardown_seconds=teardown_seconds(p.dep))  # fmt: skip
         return "progress"
     if status == states.SUBMITTED:
         # Visible only when planning has to wait (it is otherwise one transaction with "deploying").
@@ -151,25 +130,13 @@ def _crashed(p: Pass, exc: Exception) -> str:
         if status in states.DEPLOYING_STATES:
             with p.dep.db.transaction() as cur:
                 teardown.fail(cur, p.sol, f"the deployment stopped on an unexpected error ({what})",
-                              teardown_seconds=_teardown(p.dep))  # fmt: skip
+                              teardown_seconds=teardown_seconds(p.dep))  # fmt: skip
             return "progress"
-        if status in states.TEARING_DOWN and _past(p.sol["deadline"]):
+        if status in states.TEARING_DOWN and observe.past(p.sol["deadline"]):
             return teardown.abandon(p.dep, p.sol, f"the removal stopped on an unexpected error ({what})")
     except Exception:
         log.exception("could not record the failure", solution=p.id)
     return "waiting"
-
-
-def _teardown(dep: Deployer) -> int:
-    return dep.settings.workload_deadline + 60
-
-
-def _fail(p: Pass, reason: str) -> str:
-    """The deployment fails (compare-and-set from the loaded status); the next step rolls it back."""
-    with p.dep.db.transaction() as cur:
-        if not teardown.fail(cur, p.sol, reason, teardown_seconds=_teardown(p.dep)):
-            raise Moved(p.id)
-    return "progress"
 
 
 def _step(p: Pass) -> str:
@@ -179,18 +146,18 @@ def _step(p: Pass) -> str:
         return "done"
     if status in states.TEARING_DOWN:
         return teardown.step(p.dep, p.sol, p.rows)
-    if _past(p.sol["deadline"]):
+    if observe.past(p.sol["deadline"]):
         # The deadline holds in every state on the way up, waiting on the grid included.
         if status == states.DEPLOYING:
-            return _fail(p, f"the deployment was not ready in time ({_waiting_for(p)})")
-        return _fail(p, "the deployment could not be planned in time")
+            return fail(p, f"the deployment was not ready in time ({_waiting_for(p)})")
+        return fail(p, "the deployment could not be planned in time")
     planner = PLANNERS[p.sol["type"]]
     spec = planner.spec_model.model_validate(p.sol["spec"])
     if status in (states.SUBMITTED, states.PLANNING):
         try:
             planned = planning.plan(p.dep, p.id, planner, spec, p.sol)  # p.sol updated to what it committed
         except PlanningFailed as exc:
-            return _fail(p, str(exc))
+            return fail(p, str(exc))
         except (ExplorerUnavailable, IdentityError) as exc:
             raise Transient(str(exc)) from None
         if not planned:
@@ -203,14 +170,14 @@ def _waiting_for(p: Pass) -> str:
     if p.sol["stage"] < 0:
         return "its network was not deployed on every node it needs"
     pending = [w for w in p.workloads(p.sol["stage"]) if w["state"] != "deployed"]
-    return ", ".join(f"{_label(w)} on node {w['node_id']}" for w in pending) + " not deployed" if pending \
+    return ", ".join(f"{observe.label(w)} on node {w['node_id']}" for w in pending) + " not deployed" if pending \
         else "no answer from the grid"  # fmt: skip
 
 
 def _deploy_step(p: Pass, planner: Any, spec: Any) -> str:
     stage = p.sol["stage"]
     if stage < 0:
-        return _network_step(p)
+        return network_stage.step(p)
     current = p.workloads(stage)
     if not current:
         ctx = _context(p.sol, p.workloads())
@@ -283,33 +250,34 @@ def _drive(p: Pass, current: list[dict[str, Any]], stage: int) -> str:
             for row, grid_id in sent:
                 if store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline):
                     row.update(state="sent", grid_id=grid_id, deadline=_in(dep.settings.workload_deadline))
-                    store.add_event(cur, p.id, f"{_label(row)} sent to node {row['node_id']} (workload {grid_id})")
+                    what = f"{observe.label(row)} sent to node {row['node_id']} (workload {grid_id})"
+                    store.add_event(cur, p.id, what)
             if refused is not None:
                 row, rejection = refused
                 if store.set_workload_state(cur, row["id"], "failed", expected="recorded", error=rejection.message):
                     row["state"] = "failed"
                 reason = f"the grid refused the {row['key']} on node {row['node_id']}: {rejection.message}"
-                if not teardown.fail(cur, p.sol, reason, teardown_seconds=_teardown(dep)):
+                if not teardown.fail(cur, p.sol, reason, teardown_seconds=teardown_seconds(dep)):
                     raise Moved(p.id)
     if unavailable is not None:
         raise Transient(str(unavailable))
     if refused is not None:
         return "progress"
     if any(row["state"] == "failed" for row in current):
-        return _fail(p, next(f"{_label(r)} on node {r['node_id']} failed: {r['error'] or 'no reason given'}"
+        return fail(p, next(f"{observe.label(r)} on node {r['node_id']} failed: {r['error'] or 'no reason given'}"
                              for r in current if r["state"] == "failed"))  # fmt: skip
-    changed = [(row, seen) for row in current if row["state"] == "sent" for seen in [look(dep, row)]
+    changed = [(row, seen) for row in current if row["state"] == "sent" for seen in [observe.look(dep, row)]
                if seen.state is not None]  # fmt: skip
     if not changed and not all(row["state"] == "deployed" for row in current):
         return "waiting"
     with dep.db.transaction() as cur:
         failure = None
         for row, seen in changed:
-            _apply(cur, row, seen, p.sol)
+            observe.apply(cur, row, seen, p.sol)
             if row["state"] == "failed" and failure is None:
-                failure = seen.failure or f"{_label(row)} on node {row['node_id']} failed: {row['error']}"
+                failure = seen.failure or f"{observe.label(row)} on node {row['node_id']} failed: {row['error']}"
         if failure is not None:
-            if not teardown.fail(cur, p.sol, failure, teardown_seconds=_teardown(dep)):
+            if not teardown.fail(cur, p.sol, failure, teardown_seconds=teardown_seconds(dep)):
                 raise Moved(p.id)
             return "progress"
         if all(row["state"] == "deployed" for row in current):
@@ -322,159 +290,6 @@ def _drive(p: Pass, current: list[dict[str, Any]], stage: int) -> str:
 
 def _in(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
-
-
-@dataclass(frozen=True)
-class Seen:
-    """What the grid says about one sent workload: the state it reached (None: still on its way), the node's
-    result or error, and the user-facing failure (if it failed or ran out of time)."""
-
-    state: str | None
-    result: dict[str, Any] | None = None
-    error: str | None = None
-    failure: str | None = None
-    event: str | None = None
-
-
-def look(dep: Deployer, row: dict[str, Any]) -> Seen:
-    """GET one sent workload (no database write).
-
-    Raises:
-        Transient: the grid did not answer.
-    """
-    try:
-        workload = dep.grid.workload(int(row["grid_id"]))
-    except ExplorerUnavailable as exc:
-        raise Transient(str(exc)) from None
-    except ExplorerRejected as exc:
-        workload = {"next_action": NextAction.DELETED, "result": {"message": exc.message}}
-    result = workload.get("result") or {}
-    what = f"{_label(row)} (workload {row['grid_id']} on node {row['node_id']})"
-    if result.get("workload_id") and result.get("state") == ResultState.OK:
-        data = result.get("data_json") or {}
-        data = data if isinstance(data, dict) else {}
-        return Seen("deployed", result=data, event=f"{_label(row)} deployed{_detail(row, data)}")
-    if result.get("workload_id") and result.get("state") == ResultState.ERROR:
-        message = result.get("message") or "no reason given"
-        return Seen("failed", error=message, failure=f"{what} failed on the node: {message}")
-    if workload.get("next_action") in (NextAction.DELETE, NextAction.DELETED, NextAction.INVALID):
-        return Seen("failed", error="removed from the grid",
-                    failure=f"{what} was removed from the grid before it was deployed")  # fmt: skip
-    if _past(row["deadline"]):
-        minutes = max(1, round(dep.settings.workload_deadline / 60))
-        return Seen("failed", error="deadline",
-                    failure=f"{what} was not ready within {minutes} minute{'s' if minutes != 1 else ''}")  # fmt: skip
-    return Seen(None)
-
-
-def _apply(cur: Any, row: dict[str, Any], seen: Seen, sol: dict[str, Any]) -> bool:
-    """Write what ``look`` saw (compare-and-set from ``sent``); True when it applied.
-
-    Refused when another writer moved the row first (the grid poller records results from its listing): the
-    row's state is then read back, so the pass goes on with what is true.
-    """
-    assert seen.state is not None
-    if not store.set_workload_state(cur, row["id"], seen.state, expected="sent", result=seen.result,
-                                    error=seen.error):  # fmt: skip
-        actual = store.workload_row(cur, row["id"])
-        if actual is not None:
-            row.update(state=actual["state"], result=actual["result"], error=actual["error"])
-        return False
-    row["state"] = seen.state
-    if seen.event and row["solution_id"] is not None and str(row["solution_id"]) == str(sol["id"]):
-        store.add_event(cur, str(sol["id"]), seen.event)
-    return True
-
-
-def poll(dep: Deployer, row: dict[str, Any], sol: dict[str, Any]) -> str | None:
-    """Look at one sent workload on the grid and record what it reached; returns the user-facing failure."""
-    seen = look(dep, row)
-    if seen.state is None:
-        return None
-    with dep.db.transaction() as cur:
-        _apply(cur, row, seen, sol)
-    return seen.failure
-
-
-def _label(row: dict[str, Any]) -> str:
-    kind = row["kind"].replace("_", " ")
-    return kind if not row.get("key") or row["key"] == row["kind"] else f"{kind} {row['key']}"
-
-
-def _detail(row: dict[str, Any], data: Any) -> str:
-    if not isinstance(data, dict):
-        return ""
-    ip = data.get("ipv4") or data.get("ip")  # containers report "ipv4", Kubernetes VMs "ip"
-    return f", IP {ip}" if ip else ""
-
-
-def _network_step(p: Pass) -> str:
-    """Stage -1: the network resources this solution needs are sent and deployed.
-
-    A needed node whose newest version failed or was removed from the grid (or that has none) gets a new version
-    (the network rewritten, GRID_API §11): the grid lost it, and waiting for it would never end. The solution's
-    deadline bounds the re-sends.
-    """
-    dep = p.dep
-    network_id = p.sol["network_id"]
-    needed = _needed_nodes(p.sol)
-    with dep.db.transaction() as cur:
-        latest = {r["node_id"]: r for r in network_store.latest_resources(cur, network_id)}
-    if any(latest.get(node) is None or latest[node]["state"] in ("failed", "deleted") for node in needed):
-        _resend(p, needed)
-        p.resent = True
-    try:
-        networks.flush(dep, network_id)
-    except ExplorerRejected as exc:
-        return _fail(p, f"the grid refused the network update: {exc.message}")
-    except ExplorerUnavailable as exc:
-        raise Transient(str(exc)) from None
-    with dep.db.transaction() as cur:
-        latest = {r["node_id"]: r for r in network_store.latest_resources(cur, network_id)}
-    # Every node's newest version is looked at (a concurrent rewrite may have replaced versions others wait for);
-    # a failure on a node this solution needs is re-sent by the next step (once per pass: the deadline bounds it).
-    changed = [(row, seen) for row in latest.values() if row["state"] == "sent" for seen in [look(dep, row)]
-               if seen.state is not None]  # fmt: skip
-    mine = [latest.get(node) for node in needed]
-    if not changed and not all(r is not None and r["state"] == "deployed" for r in mine):
-        return "waiting"
-    lost = False
-    with dep.db.transaction() as cur:
-        for row, seen in changed:
-            if _apply(cur, row, seen, p.sol) and seen.failure is not None and row["node_id"] in needed:
-                store.add_event(cur, p.id, f"{seen.failure}; sending it again", level="warning")
-                lost = True
-        if all(r is not None and r["state"] == "deployed" for r in mine):
-            net = network_store.network(cur, network_id)
-            store.add_event(cur, p.id, f"network {net['name'].split('_', 1)[-1] if net else ''} deployed on "
-                            f"node{'s' if len(needed) > 1 else ''} {', '.join(sorted(needed))}")  # fmt: skip
-            store.update_solution(cur, p.id, stage=0)
-            p.sol["stage"] = 0
-            return "progress"
-    return "progress" if lost and not p.resent else "waiting"
-
-
-def _needed_nodes(sol: dict[str, Any]) -> set[str]:
-    """The nodes that must be in the network: those with an IP in it (a network or access point: all of its)."""
-    return {p["node_id"] for p in sol["placed"].values() if p["ip"] is not None or sol["type"] in ACCESS_TYPES}
-
-
-def _resend(p: Pass, needed: set[str]) -> None:
-    """Record a new version of the network for the needed nodes whose newest one is dead (under its lock)."""
-    dep = p.dep
-    with dep.db.transaction() as cur:
-        net = network_store.network(cur, p.sol["network_id"])
-        if net is None:
-            raise PlanningFailed("the network of this deployment no longer exists")
-        network_store.lock_network(cur, net["id"])
-        latest = {r["node_id"]: r for r in network_store.latest_resources(cur, net["id"])}
-        dead = sorted(n for n in needed if latest.get(n) is None or latest[n]["state"] in ("failed", "deleted"))
-        if not dead:
-            return  # another deployment re-sent it meanwhile
-        owner_solution = store.solution(cur, str(net["solution_id"])) if net["solution_id"] else None
-        networks.record_rewrite(cur, dep, net, owner_solution or p.sol)
-        store.add_event(cur, p.id, f"the network resource on node{'s' if len(dead) > 1 else ''} {', '.join(dead)} "
-                        "is gone from the grid: sending a new version", level="warning")  # fmt: skip
 
 
 def _context(sol: dict[str, Any], rows: list[dict[str, Any]]) -> PlanContext:

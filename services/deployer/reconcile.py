@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import network_store, store, teardown, watch_store
+from services.deployer import network_store, observe, store, teardown, watch_store
 from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind, NextAction
 
@@ -54,8 +54,6 @@ def reconcile(dep: Deployer) -> dict[str, int]:
 
 def _confirm_sent(dep: Deployer, idle: float) -> int:
     """Look at sent workloads nobody polls any more (network-resource versions of a finished rewrite)."""
-    from services.deployer.lifecycle import poll
-
     confirmed = 0
     with dep.db.transaction() as cur:
         rows = store.idle_sent_workloads(cur, idle)
@@ -65,7 +63,7 @@ def _confirm_sent(dep: Deployer, idle: float) -> int:
         if sol is None or sol["status"] in ("submitted", "planning", "deploying"):
             continue  # its own deployment is driving it
         try:
-            failure = poll(dep, row, sol)
+            failure = observe.poll(dep, row, sol)
         except Exception:  # noqa: BLE001 — one unreachable workload must not stop the pass
             log.warning("could not look at a workload", grid_id=row["grid_id"])
             continue

@@ -23,7 +23,7 @@ from typing import Any
 import psycopg2
 
 from services.common import contracts
-from services.deployer import lifecycle, service, store
+from services.deployer import lifecycle, passes, service, store
 from services.deployer.context import Deployer
 from services.deployer.lifecycle import SOLUTION_LOCK
 from tests.conftest import TEST_DATABASE_URL
@@ -54,15 +54,15 @@ def submit_quietly(dep: Deployer, owner: str, type: str, spec: dict[str, Any],
     return result.solution_id
 
 
-def load(dep: Deployer, solution_id: str) -> lifecycle.Pass:
+def load(dep: Deployer, solution_id: str) -> passes.Pass:
     with dep.db.transaction() as cur:
         sol = store.solution(cur, solution_id)
         rows = store.workloads_of(cur, solution_id)
     assert sol is not None
-    return lifecycle.Pass(dep, sol, rows)
+    return passes.Pass(dep, sol, rows)
 
 
-def step_until(world: DeployerWorld, p: lifecycle.Pass, done: Any, timeout: float = 60) -> None:
+def step_until(world: DeployerWorld, p: passes.Pass, done: Any, timeout: float = 60) -> None:
     """Run steps of the pass in process until ``done(p)`` (sleeping a little whenever a step waits on the grid)."""
     deadline = time.monotonic() + timeout
     while not done(p):
