@@ -26,6 +26,7 @@ NEEDS = {
         "apache2-utils",
         "pebble",
         "chromium",
+        "bind9-dnsutils",  # dig: the tests ask the grid emulator's DNS as an outside client would
     ),
 }
 

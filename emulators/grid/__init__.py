@@ -5,7 +5,7 @@ tell it from the real explorer: same endpoints, checks, status codes, objects an
 
 Run::
 
-    python -m emulators.grid --host 127.0.0.1 --port 8201 --state .local/grid/state.sqlite3
+    python -m emulators.grid --host 127.0.0.1 --port 8201 --state .local/grid/state.sqlite3 [--dns-port 8253]
         [--farms 3 --nodes 50 --gateways 3 --seed 1 --users-file F]
         [--profile fast --deploy-latency 2 --delete-latency 1 --auto-pay-after 0]
         [--lost-answer-rate 0 --lost-answer-mode 500]
@@ -31,6 +31,8 @@ Flags:
   Gateway *n* manages ``gwN.grid.example`` with nameserver ``ns1.gwN.grid.example`` and tcp_router_port 18000. Each
   farm is owned by a seeded user ``farmerN.3bot``. ``--users-file``: JSON array of ``{name, email, pubkey}``
   registered at seeding (e.g. the marketplace identity); otherwise register with ``POST /api/v1/users``.
+* ``--dns-port`` UDP+TCP port (on ``--host``) of the gateways' authoritative DNS, answered from the live state
+  (dns_zones.py, dns_server.py); 0 (the default) starts none. A port in use is a start-up error (exit 2).
 * ``--deploy-latency`` seconds until a node reports a workload's result: ``2`` or ``2,container=5,kubernetes=30``
   (kinds: zdb, container, volume, kubernetes, proxy, reverse_proxy, subdomain, domain_delegate, gateway4to6,
   network_resource). ``--delete-latency`` seconds until a node confirms a deletion. ``--profile`` sets both and
@@ -65,7 +67,8 @@ Admin endpoints (local only, no HTTP signature, not affected by injected faults)
 * ``GET /_emulator/config``; ``POST /_emulator/config`` with any of ``{"error_rate": 0..1, "extra_latency": s,
   "deploy_latency": s | {"default": s, "<kind>": s}, "delete_latency": s, "auto_pay_after": s, "profile": "fast" |
   "realistic", "lost_answer_rate": 0..1, "lost_answer_mode": "500" | "drop", "payment_delay": s,
-  "extension_error_500": bool, "wire_variety": bool}`` (400 and no change on a bad value). Settings live in
+  "extension_error_500": bool, "wire_variety": bool, "dns_outage": bool}`` (400 and no change on a bad value;
+  ``dns_outage`` leaves DNS queries unanswered). Settings live in
   memory: a restart goes back to the flags.
 * ``GET /_emulator/lose``; ``POST /_emulator/lose {"kind": "workload" | "pool" | "delete" | "provision", "count":
   N, "mode": "500" | "drop"}`` loses the next N successful answers of that kind after their commit (deterministic

@@ -13,6 +13,7 @@ from typing import Any, NoReturn
 from flask import Flask
 from gunicorn.app.base import BaseApplication
 
+from emulators.grid import dns_server
 from emulators.grid.app import create_app
 from emulators.grid.config import (
     MAX_AUTO_PAY_SECONDS,
@@ -31,6 +32,7 @@ from emulators.grid.config import (
     parse_rate,
     parse_seconds,
 )
+from emulators.grid.dns_server import DnsSockets
 from emulators.grid.world import open_world
 
 ENV_PREFIX = "GRID_EMULATOR_"
@@ -82,6 +84,7 @@ def _stellar_network(text: str) -> str:
 _FLAGS: list[tuple[str, Callable[[str], Any], Any, str]] = [
     ("host", str, "127.0.0.1", "interface to listen on"),
     ("port", _bounded_int(1, 65535), 8201, "TCP port"),
+    ("dns_port", _bounded_int(0, 65535), 0, "UDP+TCP port of the gateways' authoritative DNS (0: none)"),
     ("state", Path, Path(".local/grid/state.sqlite3"), "SQLite state file (created and seeded if missing)"),
     ("farms", _bounded_int(1, 1000), 3, "farms to seed (new state only)"),
     ("nodes", _bounded_int(0, 100_000), 50, "nodes to seed (new state only)"),
@@ -179,6 +182,7 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> EmulatorConfig:
         state_path=args.state,
         host=args.host,
         port=args.port,
+        dns_port=args.dns_port,
         farms=args.farms,
         nodes=args.nodes,
         gateways=args.gateways,
@@ -212,8 +216,9 @@ class _Server(BaseApplication):  # type: ignore[misc]
     """gunicorn embedded: one worker process (the clock offset, runtime knobs and planned lost answers live in its
     memory), several threads serving requests concurrently (store.py: a SQLite connection per thread)."""
 
-    def __init__(self, config: EmulatorConfig) -> None:
+    def __init__(self, config: EmulatorConfig, dns: DnsSockets | None) -> None:
         self._config = config
+        self._dns = dns
         super().__init__()
 
     def load_config(self) -> None:
@@ -234,8 +239,12 @@ class _Server(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Flask:
-        # Runs in the worker process after the fork, so the SQLite connection is opened there.
-        return create_app(self._config)
+        # Runs in the worker process after the fork, so the SQLite connection is opened there, and the DNS
+        # threads (sockets bound in the arbiter) run next to the app, sharing its world.
+        app = create_app(self._config)
+        if self._dns is not None:
+            dns_server.serve(self._dns, app.extensions["grid_world"])
+        return app
 
 
 def _fail(message: str) -> NoReturn:
@@ -253,7 +262,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(str(exc))
     except (OSError, sqlite3.Error) as exc:
         _fail(f"state file {config.state_path}: {exc}")
-    _Server(config).run()
+    dns = None
+    if config.dns_port:
+        try:
+            dns = dns_server.bind(config.host, config.dns_port)
+        except OSError as exc:
+            _fail(f"DNS port {config.host}:{config.dns_port}: {exc}")
+    _Server(config, dns).run()
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Literal
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, current_app
 from pydantic import BaseModel, ConfigDict, Field
 
 from emulators.grid import directory_store, lifecycle, nodes, payments, pool_store, pools, workload_store, workloads
@@ -67,7 +67,14 @@ def info() -> Response:
     world = current_world()
     with world.store.read() as conn:
         seeded = json.loads(get_meta(conn, SEEDED_KEY) or "{}")
-    return json_response({"seeded": seeded, "now": int(world.clock.now()), "clock_offset": world.clock.offset})
+    return json_response(
+        {
+            "seeded": seeded,
+            "now": int(world.clock.now()),
+            "clock_offset": world.clock.offset,
+            "dns_port": current_app.config["GRID_DNS_PORT"],
+        }
+    )
 
 
 @bp.get("/stats")

@@ -32,6 +32,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["grid_world"] = open_world(config)
+    app.config["GRID_DNS_PORT"] = config.dns_port  # shown by /_emulator/info; the server runs in __main__
     request_counts.install(app)
     register_error_handlers(app)
     app.before_request(_start_timer)

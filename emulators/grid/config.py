@@ -221,6 +221,9 @@ class Knobs:
     other_tenants: float = 0.3
     # Flists the hub serves (None: any URL); a container with another one fails on its node.
     known_flists: tuple[str, ...] | None = OFFICIAL_FLISTS
+    # Injected outages of the gateways' DNS (queries unanswered, dns_server.py) and of the CT log (503, api_ct.py).
+    dns_outage: bool = False
+    ct_outage: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -238,6 +241,8 @@ class Knobs:
             "report_lag": self.report_lag,
             "other_tenants": self.other_tenants,
             "known_flists": "*" if self.known_flists is None else list(self.known_flists),
+            "dns_outage": self.dns_outage,
+            "ct_outage": self.ct_outage,
         }
 
     def updated(self, changes: Mapping[str, Any]) -> Knobs:
@@ -259,6 +264,8 @@ class Knobs:
             "report_lag": lambda v: parse_seconds("report_lag", v),
             "other_tenants": lambda v: parse_other_tenants("other_tenants", v),
             "known_flists": lambda v: parse_flists("known_flists", v),
+            "dns_outage": lambda v: parse_flag("dns_outage", v),
+            "ct_outage": lambda v: parse_flag("ct_outage", v),
         }
         base = self
         if "profile" in changes:  # the profile's latencies first; latencies given with it win
@@ -292,6 +299,8 @@ class EmulatorConfig:
     state_path: Path
     host: str = "127.0.0.1"
     port: int = 8201
+    # UDP+TCP port of the gateways' authoritative DNS (dns_server.py) on ``host``; 0: no DNS server.
+    dns_port: int = 0
     farms: int = 3
     nodes: int = 50
     gateways: int = 3

@@ -54,6 +54,8 @@ def check(conn: sqlite3.Connection, workload: Workload, node: Node | None, now: 
         return node_network.check_network_resource(conn, workload, node)
     if kind == WorkloadType.SUBDOMAIN:
         return _check_subdomain(conn, workload, node)
+    if kind == WorkloadType.DOMAIN_DELEGATE:
+        return _check_delegation(conn, workload, node)
     if kind == WorkloadType.REVERSE_PROXY:
         return _check_sealed(node, "secret", body["secret"])
     if kind == WorkloadType.GATEWAY4TO6 and x25519_public_from_private_b64(body["public_key"].encode()) is None:
@@ -132,12 +134,29 @@ def _check_storage(conn: sqlite3.Connection, workload: Workload, node: Node, now
 
 
 def _check_subdomain(conn: sqlite3.Connection, workload: Workload, node: Node) -> str | None:
+    """Under a managed domain of the gateway, or under a domain the same customer delegated to it (§3.9)."""
     domain = workload.body["domain"].lower().rstrip(".")
     managed = [d.lower() for d in node.doc.get("managed_domains", [])]
-    if not any(domain.endswith("." + parent) for parent in managed):
+    delegated = [
+        d.domain
+        for d in workload_store.live_named(conn, WorkloadType.DOMAIN_DELEGATE)
+        if d.node_id == node.node_id and d.customer_tid == workload.customer_tid and d.domain
+    ]
+    if not any(domain.endswith("." + parent) for parent in managed + delegated):
         return f"domain {domain} is not a subdomain of a domain managed by this gateway ({', '.join(managed)})"
     if workload_store.domain_taken(conn, node.node_id, workload.domain or "", workload.id):
         return f"domain {domain} is already registered on this gateway"
+    return None
+
+
+def _check_delegation(conn: sqlite3.Connection, workload: Workload, node: Node) -> str | None:
+    """A gateway serves a delegated domain once: not one of its managed domains, not delegated to it twice."""
+    domain = workload.domain or ""
+    managed = [d.lower() for d in node.doc.get("managed_domains", [])]
+    if any(domain == parent or domain.endswith("." + parent) for parent in managed):
+        return f"domain {domain} is managed by this gateway and cannot be delegated to it"
+    if workload_store.domain_taken(conn, node.node_id, domain, workload.id):
+        return f"domain {domain} is already delegated to this gateway"
     return None
 
 

@@ -143,6 +143,8 @@ CREATE INDEX IF NOT EXISTS workloads_delete ON workloads (delete_at) WHERE delet
 CREATE INDEX IF NOT EXISTS workloads_active_pool ON workloads (pool_id) WHERE active = 1;
 CREATE INDEX IF NOT EXISTS workloads_active_node ON workloads (node_id) WHERE active = 1;
 CREATE INDEX IF NOT EXISTS workloads_node ON workloads (node_id, workload_type, next_action);
+-- What the gateways' DNS serves (dns_zones.py): running subdomains and delegations by name.
+CREATE INDEX IF NOT EXISTS workloads_live_domain ON workloads (workload_type, domain) WHERE active = 1;
 
 -- "Make the next workload on this node fail" requests, consumed in order.
 CREATE TABLE IF NOT EXISTS node_failures (

@@ -326,3 +326,14 @@ def push_node_failure(conn: sqlite3.Connection, node_id: str, message: str) -> N
         "INSERT INTO node_failures (node_id, message) VALUES (:node_id, :message)",
         {"node_id": node_id, "message": message},
     )
+
+
+def live_named(conn: sqlite3.Connection, workload_type: WorkloadType, domain: str | None = None) -> list[Workload]:
+    """The running gateway workloads of ``workload_type`` (only those serving ``domain`` when given), oldest first:
+    what a gateway's DNS serves (dns_zones.py)."""
+    rows = conn.execute(
+        "SELECT * FROM workloads WHERE active = 1 AND workload_type = :type"
+        " AND (:domain IS NULL OR domain = :domain) ORDER BY id",
+        {"type": int(workload_type), "domain": domain},
+    ).fetchall()
+    return [_workload(row) for row in rows]
