@@ -12,6 +12,8 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from services.common.settings import parse_flag
+
 ROOT = Path(__file__).resolve().parent.parent
 WEB = {
     "auth": "AUTH_PORT",
@@ -60,7 +62,10 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
     host = domain.split(":")[0]
     local = host in ("localhost", "127.0.0.1")
     site = f"http://:{_port(env, 'PROXY_PORT', '8080')}" if local else domain
-    test_cert = env.get("TEST_CERT", "false").lower() in ("1", "true", "yes", "on")
+    try:
+        test_cert = parse_flag(env.get("TEST_CERT") or "false")  # the settings' own reading: they never disagree
+    except ValueError as exc:
+        raise RoleError(f"TEST_CERT is invalid: {exc}") from None
     acme_ca = env.get("ACME_CA") or (LETS_ENCRYPT_STAGING if test_cert else LETS_ENCRYPT)
     email = env.get("ACME_EMAIL", "")
     if any(c.isspace() for c in email):

@@ -77,6 +77,9 @@ def base_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "EXPLORER_URL": f"http://127.0.0.1:{closed_port()}/api/v1",
         "THREEBOT_LOGIN_URL": f"http://127.0.0.1:{closed_port()}",
         "OPENKYC_URL": f"http://127.0.0.1:{closed_port()}",
+        # Never the public resolver or crt.sh from a test: a test that needs them starts the grid emulator's.
+        "DNS_RESOLVER": f"127.0.0.1:{closed_port()}",
+        "CT_LOG_URL": f"http://127.0.0.1:{closed_port()}/ct",
         "IDENTITY_SEED_FILE": str(tmp / "identity.seed"),
         "AUTH_SIGNING_SEED_FILE": str(tmp / "auth-signing.seed"),
         "LOCAL_DIR": str(tmp),

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 
 def _check_url(value: str, schemes: tuple[str, ...]) -> str:
@@ -45,6 +45,41 @@ def _domain(value: str) -> str:
     return value.lower()
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def parse_flag(value: object) -> bool:
+    """The one reading of an on/off variable (``TEST_CERT``, ``OVER_PROVISIONING``) for the whole code base: the
+    settings and the process launcher (deploy/role.py) must never disagree on whether staging certificates are on.
+
+    Raises:
+        ValueError: anything but 1/0, true/false, yes/no, on/off (any case) or a bool.
+    """
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _host_port(value: str) -> str:
+    # A resolver address: IPv4/host name and a port, or [IPv6]:port.
+    match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", value)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise ValueError("must be host:port (e.g. 1.1.1.1:53, or [2606:4700::1111]:53)")
+    return value
+
+
+def _flist(value: str) -> str:
+    if not re.fullmatch(r"https://[A-Za-z0-9.-]+(:\d{1,5})?/[A-Za-z0-9._/:@-]+\.flist", value):
+        raise ValueError("must be an https URL of a .flist file (e.g. https://hub.grid.tf/<namespace>/<file>.flist)")
+    return value
+
+
 def _optional_http_url(value: str) -> str:
     return _check_url(value, ("http", "https")) if value else value
 
@@ -56,6 +91,9 @@ RedisUrl = Annotated[str, _url(("redis", "rediss"))]
 SshTarget = Annotated[str, AfterValidator(_ssh_target)]
 Domain = Annotated[str, AfterValidator(_domain)]
 Port = Annotated[int, Field(ge=1, le=65535)]
+Flag = Annotated[bool, BeforeValidator(parse_flag)]
+HostPort = Annotated[str, AfterValidator(_host_port)]
+Flist = Annotated[str, AfterValidator(_flist)]
 
 
 class Settings(BaseModel):
@@ -68,7 +106,9 @@ class Settings(BaseModel):
 
     marketplace_domain: Domain = Field(alias="MARKETPLACE_DOMAIN")
     acme_email: str = Field("", alias="ACME_EMAIL")
-    test_cert: bool = Field(False, alias="TEST_CERT")
+    # Let's Encrypt staging instead of production: for the marketplace's own site (deploy/role.py) and for every
+    # TLS proxy and in-image tunnel a solution deploys (SOLUTIONS §1.9, the container env TEST_CERT=true|false).
+    test_cert: Flag = Field(False, alias="TEST_CERT")
     acme_ca: OptionalHttpUrl = Field("", alias="ACME_CA")
 
     database_url: PostgresUrl = Field(alias="DATABASE_URL")
@@ -104,7 +144,24 @@ class Settings(BaseModel):
     payment_expiry: Annotated[int, Field(ge=60, le=86400)] = Field(3600, alias="PAYMENT_EXPIRY")
     payment_watch_interval: Annotated[float, Field(ge=1, le=600)] = Field(10.0, alias="PAYMENT_WATCH_INTERVAL")
 
-    over_provisioning: bool = Field(False, alias="OVER_PROVISIONING")
+    over_provisioning: Flag = Field(False, alias="OVER_PROVISIONING")
+
+    # Public domains (SOLUTIONS §1.9): the resolver asked whether a candidate domain already exists (and for the
+    # addresses of the gateways' name servers), and the certificate-transparency log (crt.sh's JSON shape) read
+    # for Let's Encrypt's weekly budget per parent domain. Locally both are the grid emulator's.
+    dns_resolver: HostPort = Field("1.1.1.1:53", alias="DNS_RESOLVER")
+    ct_log_url: HttpUrl = Field("https://crt.sh", alias="CT_LOG_URL")
+
+    # Community images (SOLUTIONS §2): deployment configuration, any hub.grid.tf flist.
+    flist_gitea: Flist = Field(
+        "https://hub.grid.tf/threefolddev/threefolddev-gitea_all_in_one-latest.flist", alias="FLIST_GITEA"
+    )
+    flist_gollum: Flist = Field(
+        "https://hub.grid.tf/threefolddev/threefolddev-gollum-latest.flist", alias="FLIST_GOLLUM"
+    )
+    flist_tls_proxy: Flist = Field(
+        "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist", alias="FLIST_TLS_PROXY"
+    )
 
     # Deployer (DESIGN "Deployment lifecycle"): how long a workload may take to deploy before the solution is
     # rolled back; how often beat runs the grid poller (one listing of the grid for every waiting deployment),

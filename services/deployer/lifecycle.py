@@ -27,7 +27,7 @@ from services.deployer.grid.kinds import Kind
 from services.deployer.grid.render import render
 from services.deployer.passes import Pass, fail, teardown_seconds
 from services.deployer.solutions import PLANNERS
-from services.deployer.solutions.base import Deployed, Placed, PlanContext, WorkloadView
+from services.deployer.solutions.base import Deployed, Marketplace, Placed, PlanContext, WorkloadView
 
 log = structlog.get_logger(__name__)
 SOLUTION_LOCK = 0x736F6C  # advisory lock namespace "sol"
@@ -180,7 +180,7 @@ def _deploy_step(p: Pass, planner: Any, spec: Any) -> str:
         return network_stage.step(p)
     current = p.workloads(stage)
     if not current:
-        ctx = _context(p.sol, p.workloads())
+        ctx = _context(p.sol, p.workloads(), marketplace(p.dep))
         plans = planner.build(spec, ctx, stage)
         if plans is None:
             return _finish(p, planner, spec)
@@ -292,7 +292,14 @@ def _in(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-def _context(sol: dict[str, Any], rows: list[dict[str, Any]]) -> PlanContext:
+def marketplace(dep: Deployer) -> Marketplace:
+    """The marketplace facts planners may use (SOLUTIONS §1.9: tunnel secrets, TEST_CERT; §2: images)."""
+    settings = dep.settings
+    flists = {"gitea": settings.flist_gitea, "gollum": settings.flist_gollum, "tls_proxy": settings.flist_tls_proxy}
+    return Marketplace(tid=dep.tid, test_cert=settings.test_cert, flists=flists)
+
+
+def _context(sol: dict[str, Any], rows: list[dict[str, Any]], facts: Marketplace | None = None) -> PlanContext:
     placed = {role: Placed(**value) for role, value in sol["placed"].items()}
     deployed = {
         w["key"]: Deployed(w["key"], int(w["grid_id"]), w["node_id"], w["result"] or {})
@@ -302,7 +309,9 @@ def _context(sol: dict[str, Any], rows: list[dict[str, Any]]) -> PlanContext:
     planner = PLANNERS[sol["type"]]
     short = planner.network_of(planner.spec_model.model_validate(sol["spec"]))
     network = networks.grid_name(sol["owner"], short) if short else None
-    return PlanContext(owner=sol["owner"], network=network, placed=placed, deployed=deployed)
+    return PlanContext(
+        owner=sol["owner"], network=network, placed=placed, deployed=deployed, marketplace=facts or Marketplace()
+    )
 
 
 def views(sol: dict[str, Any], rows: list[dict[str, Any]]) -> list[WorkloadView]:

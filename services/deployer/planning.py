@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 
-from services.deployer import network_store, networks, pool_capacity, states, store
+from services.deployer import gateways, network_store, networks, pool_capacity, states, store
 from services.deployer.context import Deployer, Moved, PlanningFailed
 from services.deployer.grid.node_finder import (
     NodeQuery,
@@ -24,7 +24,7 @@ from services.deployer.grid.node_finder import (
     node_fits,
     reserve,
 )
-from services.deployer.solutions.base import Placed, Placement, Planner, Spec
+from services.deployer.solutions.base import Placed, Placement, Planner, Spec, gateway_requests
 
 log = structlog.get_logger(__name__)
 
@@ -132,6 +132,8 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
     # Beat keeps the index fresh; this only matters right after a start, before beat's first refresh.
     ensure_fresh(dep.db, dep.grid.explorer, max(3 * dep.settings.node_index_refresh, 600))
     verdicts = _verdicts(dep, solution_id, placements)
+    # Gateways: the grid, the CT log and the name servers are read now, the name is picked in the transaction.
+    prepared = [gateways.prepare(dep, solution_id, request) for request in gateway_requests(planner, spec)]
     with dep.db.transaction() as cur:
         sol = store.solution(cur, solution_id, lock=True)
         if sol is None or sol["status"] not in ("submitted", "planning"):
@@ -150,9 +152,16 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
             if net is None or net["owner"] != owner or not _network_live(cur, net):
                 raise PlanningFailed(f"you have no network named {short!r}; create it first")
         placed: dict[str, Placed] = {}
+        for ready in prepared:
+            gw = placed[ready.request.role] = gateways.place(dep, cur, solution_id, ready)
+            assert gw.gateway is not None
+            store.add_event(cur, solution_id, f"gateway {gw.node_id} chosen for {gw.gateway.domain} "
+                                              f"(pool {gw.grid_pool_id})")  # fmt: skip
         taken: dict[str | None, list[str]] = defaultdict(list)
         changed = False
         for p in placements:
+            if p.colocate is not None:  # on the node another placement got (e.g. a TLS proxy beside its app)
+                p = replace(p, node_id=placed[p.colocate].node_id)
             node_id, grid_pool_id = _choose(dep, cur, p, verdicts, taken[p.group] if p.group else [], solution_id)
             if p.group:
                 taken[p.group].append(node_id)

@@ -107,6 +107,7 @@ _TYPE_PIECES: dict[WorkloadType, Callable[[Workload], list[Any]]] = {
     WorkloadType.ZDB: _zdb,
     WorkloadType.KUBERNETES: _kubernetes,
     WorkloadType.NETWORK_RESOURCE: _network_resource,
+    WorkloadType.PROXY: lambda w: [w["domain"], w["addr"], w["port"], w["port_tls"]],
     WorkloadType.REVERSE_PROXY: lambda w: [w["domain"], w["secret"]],
     WorkloadType.SUBDOMAIN: lambda w: [w["domain"], *(_ip(ip) for ip in w["ips"])],
     WorkloadType.DOMAIN_DELEGATE: lambda w: [w["domain"]],

@@ -12,6 +12,7 @@ class WorkloadType(IntEnum):
     CONTAINER = 1
     VOLUME = 2
     KUBERNETES = 4
+    PROXY = 5
     REVERSE_PROXY = 6
     SUBDOMAIN = 7
     DOMAIN_DELEGATE = 8
@@ -27,10 +28,24 @@ class Kind(StrEnum):
     VOLUME = "volume"
     KUBERNETES = "kubernetes"
     NETWORK_RESOURCE = "network_resource"
+    # Gateway kinds (GRID_API §5.9): they run on a gateway's node id, paid by the gateway pool (SOLUTIONS §1.9).
+    PROXY = "proxy"
+    REVERSE_PROXY = "reverse_proxy"
+    SUBDOMAIN = "subdomain"
+    DOMAIN_DELEGATE = "domain_delegate"
+    GATEWAY4TO6 = "gateway4to6"
+
+    @property
+    def on_gateway(self) -> bool:
+        """Whether workloads of this kind run on a gateway (every other kind runs on a node)."""
+        return self in GATEWAY_KINDS
 
     @property
     def wire_type(self) -> WorkloadType:
         return WorkloadType[self.name]
+
+
+GATEWAY_KINDS = frozenset({Kind.PROXY, Kind.REVERSE_PROXY, Kind.SUBDOMAIN, Kind.DOMAIN_DELEGATE, Kind.GATEWAY4TO6})
 
 
 class NextAction(IntEnum):

@@ -50,13 +50,45 @@ class SealedTemplate:
 
 
 @dataclass(frozen=True)
+class PlacedGateway:
+    """What planning decided about a gateway placement (SOLUTIONS §1.9), kept with the solution's placements.
+
+    ``domain`` is the fully qualified name the gateway serves for the solution; ``ips`` the IPv4 addresses of the
+    gateway's ``dns_nameserver`` hosts (the subdomain's A records); ``nameservers`` those hosts (NS instructions);
+    ``tcp_router_port`` the port on ``nameservers[0]`` where tunnel clients connect.
+    """
+
+    domain: str
+    ips: tuple[str, ...]
+    nameservers: tuple[str, ...]
+    tcp_router_port: int
+
+    def __post_init__(self) -> None:  # read back from JSON: lists become tuples again
+        object.__setattr__(self, "ips", tuple(self.ips))
+        object.__setattr__(self, "nameservers", tuple(self.nameservers))
+
+    @property
+    def tunnel_remote(self) -> str:
+        """``<dns_nameserver[0]>:<tcp_router_port>``: where a tcprouter client opens its reverse tunnel."""
+        return f"{self.nameservers[0]}:{self.tcp_router_port}"
+
+
+@dataclass(frozen=True)
 class Placed:
-    """A resolved placement: the node, the grid pool paying for it, and its IP in the network (if any)."""
+    """A resolved placement: the node, the grid pool paying for it, and its IP in the network (if any).
+
+    A gateway placement (``gateway`` set) has the gateway's node id and the gateway pool; it never has an IP.
+    """
 
     role: str
     node_id: str
     grid_pool_id: int
     ip: str | None = None
+    gateway: PlacedGateway | None = None
+
+    def __post_init__(self) -> None:  # read back from JSON (``Placed(**stored)``): the gateway is a dict there
+        if isinstance(self.gateway, dict):
+            object.__setattr__(self, "gateway", PlacedGateway(**self.gateway))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.common.capacity import Resources
 from services.deployer.grid.kinds import Kind
 from services.deployer.grid.workload_plan import Placed as Placed
+from services.deployer.grid.workload_plan import PlacedGateway as PlacedGateway
 from services.deployer.grid.workload_plan import Sealed as Sealed
 from services.deployer.grid.workload_plan import SealedTemplate as SealedTemplate
 from services.deployer.grid.workload_plan import WorkloadPlan as WorkloadPlan
@@ -67,6 +68,44 @@ class Placement:
     public_ipv4: bool = False
     public_ipv6: bool = False
     alternatives: tuple[int, ...] = ()
+    colocate: str | None = None  # on the node of the placement with this role (resolved before this one)
+
+
+@dataclass(frozen=True)
+class GatewayRequest:
+    """A gateway (and a public name on it) the plan needs (SOLUTIONS §1.9); planning resolves it into a
+    :class:`Placed` whose ``node_id`` is the gateway, ``grid_pool_id`` the gateway pool (a pool of the user that
+    contains the gateway) and ``gateway`` the name and the gateway's name servers.
+
+    ``pool_ids``: the user's pools to look for gateways in (verified by the chatflow like every pool id of a spec).
+    The name is one of:
+
+    * ``domain``: exactly this fully qualified name (a custom or delegated domain; no availability check);
+    * ``label`` under ``parent`` (a managed domain the user chose) or, without ``parent``, under a managed domain
+      drawn at random among the usable gateways' whose Let's Encrypt weekly budget is not used up (the automatic
+      domain). A label that resolves or that a live solution uses gets ``-<1000…100000>`` appended (or, with
+      ``suffix=False``, planning fails).
+
+    ``gateway_id`` restricts the choice to one gateway.
+    """
+
+    role: str
+    pool_ids: tuple[int, ...]
+    label: str | None = None
+    parent: str | None = None
+    domain: str | None = None
+    gateway_id: str | None = None
+    suffix: bool = True
+
+
+@dataclass(frozen=True)
+class Marketplace:
+    """Facts of this marketplace a planner may use: its grid twin id (the tunnel secrets are ``"<tid>:<hex>"``),
+    ``TEST_CERT`` (Let's Encrypt staging in TLS proxies and tunnels) and the configured community images."""
+
+    tid: int = 0
+    test_cert: bool = False
+    flists: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -87,6 +126,7 @@ class PlanContext:
     network: str | None
     placed: Mapping[str, Placed]
     deployed: Mapping[str, Deployed] = field(default_factory=dict)
+    marketplace: Marketplace = field(default_factory=Marketplace)
 
 
 @dataclass(frozen=True)
@@ -129,6 +169,12 @@ class Planner(Protocol):
     def outputs(self, spec: Any, workloads: list[WorkloadView]) -> dict[str, Any]:
         """What the user gets once deployed: IPs, URLs, ssh commands (no secrets)."""
         ...
+
+
+def gateway_requests(planner: Any, spec: Any) -> list[GatewayRequest]:
+    """The planner's gateways (an optional hook: planners without public names need not define ``gateways``)."""
+    hook = getattr(planner, "gateways", None)
+    return list(hook(spec)) if hook is not None else []
 
 
 def container_fields(

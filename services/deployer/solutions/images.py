@@ -15,3 +15,6 @@ MINIO = f"{HUB}/tf-official-apps/minio:latest.flist"
 REDIS = f"{HUB}/tf-official-apps/redis_zinit.flist"
 PROMETHEUS = f"{HUB}/tf-official-apps/prometheus:latest.flist"
 GRAFANA = f"{HUB}/tf-official-apps/grafana-grafana-latest.flist"
+TCPROUTER = f"{HUB}/tf-official-apps/tcprouter:latest.flist"
+# The community images (FLIST_GITEA, FLIST_GOLLUM, FLIST_TLS_PROXY) are settings: planners read them from
+# PlanContext.marketplace.flists.

@@ -35,6 +35,12 @@ def test_valid_environment_parses_into_frozen_settings(tmp_path: Path) -> None:
         ("APP_ENV", "staging", "APP_ENV is invalid"),
         ("TASK_TIME_LIMIT", "abc", "TASK_TIME_LIMIT is invalid"),
         ("ACME_CA", "not a url", "ACME_CA is invalid"),
+        ("DNS_RESOLVER", "1.1.1.1", "DNS_RESOLVER is invalid"),
+        ("DNS_RESOLVER", "1.1.1.1:70000", "DNS_RESOLVER is invalid"),
+        ("DNS_RESOLVER", "udp://1.1.1.1:53", "DNS_RESOLVER is invalid"),
+        ("CT_LOG_URL", "crt.sh", "CT_LOG_URL is invalid"),
+        ("FLIST_GITEA", "http://hub.grid.tf/x/gitea.flist", "FLIST_GITEA is invalid"),
+        ("FLIST_GOLLUM", "https://hub.grid.tf/x/gollum.tar.gz", "FLIST_GOLLUM is invalid"),
     ],
 )
 def test_missing_or_malformed_variable_is_named(tmp_path: Path, name: str, value: str | None, expected: str) -> None:
@@ -46,6 +52,56 @@ def test_missing_or_malformed_variable_is_named(tmp_path: Path, name: str, value
     with pytest.raises(SettingsError) as info:
         load_settings(env)
     assert str(info.value).startswith(expected)
+
+
+def test_gateway_settings_have_public_defaults_and_accept_local_values(tmp_path: Path) -> None:
+    defaults = load_settings(base_env(tmp_path, DNS_RESOLVER="", CT_LOG_URL=""))
+    assert (defaults.dns_resolver, defaults.ct_log_url) == ("1.1.1.1:53", "https://crt.sh")
+    local = load_settings(
+        base_env(tmp_path, DNS_RESOLVER="127.0.0.1:8253", CT_LOG_URL="http://127.0.0.1:8201/_emulator/ct")
+    )
+    assert (local.dns_resolver, local.ct_log_url) == ("127.0.0.1:8253", "http://127.0.0.1:8201/_emulator/ct")
+    assert load_settings(base_env(tmp_path, DNS_RESOLVER="[::1]:53")).dns_resolver == "[::1]:53"
+
+
+PORTS = {
+    "AUTH_PORT": "8101",
+    "CHATFLOW_PORT": "8102",
+    "DEPLOYER_PORT": "8103",
+    "POOLS_PORT": "8104",
+    "BACKUP_PORT": "8105",
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("true", True),
+        ("TRUE", True),
+        ("1", True),
+        ("on", True),
+        ("yes", True),
+        ("false", False),
+        ("0", False),
+        ("off", False),
+    ],
+)
+def test_test_cert_has_one_reading_shared_by_settings_and_the_launcher(
+    tmp_path: Path, text: str, expected: bool
+) -> None:
+    from deploy.role import LETS_ENCRYPT, LETS_ENCRYPT_STAGING, proxy_env
+
+    assert load_settings(base_env(tmp_path, TEST_CERT=text)).test_cert is expected
+    env = {**base_env(tmp_path), **PORTS, "MARKETPLACE_DOMAIN": "market.example.org", "TEST_CERT": text}
+    assert proxy_env(env)["CADDY_ACME_CA"] == (LETS_ENCRYPT_STAGING if expected else LETS_ENCRYPT)
+
+
+def test_launcher_refuses_a_test_cert_the_settings_refuse(tmp_path: Path) -> None:
+    from deploy.role import RoleError, proxy_env
+
+    env = {**base_env(tmp_path), **PORTS, "MARKETPLACE_DOMAIN": "market.example.org", "TEST_CERT": "maybe"}
+    with pytest.raises(RoleError, match="TEST_CERT is invalid"):
+        proxy_env(env)
 
 
 def test_error_message_never_echoes_the_value(tmp_path: Path) -> None:

@@ -8,7 +8,9 @@ from typing import Any
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import (
     Deployed,
+    Marketplace,
     Placed,
+    PlacedGateway,
     PlanContext,
     Planner,
     Sealed,
@@ -16,6 +18,7 @@ from services.deployer.solutions.base import (
     Spec,
     WorkloadPlan,
     WorkloadView,
+    gateway_requests,
 )
 
 NETWORK = "alice.3bot_net"
@@ -27,13 +30,29 @@ def node_of(role: str) -> str:
     return f"node-{role}"
 
 
-def context(planner: Planner, spec: Spec, network: str | None = NETWORK) -> PlanContext:
-    """Resolve every placement as the deployer would: node ``node-<role>``, grid pool 100+i, IP ``10.1.<i+2>.2``."""
-    placed = {
-        p.role: Placed(p.role, node_of(p.role), 100 + i, (p.ip or f"10.1.{i + 2}.2") if p.network else None)
-        for i, p in enumerate(planner.placements(spec))
-    }
-    return PlanContext(owner="alice.3bot", network=network, placed=placed)
+GATEWAY_ID = "GW1xGpdU3zLL9QT5DGaRkxjpuJmzV6V5CBWg3CBDY1Fu4"
+GATEWAY_POOL = 900
+MARKETPLACE = Marketplace(tid=7, test_cert=False, flists={
+    "gitea": "https://hub.grid.tf/threefolddev/threefolddev-gitea_all_in_one-latest.flist",
+    "gollum": "https://hub.grid.tf/threefolddev/threefolddev-gollum-latest.flist",
+    "tls_proxy": "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist",
+})  # fmt: skip
+
+
+def context(planner: Planner, spec: Spec, network: str | None = NETWORK,
+            marketplace: Marketplace = MARKETPLACE) -> PlanContext:  # fmt: skip
+    """Resolve every placement as the deployer would: node ``node-<role>`` (or the node of the placement it is
+    colocated with), grid pool 100+i, IP ``10.1.<i+2>.2``; each gateway request on gateway ``GATEWAY_ID`` in grid
+    pool 900 with ``<label>.gw1.grid.example`` (or its exact domain)."""
+    placed: dict[str, Placed] = {}
+    for request in gateway_requests(planner, spec):
+        domain = request.domain or f"{request.label}.{request.parent or 'gw1.grid.example'}"
+        info = PlacedGateway(domain, ("185.69.250.2",), ("ns1.gw1.grid.example",), 18000)
+        placed[request.role] = Placed(request.role, GATEWAY_ID, GATEWAY_POOL, None, info)
+    for i, p in enumerate(planner.placements(spec)):
+        node = placed[p.colocate].node_id if p.colocate else node_of(p.role)
+        placed[p.role] = Placed(p.role, node, 100 + i, (p.ip or f"10.1.{i + 2}.2") if p.network else None)
+    return PlanContext(owner="alice.3bot", network=network, placed=placed, marketplace=marketplace)
 
 
 def result_data(plan: WorkloadPlan, placed: Placed) -> dict[str, Any]:
