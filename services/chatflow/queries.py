@@ -131,3 +131,13 @@ class Queries:
     def submit(self, payload: contracts.SubmitSolution) -> contracts.SubmitResult:
         answer = self.ask(contracts.DEPLOYER_SUBMIT, payload, "the deployer")
         return contracts.SubmitResult.model_validate(answer)
+
+    def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[contracts.GatewayOffer]:
+        """The gateways usable in the owner's pools (SOLUTIONS §1.9), each with the pool that pays for it."""
+        query = contracts.GatewaysQuery(owner=owner, pools=pools)
+        answer = self.ask(contracts.DEPLOYER_LIST_GATEWAYS, query, "the deployer", cache=True)
+        return contracts.GatewayList.model_validate(answer).gateways
+
+    def domain_free(self, owner: str, domain: str) -> contracts.Answer:
+        query = contracts.DomainQuery(owner=owner, domain=domain)
+        return contracts.Answer.model_validate(self.ask(contracts.DEPLOYER_DOMAIN_FREE, query, "the deployer"))

@@ -207,6 +207,8 @@ DEPLOYER_LIST_NETWORKS = "deployer.list_networks"
 DEPLOYER_NAME_FREE = "deployer.name_free"
 DEPLOYER_NODE_CHOICES = "deployer.node_choices"
 DEPLOYER_FREE_IPS = "deployer.free_ips"
+DEPLOYER_LIST_GATEWAYS = "deployer.list_gateways"
+DEPLOYER_DOMAIN_FREE = "deployer.domain_free"
 POOLS_LIST_POOLS = "pools.list_pools"
 POOLS_LIST_FARMS = "pools.list_farms"
 POOLS_BUY = "pools.buy_capacity"
@@ -252,6 +254,37 @@ class NodeChoicesQuery(Payload):
 
 class NodeChoices(Payload):
     node_ids: list[str]
+
+
+class GatewaysQuery(OwnerQuery):
+    """The gateways usable in the owner's ``pools`` (as the chatflow verified them): up, with a name server, in one
+    of these pools (SOLUTIONS §1.9)."""
+
+    pools: list[VerifiedPool] = Field(max_length=256)
+
+
+class GatewayOffer(BaseModel):
+    node_id: str
+    pool_id: int  # the user's pool that contains it: the gateway pool
+    grid_pool_id: int
+    managed_domains: list[str]
+    dns_nameserver: list[str]
+    tcp_router_port: int
+    continent: str = ""
+    country: str = ""
+    city: str = ""
+
+
+class GatewayList(Payload):
+    """Answer of ``deployer.list_gateways``."""
+
+    gateways: list[GatewayOffer]
+
+
+class DomainQuery(OwnerQuery):
+    """Is this fully qualified name free: no live solution of ours uses it and it does not resolve (DNS_RESOLVER)?"""
+
+    domain: str = Field(min_length=1, max_length=253)
 
 
 class FreeIpsQuery(OwnerQuery):

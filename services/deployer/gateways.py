@@ -45,6 +45,7 @@ class Gateway:
     managed_domains: tuple[str, ...]
     nameservers: tuple[str, ...]
     tcp_router_port: int
+    location: tuple[str, str, str] = ("", "", "")  # continent, country, city
 
 
 def read_pools(explorer: Explorer, grid_ids: dict[int, int], pool_ids: tuple[int, ...]) -> dict[int, list[str]]:
@@ -83,9 +84,12 @@ def usable(listing: list[dict[str, Any]], pools: dict[int, list[str]], grid_ids:
         pool_id = next((p for p in sorted(pools) if str(gw.get("node_id")) in pools[p]), None)
         if pool_id is None:
             continue
+        where: dict[str, Any] = gw["location"] if isinstance(gw.get("location"), dict) else {}
+        continent, country, city = (str(where.get(k) or "") for k in ("continent", "country", "city"))
         out.append(Gateway(node_id=str(gw["node_id"]), pool_id=pool_id, grid_pool_id=grid_ids[pool_id],
                            managed_domains=tuple(str(d).lower().rstrip(".") for d in gw.get("managed_domains") or []),
-                           nameservers=nameservers, tcp_router_port=int(gw.get("tcp_router_port") or 0)))  # fmt: skip
+                           nameservers=nameservers, tcp_router_port=int(gw.get("tcp_router_port") or 0),
+                           location=(continent, country, city)))  # fmt: skip
     return out
 
 
@@ -143,7 +147,9 @@ def prepare(dep: Deployer, solution_id: str, request: GatewayRequest) -> Prepare
     if not gateways:
         raise PlanningFailed(NO_GATEWAY)
     skipped: dict[str, str] = {}
-    if request.domain is not None:
+    if request.domain is None and request.label is None:  # a gateway without a name (4to6)
+        candidates = [("", gw) for gw in gateways]
+    elif request.domain is not None:
         domain = request.domain.lower().rstrip(".")
         found = _parent_of(domain, gateways)
         candidates = [found] if found else [(domain, gw) for gw in gateways[:1]]  # a delegated or custom domain
@@ -200,6 +206,8 @@ def place(dep: Deployer, cur: Any, solution_id: str, prepared: Prepared) -> Plac
     request = prepared.request
     domain_store.lock_domains(cur)
     for parent, gw in prepared.candidates:
+        if request.domain is None and request.label is None:
+            return _placed(request, gw, "", prepared)
         if request.domain is not None:
             fqdn = request.domain.lower().rstrip(".")
             if domain_store.domain_in_use(cur, fqdn, exclude=solution_id):
@@ -215,6 +223,24 @@ def place(dep: Deployer, cur: Any, solution_id: str, prepared: Prepared) -> Plac
             raise PlanningFailed(f"{label}.{parent} is already taken; choose another name")
     reasons = "; ".join(f"{parent}: {why}" for parent, why in sorted(prepared.skipped.items()))
     raise PlanningFailed(f"{NO_DOMAIN}" + (f" ({reasons})" if reasons else ""))
+
+
+def name_free(dep: Deployer, fqdn: str) -> tuple[bool, str]:
+    """(free, why not) for a name a user typed: not used by a live solution of ours, and not resolving.
+
+    Raises:
+        Transient: the DNS resolver does not answer.
+    """
+    fqdn = fqdn.lower().rstrip(".")
+    with dep.db.transaction() as cur:
+        if domain_store.domain_in_use(cur, fqdn):
+            return False, f"{fqdn} is already used by a solution"
+    try:
+        if domains.resolves(dep.settings.dns_resolver, fqdn, dep.settings.query_timeout):
+            return False, f"{fqdn} already exists in the DNS; choose another name"
+    except domains.DnsUnavailable as exc:
+        raise Transient(str(exc)) from None
+    return True, ""
 
 
 def with_suffix(label: str, number: int) -> str:

@@ -27,7 +27,7 @@ from services.deployer.grid.kinds import Kind
 from services.deployer.grid.render import render
 from services.deployer.passes import Pass, fail, teardown_seconds
 from services.deployer.solutions import PLANNERS
-from services.deployer.solutions.base import Deployed, Marketplace, Placed, PlanContext, WorkloadView
+from services.deployer.solutions.base import Deployed, Marketplace, Placed, PlacedGateway, PlanContext, WorkloadView
 
 log = structlog.get_logger(__name__)
 SOLUTION_LOCK = 0x736F6C  # advisory lock namespace "sol"
@@ -321,9 +321,11 @@ def views(sol: dict[str, Any], rows: list[dict[str, Any]]) -> list[WorkloadView]
         body = w["body"] or {}
         fields = {k: v for k, v in body.items() if k not in ("customer_signature", "metadata")}
         pool = placed.get(w["role"], {}).get("grid_pool_id", w["pool_id"]) if w["role"] else w["pool_id"]
+        gateway = placed.get(w["role"], {}).get("gateway") if w["role"] else None
         out.append(WorkloadView(key=w["key"] or f"nr-{w['id']}", kind=Kind(w["kind"]), role=w["role"] or "",
                                 node_id=w["node_id"], grid_pool_id=int(pool), grid_id=w["grid_id"],
-                                state=w["state"], fields=fields, data=w["result"] or {}))  # fmt: skip
+                                state=w["state"], fields=fields, data=w["result"] or {},
+                                gateway=PlacedGateway(**gateway) if gateway else None))  # fmt: skip
     return out
 
 

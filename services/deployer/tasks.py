@@ -14,7 +14,7 @@ from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavail
 from services.common.identity import load_identity
 from services.common.settings import Settings
 from services.common.tasks import define_task
-from services.deployer import lifecycle, poller, reconcile, service
+from services.deployer import gateways, lifecycle, poller, reconcile, service
 from services.deployer.context import Deployer
 from services.deployer.grid.client import GridClient
 from services.deployer.grid.node_finder import ensure_fresh, refresh_index
@@ -84,3 +84,18 @@ def register(app: Celery, settings: Settings) -> None:
     @define_task(app, contracts.DEPLOYER_FREE_IPS, contracts.FreeIpsQuery, time_limit=15)
     def free_ips(payload: contracts.FreeIpsQuery) -> contracts.FreeIps:
         return contracts.FreeIps(ips=service.free_ips(db, payload.owner, payload.network, payload.node_id))
+
+    @define_task(app, contracts.DEPLOYER_LIST_GATEWAYS, contracts.GatewaysQuery, time_limit=15)
+    def list_gateways(payload: contracts.GatewaysQuery) -> contracts.GatewayList:
+        grid_ids = {p.pool_id: p.grid_pool_id for p in payload.pools}
+        found = gateways.discover(explorer, grid_ids, tuple(grid_ids))
+        offers = [contracts.GatewayOffer(node_id=g.node_id, pool_id=g.pool_id, grid_pool_id=g.grid_pool_id,
+                                         managed_domains=list(g.managed_domains), dns_nameserver=list(g.nameservers),
+                                         tcp_router_port=g.tcp_router_port, continent=g.location[0],
+                                         country=g.location[1], city=g.location[2]) for g in found]  # fmt: skip
+        return contracts.GatewayList(gateways=offers)
+
+    @define_task(app, contracts.DEPLOYER_DOMAIN_FREE, contracts.DomainQuery, time_limit=15)
+    def domain_free(payload: contracts.DomainQuery) -> contracts.Answer:
+        free, reason = gateways.name_free(dep, payload.domain)
+        return contracts.Answer(ok=free, reason=reason)

@@ -86,7 +86,8 @@ class GatewayRequest:
       domain). A label that resolves or that a live solution uses gets ``-<1000…100000>`` appended (or, with
       ``suffix=False``, planning fails).
 
-    ``gateway_id`` restricts the choice to one gateway.
+    With neither ``domain`` nor ``label`` the request is for a gateway only (a 4to6 gateway): no name is chosen
+    and ``PlacedGateway.domain`` is ``""``. ``gateway_id`` restricts the choice to one gateway.
     """
 
     role: str
@@ -142,6 +143,7 @@ class WorkloadView:
     state: str
     fields: Mapping[str, Any]
     data: Mapping[str, Any]
+    gateway: PlacedGateway | None = None  # a gateway workload: the name and name servers planning chose
 
 
 class Planner(Protocol):
