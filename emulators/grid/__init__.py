@@ -67,9 +67,12 @@ Admin endpoints (local only, no HTTP signature, not affected by injected faults)
 * ``GET /_emulator/config``; ``POST /_emulator/config`` with any of ``{"error_rate": 0..1, "extra_latency": s,
   "deploy_latency": s | {"default": s, "<kind>": s}, "delete_latency": s, "auto_pay_after": s, "profile": "fast" |
   "realistic", "lost_answer_rate": 0..1, "lost_answer_mode": "500" | "drop", "payment_delay": s,
-  "extension_error_500": bool, "wire_variety": bool, "dns_outage": bool}`` (400 and no change on a bad value;
-  ``dns_outage`` leaves DNS queries unanswered). Settings live in
-  memory: a restart goes back to the flags.
+  "extension_error_500": bool, "wire_variety": bool, "dns_outage": bool, "ct_outage": bool}`` (400 and no
+  change on a bad value; ``dns_outage`` leaves DNS queries unanswered, ``ct_outage`` makes the CT log answer
+  503). Settings live in memory: a restart goes back to the flags.
+* ``GET /_emulator/ct?q=<domain>&output=json`` - the certificate-transparency log in crt.sh's shape, fed by the
+  TLS proxies and in-image tunnels that deploy (ct_log.py); ``POST /_emulator/ct {"domain", "count", "days_ago",
+  "staging"}`` seeds certificates, ``DELETE /_emulator/ct [{"domain": q}]`` forgets them (ct_api.py).
 * ``GET /_emulator/lose``; ``POST /_emulator/lose {"kind": "workload" | "pool" | "delete" | "provision", "count":
   N, "mode": "500" | "drop"}`` loses the next N successful answers of that kind after their commit (deterministic
   lost answers for tests); ``count`` 0 cancels every planned loss.

@@ -8,7 +8,7 @@ from pathlib import Path
 import structlog
 from flask import Flask, Response, g, request
 
-from emulators.grid import admin, api_directory, api_reservations, request_counts
+from emulators.grid import admin, api_directory, api_reservations, ct_api, request_counts
 from emulators.grid.api_auth import authenticate
 from emulators.grid.config import EmulatorConfig
 from emulators.grid.faults import API_PREFIX, inject_faults, install_lost_answers
@@ -44,6 +44,7 @@ def create_app(config: EmulatorConfig | None = None) -> Flask:
     app.register_blueprint(api_directory.bp, url_prefix=API_PREFIX)
     app.register_blueprint(api_reservations.bp, url_prefix=API_PREFIX)
     app.register_blueprint(admin.bp, url_prefix="/_emulator")
+    app.register_blueprint(ct_api.bp, url_prefix="/_emulator")
     return app
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import structlog
 
-from emulators.grid import directory_store, node_agent, payments, pool_store, pools, workload_store
+from emulators.grid import ct_log, directory_store, node_agent, payments, pool_store, pools, workload_store
 from emulators.grid.config import Knobs
 from emulators.grid.enums import NextAction, ResultState, WorkloadType
 from emulators.grid.workload_store import Workload
@@ -113,6 +113,12 @@ def _deploy(workload_id: int) -> Handler:
         workload.start(at)
         workload_store.save_workload(conn, workload)
         pools.refresh(conn, workload.pool_id, at)
+        wanted = (
+            ct_log.certificate_request(workload, node) if workload.workload_type == WorkloadType.CONTAINER else None
+        )
+        if wanted is not None:  # its TLS endpoint obtained a certificate as it started
+            domain, staging = wanted
+            ct_log.log_certificate(conn, domain, at, staging)
 
     return handle
 

@@ -146,6 +146,14 @@ CREATE INDEX IF NOT EXISTS workloads_node ON workloads (node_id, workload_type, 
 -- What the gateways' DNS serves (dns_zones.py): running subdomains and delegations by name.
 CREATE INDEX IF NOT EXISTS workloads_live_domain ON workloads (workload_type, domain) WHERE active = 1;
 
+-- Certificates the emulated TLS endpoints obtained (ct_log.py): what crt.sh would list.
+CREATE TABLE IF NOT EXISTS ct_entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,        -- lower case, no trailing dot
+    staging INTEGER NOT NULL,  -- 1: Let's Encrypt staging CA (TEST_CERT=true)
+    logged REAL NOT NULL       -- entry_timestamp, emulator clock
+);
+
 -- "Make the next workload on this node fail" requests, consumed in order.
 CREATE TABLE IF NOT EXISTS node_failures (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
