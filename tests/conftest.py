@@ -209,3 +209,62 @@ def rollback_cursor(migrated_database: str) -> Iterator[Any]:
         conn.rollback()
     finally:
         conn.close()
+
+
+class RowLocks:
+    """Two connections to the test database, for tests of row locks (a row lock is per transaction): rows are
+    committed on the first, which the test reads through (``one``), and :meth:`locked_elsewhere` asks the second."""
+
+    def __init__(self, database: str) -> None:
+        import psycopg2
+        import psycopg2.extras
+
+        self._first = psycopg2.connect(database)
+        self._second = psycopg2.connect(database)
+        self._made: list[tuple[str, str]] = []
+        self.one = self._first.cursor(cursor_factory=psycopg2.extras.RealDictCursor)
+
+    def commit(self, table: str, make: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+        """The row ``make(cursor)`` writes to ``table``, committed; its owner's rows there are deleted afterwards."""
+        with self._first.cursor(cursor_factory=type(self.one)) as cur:
+            row = make(cur)
+        self._first.commit()
+        self._made.append((table, str(row["owner"])))
+        return row
+
+    def locked_elsewhere(self, table: str, row_id: Any) -> bool:
+        """Whether another transaction holds the lock of row ``row_id`` of ``table`` (asked without waiting)."""
+        import psycopg2.errors
+        from psycopg2 import sql
+
+        query = sql.SQL("SELECT 1 FROM {} WHERE id = %s FOR UPDATE NOWAIT").format(sql.Identifier(*table.split(".")))
+        try:
+            with self._second.cursor() as other:
+                other.execute(query, (row_id,))
+        except psycopg2.errors.LockNotAvailable:
+            return True
+        finally:
+            self._second.rollback()
+        return False
+
+    def close(self) -> None:
+        from psycopg2 import sql
+
+        self._first.rollback()
+        self._second.rollback()
+        with self._first, self._first.cursor() as cur:
+            for table, owner in self._made:
+                cur.execute(sql.SQL("DELETE FROM {} WHERE owner = %s").format(sql.Identifier(*table.split("."))),
+                            (owner,))  # fmt: skip
+        self._first.close()
+        self._second.close()
+
+
+@pytest.fixture
+def row_locks(migrated_database: str) -> Iterator[RowLocks]:
+    """Two connections for row-lock tests; the rows they committed are deleted after the test."""
+    locks = RowLocks(migrated_database)
+    try:
+        yield locks
+    finally:
+        locks.close()

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal, TypeVar
 
 from emulators.grid.capacity import Burn
 
 # An unpaid capacity reservation can be paid for this long after its creation (§4.5, §12).
 RESERVATION_TTL_SECONDS = 3600
+
+Record = TypeVar("Record")
 
 
 @dataclass
@@ -44,13 +48,31 @@ class Reservation:
         return self.paid_at is None and now >= self.created + RESERVATION_TTL_SECONDS
 
 
+def _by_id(conn: sqlite3.Connection, table: Literal["pools", "reservations", "payments"],
+           row_id: int) -> sqlite3.Row | None:  # fmt: skip
+    row: sqlite3.Row | None = conn.execute(
+        f"SELECT * FROM {table} WHERE id = :id",  # noqa: S608 - the table is one of this module's
+        {"id": row_id},
+    ).fetchone()
+    return row
+
+
+def _record(kind: type[Record], row: sqlite3.Row | None, **decode: Callable[[Any], Any]) -> Record | None:
+    """The dataclass ``kind`` of a row whose columns are named as its fields (those in ``decode`` decoded by their
+    function), or None for no row."""
+    if row is None:
+        return None
+    names = [field.name for field in fields(kind)]  # type: ignore[arg-type]
+    return kind(**{name: decode[name](row[name]) if name in decode else row[name] for name in names})
+
+
 def _pool(row: sqlite3.Row) -> Pool:
     burn = Burn(row["cus"], row["sus"], row["last_updated"], row["active_cu"], row["active_su"])
     return Pool(row["id"], row["customer_tid"], json.loads(row["node_ids"]), burn, row["empty_at"])
 
 
 def get_pool(conn: sqlite3.Connection, pool_id: int) -> Pool | None:
-    row = conn.execute("SELECT * FROM pools WHERE id = :id", {"id": pool_id}).fetchone()
+    row = _by_id(conn, "pools", pool_id)
     return None if row is None else _pool(row)
 
 
@@ -97,21 +119,7 @@ def insert_reservation(conn: sqlite3.Connection, reservation: Reservation) -> in
         " paid_amount, created, paid_at, auto_pay_at, json, customer_signature) VALUES (:pool_id, :customer_tid,"
         " :cus, :sus, :node_ids, :currency, :asset, :address, :amount, 0, :created, NULL, :auto_pay_at, :json,"
         " :customer_signature)",
-        {
-            "pool_id": reservation.pool_id,
-            "customer_tid": reservation.customer_tid,
-            "cus": reservation.cus,
-            "sus": reservation.sus,
-            "node_ids": json.dumps(reservation.node_ids),
-            "currency": reservation.currency,
-            "asset": reservation.asset,
-            "address": reservation.address,
-            "amount": reservation.amount,
-            "created": reservation.created,
-            "auto_pay_at": reservation.auto_pay_at,
-            "json": reservation.json,
-            "customer_signature": reservation.customer_signature,
-        },
+        {**asdict(reservation), "node_ids": json.dumps(reservation.node_ids)},
     )
     reservation_id = int(cursor.lastrowid or 0)
     if reservation.pool_id == 0:
@@ -120,27 +128,7 @@ def insert_reservation(conn: sqlite3.Connection, reservation: Reservation) -> in
 
 
 def get_reservation(conn: sqlite3.Connection, reservation_id: int) -> Reservation | None:
-    row = conn.execute("SELECT * FROM reservations WHERE id = :id", {"id": reservation_id}).fetchone()
-    if row is None:
-        return None
-    return Reservation(
-        id=row["id"],
-        pool_id=row["pool_id"],
-        customer_tid=row["customer_tid"],
-        cus=row["cus"],
-        sus=row["sus"],
-        node_ids=json.loads(row["node_ids"]),
-        currency=row["currency"],
-        asset=row["asset"],
-        address=row["address"],
-        amount=row["amount"],
-        paid_amount=row["paid_amount"],
-        created=row["created"],
-        paid_at=row["paid_at"],
-        auto_pay_at=row["auto_pay_at"],
-        json=row["json"],
-        customer_signature=row["customer_signature"],
-    )
+    return _record(Reservation, _by_id(conn, "reservations", reservation_id), node_ids=json.loads)
 
 
 def save_payment(conn: sqlite3.Connection, reservation: Reservation) -> None:
@@ -183,33 +171,13 @@ def insert_payment(conn: sqlite3.Connection, payment: Payment) -> int:
     cursor = conn.execute(
         "INSERT INTO payments (address, asset, amount, memo, received, credit_at)"
         " VALUES (:address, :asset, :amount, :memo, :received, :credit_at)",
-        {
-            "address": payment.address,
-            "asset": payment.asset,
-            "amount": payment.amount,
-            "memo": payment.memo,
-            "received": payment.received,
-            "credit_at": payment.credit_at,
-        },
+        asdict(payment),
     )
     return int(cursor.lastrowid or 0)
 
 
 def get_payment(conn: sqlite3.Connection, payment_id: int) -> Payment | None:
-    row = conn.execute("SELECT * FROM payments WHERE id = :id", {"id": payment_id}).fetchone()
-    if row is None:
-        return None
-    return Payment(
-        id=row["id"],
-        address=row["address"],
-        asset=row["asset"],
-        amount=row["amount"],
-        memo=row["memo"],
-        received=row["received"],
-        credit_at=row["credit_at"],
-        reservation_id=row["reservation_id"],
-        outcome=row["outcome"],
-    )
+    return _record(Payment, _by_id(conn, "payments", payment_id))
 
 
 def save_payment_outcome(conn: sqlite3.Connection, payment: Payment) -> None:

@@ -16,9 +16,10 @@ from redis.exceptions import RedisError
 from services.common.contracts import pools_version_key
 
 log = structlog.get_logger(__name__)
+Notify = Callable[[str], None]  # told the owner whose pools changed state, once committed
 
 
-def notifier(redis: Redis) -> Callable[[str], None]:
+def notifier(redis: Redis) -> Notify:
     """``notify(owner)``: call it after the change is committed (a reader told earlier could cache the old state)."""
 
     def notify(owner: str) -> None:

@@ -22,6 +22,12 @@ POOL_COLUMNS = """p.id, p.owner, p.grid_pool_id, p.farm_id, p.farm_name, p.node_
     p.sus_bought, p.state, p.state_reason, p.days, p.created_at, p.updated_at"""
 
 
+def _pool_where(cur: RealDictCursor, condition: str, params: Row, lock: str = "") -> Row | None:
+    """The one pool matching ``condition`` (SQL of this module, never user text), locked as ``lock`` says."""
+    cur.execute(f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE {condition} {lock}", params)
+    return _one(cur)
+
+
 def insert_pool(cur: RealDictCursor, owner: str, key: str, farm: Row, currency: str, days: int | None) -> Row | None:
     """A new pool row in state ``submitting``, or the existing one of (owner, key) (its currency and days updated
     while nothing was reserved for it)."""
@@ -50,26 +56,18 @@ def insert_pool(cur: RealDictCursor, owner: str, key: str, farm: Row, currency: 
 def lock_pool_by_key(cur: RealDictCursor, owner: str, key: str) -> Row | None:
     # FOR UPDATE: a second request with the same key waits here until the first has talked to the explorer and
     # committed, then sees its result instead of buying a second pool.
-    cur.execute(
-        f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE owner = %(owner)s AND idempotency_key = %(key)s FOR UPDATE",
-        {"owner": owner, "key": key},
+    return _pool_where(
+        cur, "owner = %(owner)s AND idempotency_key = %(key)s", {"owner": owner, "key": key}, "FOR UPDATE"
     )
-    return _one(cur)
 
 
 def lock_pool(cur: RealDictCursor, owner: str, pool_id: int) -> Row | None:
-    cur.execute(
-        f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE owner = %(owner)s AND id = %(id)s FOR UPDATE",
-        {"owner": owner, "id": pool_id},
-    )
-    return _one(cur)
+    return _pool_where(cur, "owner = %(owner)s AND id = %(id)s", {"owner": owner, "id": pool_id}, "FOR UPDATE")
 
 
 def get_pool(cur: RealDictCursor, owner: str, pool_id: int) -> Row | None:
     """The pool ``pool_id`` if ``owner`` owns it (another user's pool is indistinguishable from none)."""
-    cur.execute(f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE owner = %(owner)s AND id = %(id)s",
-                {"owner": owner, "id": pool_id})  # fmt: skip
-    return _one(cur)
+    return _pool_where(cur, "owner = %(owner)s AND id = %(id)s", {"owner": owner, "id": pool_id})
 
 
 def list_pools(cur: RealDictCursor, owner: str, states: tuple[str, ...] | None = None) -> list[Row]:
@@ -127,6 +125,27 @@ class _LockedConnection:
             raise
 
 
+def _advisory(conn: Any, function: str, farm_id: int) -> Any:
+    """``function`` (one of PostgreSQL's advisory-lock functions) on the farm's creation lock, outside any
+    transaction: the lock is the session's and outlives the transactions run under it."""
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f"SELECT {function}(%s, %s)", (_CREATE_LOCK, farm_id))
+        row = cur.fetchone()
+    conn.autocommit = False
+    return None if row is None else row[0]
+
+
+@contextmanager
+def _held(conn: Any, farm_id: int) -> Iterator[Transactions]:
+    """The block runs its transactions on the lock's connection; the lock is released after it, whatever happened."""
+    try:
+        yield _LockedConnection(conn)
+    finally:
+        conn.rollback()
+        _advisory(conn, "pg_advisory_unlock", farm_id)
+
+
 @contextmanager
 def farm_creations_locked(db: Database, farm_id: int) -> Iterator[Transactions]:
     """Hold the lock on pool creations in ``farm_id`` (every process, every instance) for the block, which runs its
@@ -136,18 +155,9 @@ def farm_creations_locked(db: Database, farm_id: int) -> Iterator[Transactions]:
     at once if the process dies.
     """
     with db.connection() as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_advisory_lock(%s, %s)", (_CREATE_LOCK, farm_id))
-        conn.autocommit = False
-        try:
-            yield _LockedConnection(conn)
-        finally:
-            conn.rollback()
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_CREATE_LOCK, farm_id))
-            conn.autocommit = False
+        _advisory(conn, "pg_advisory_lock", farm_id)
+        with _held(conn, farm_id) as locked:
+            yield locked
 
 
 @contextmanager
@@ -155,23 +165,11 @@ def farm_creations_if_idle(db: Database, farm_id: int) -> Iterator[Transactions 
     """The farm's creation lock if nobody holds it (None otherwise, at once): a creation in progress holds it for
     its whole attempt, so a pool left ``submitting`` in an idle farm was abandoned by a buyer that died."""
     with db.connection() as conn:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute("SELECT pg_try_advisory_lock(%s, %s)", (_CREATE_LOCK, farm_id))
-            row = cur.fetchone()
-            got = bool(row[0]) if row is not None else False
-        conn.autocommit = False
-        if not got:
+        if not _advisory(conn, "pg_try_advisory_lock", farm_id):
             yield None
             return
-        try:
-            yield _LockedConnection(conn)
-        finally:
-            conn.rollback()
-            conn.autocommit = True
-            with conn.cursor() as cur:
-                cur.execute("SELECT pg_advisory_unlock(%s, %s)", (_CREATE_LOCK, farm_id))
-            conn.autocommit = False
+        with _held(conn, farm_id) as locked:
+            yield locked
 
 
 def claimed_grid_pools(cur: RealDictCursor, above: int) -> set[int]:
@@ -298,13 +296,11 @@ def interrupted_creations(cur: RealDictCursor, idle_seconds: float, limit: int =
 
 def lock_pool_if_free(cur: RealDictCursor, pool_id: int) -> Row | None:
     """The pool locked for this transaction, or None at once when another transaction holds it."""
-    cur.execute(f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE id = %(id)s FOR UPDATE SKIP LOCKED", {"id": pool_id})
-    return _one(cur)
+    return _pool_where(cur, "id = %(id)s", {"id": pool_id}, "FOR UPDATE SKIP LOCKED")
 
 
 def lock_pool_by_id(cur: RealDictCursor, pool_id: int) -> Row | None:
-    cur.execute(f"SELECT {POOL_COLUMNS} FROM pools.pools p WHERE id = %(id)s FOR UPDATE", {"id": pool_id})
-    return _one(cur)
+    return _pool_where(cur, "id = %(id)s", {"id": pool_id}, "FOR UPDATE")
 
 
 def creation_reservation(cur: RealDictCursor, pool_id: int) -> Row | None:

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
-import psycopg2.errors
-import psycopg2.extras
-import pytest
-
 from services.chatflow import store
+from tests.conftest import RowLocks
 
 
 def owner() -> str:
@@ -62,40 +57,10 @@ def test_only_the_owner_deletes_a_session(rollback_cursor: Any) -> None:
     assert store.get(rollback_cursor, session["id"], alice) is None
 
 
-@pytest.fixture
-def committed(migrated_database: str) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
-    """A committed session, a cursor of one connection and a cursor of another (row locks are per transaction)."""
-    first = psycopg2.connect(migrated_database)
-    second = psycopg2.connect(migrated_database)
-    alice = owner()
-    try:
-        with first.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-            session = store.create(cur, alice, "ubuntu", 0, 600)
-        first.commit()
-        with first.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as one, second.cursor() as other:
-            yield one, other, session
-    finally:
-        first.rollback()
-        second.rollback()
-        with first, first.cursor() as cur:
-            cur.execute("DELETE FROM chatflow.sessions WHERE owner = %s", (alice,))
-        first.close()
-        second.close()
-
-
-def locked_elsewhere(other: Any, session_id: str) -> bool:
-    try:
-        other.execute("SELECT 1 FROM chatflow.sessions WHERE id = %s FOR UPDATE NOWAIT", (session_id,))
-    except psycopg2.errors.LockNotAvailable:
-        other.connection.rollback()
-        return True
-    other.connection.rollback()
-    return False
-
-
-def test_get_locks_the_row_only_when_asked(committed: tuple[Any, Any, dict[str, Any]]) -> None:
-    one, other, session = committed
+def test_get_locks_the_row_only_when_asked(row_locks: RowLocks) -> None:
+    one, table = row_locks.one, "chatflow.sessions"
+    session = row_locks.commit(table, lambda cur: store.create(cur, owner(), "ubuntu", 0, 600))
     assert store.get(one, session["id"], session["owner"]) is not None
-    assert not locked_elsewhere(other, session["id"])
+    assert not row_locks.locked_elsewhere(table, session["id"])
     assert store.get(one, session["id"], session["owner"], lock=True) is not None
-    assert locked_elsewhere(other, session["id"])
+    assert row_locks.locked_elsewhere(table, session["id"])

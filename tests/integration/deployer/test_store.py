@@ -6,15 +6,13 @@ Another owner's solution must read as missing everywhere, and the one-time WireG
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import psycopg2
 import psycopg2.errors
-import psycopg2.extras
 import pytest
 
 from services.deployer import store
+from tests.conftest import RowLocks
 
 
 def owner() -> str:
@@ -117,40 +115,10 @@ def test_the_one_time_secret_goes_to_its_owner_once(rollback_cursor: Any) -> Non
     assert store.take_secret_outputs(rollback_cursor, other["id"], alice) == "other"  # only that one was erased
 
 
-@pytest.fixture
-def committed(migrated_database: str) -> Iterator[tuple[Any, Any, dict[str, Any]]]:
-    """A committed solution, a cursor of one connection and a cursor of another (row locks are per transaction)."""
-    first = psycopg2.connect(migrated_database)
-    second = psycopg2.connect(migrated_database)
-    alice = owner()
-    try:
-        with first.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cur:
-            row = solution(cur, alice)
-        first.commit()
-        with first.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as one, second.cursor() as other:
-            yield one, other, row
-    finally:
-        first.rollback()
-        second.rollback()
-        with first, first.cursor() as cur:
-            cur.execute("DELETE FROM deployer.solutions WHERE owner = %s", (alice,))
-        first.close()
-        second.close()
-
-
-def locked_elsewhere(other: Any, solution_id: str) -> bool:
-    try:
-        other.execute("SELECT 1 FROM deployer.solutions WHERE id = %s FOR UPDATE NOWAIT", (solution_id,))
-    except psycopg2.errors.LockNotAvailable:
-        other.connection.rollback()
-        return True
-    other.connection.rollback()
-    return False
-
-
-def test_reading_a_solution_locks_it_only_when_asked(committed: tuple[Any, Any, dict[str, Any]]) -> None:
-    one, other, row = committed
+def test_reading_a_solution_locks_it_only_when_asked(row_locks: RowLocks) -> None:
+    one, table = row_locks.one, "deployer.solutions"
+    row = row_locks.commit(table, lambda cur: solution(cur, owner()))
     assert store.solution(one, row["id"], owner=row["owner"]) is not None
-    assert not locked_elsewhere(other, row["id"])
+    assert not row_locks.locked_elsewhere(table, row["id"])
     assert store.solution(one, row["id"], owner=row["owner"], lock=True) is not None
-    assert locked_elsewhere(other, row["id"])
+    assert row_locks.locked_elsewhere(table, row["id"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from services.pools.service import _pays
+from services.pools.payment_watch import _pays
 
 T0 = 1_800_000_000
 
