@@ -66,6 +66,12 @@ def _record(kind: type[Record], row: sqlite3.Row | None, **decode: Callable[[Any
     return kind(**{name: decode[name](row[name]) if name in decode else row[name] for name in names})
 
 
+def _next_due(conn: sqlite3.Connection, query: str, column: str) -> tuple[int, float] | None:
+    """(id, time in ``column``) of the first row ``query`` selects, or None."""
+    row = conn.execute(query).fetchone()
+    return None if row is None else (int(row["id"]), float(row[column]))
+
+
 def _pool(row: sqlite3.Row) -> Pool:
     burn = Burn(row["cus"], row["sus"], row["last_updated"], row["active_cu"], row["active_su"])
     return Pool(row["id"], row["customer_tid"], json.loads(row["node_ids"]), burn, row["empty_at"])
@@ -104,12 +110,13 @@ def save_pool(conn: sqlite3.Connection, pool: Pool) -> None:
 
 def next_pool_running_dry(conn: sqlite3.Connection) -> tuple[int, float] | None:
     """The pool that runs empty first among those with deployed workloads still to be stopped."""
-    row = conn.execute(
+    return _next_due(
+        conn,
         "SELECT p.id, p.empty_at FROM pools p WHERE p.empty_at IS NOT NULL AND EXISTS ("
         " SELECT 1 FROM workloads w WHERE w.pool_id = p.id AND w.active = 1 AND w.next_action = 3)"
-        " ORDER BY p.empty_at LIMIT 1"
-    ).fetchone()
-    return None if row is None else (int(row["id"]), float(row["empty_at"]))
+        " ORDER BY p.empty_at LIMIT 1",
+        "empty_at",
+    )
 
 
 def insert_reservation(conn: sqlite3.Connection, reservation: Reservation) -> int:
@@ -140,11 +147,12 @@ def save_payment(conn: sqlite3.Connection, reservation: Reservation) -> None:
 
 def next_auto_payment(conn: sqlite3.Connection) -> tuple[int, float] | None:
     """(id, time) of the next simulated payment of an unpaid reservation."""
-    row = conn.execute(
+    return _next_due(
+        conn,
         "SELECT id, auto_pay_at FROM reservations WHERE paid_at IS NULL AND auto_pay_at IS NOT NULL"
-        " ORDER BY auto_pay_at, id LIMIT 1"
-    ).fetchone()
-    return None if row is None else (int(row["id"]), float(row["auto_pay_at"]))
+        " ORDER BY auto_pay_at, id LIMIT 1",
+        "auto_pay_at",
+    )
 
 
 def clear_auto_pay(conn: sqlite3.Connection, reservation_id: int) -> None:
@@ -189,7 +197,8 @@ def save_payment_outcome(conn: sqlite3.Connection, payment: Payment) -> None:
 
 def next_payment_to_credit(conn: sqlite3.Connection) -> tuple[int, float] | None:
     """(id, time) of the next received payment the escrow watcher has not looked at yet."""
-    row = conn.execute(
-        "SELECT id, credit_at FROM payments WHERE outcome IS NULL ORDER BY credit_at, id LIMIT 1"
-    ).fetchone()
-    return None if row is None else (int(row["id"]), float(row["credit_at"]))
+    return _next_due(
+        conn,
+        "SELECT id, credit_at FROM payments WHERE outcome IS NULL ORDER BY credit_at, id LIMIT 1",
+        "credit_at",
+    )
