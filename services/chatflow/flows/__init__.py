@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from services.chatflow.flow import Flow
-from services.chatflow.flows import flist, kubernetes, minio, monitoring, network, pools, ubuntu
+from services.chatflow.flows import flist, gitea, kubernetes, minio, monitoring, network, pools, ubuntu
 
 FLOWS: dict[str, Flow] = {
     flow.type: flow
-    for flow in (pools.FLOW, network.FLOW, ubuntu.FLOW, flist.FLOW, kubernetes.FLOW, minio.FLOW, monitoring.FLOW)
+    for flow in (
+        pools.FLOW,
+        network.FLOW,
+        ubuntu.FLOW,
+        flist.FLOW,
+        kubernetes.FLOW,
+        minio.FLOW,
+        monitoring.FLOW,
+        gitea.FLOW,
+    )
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.deployer.solutions import flist, kubernetes, minio, monitoring, network, network_access, ubuntu
+from services.deployer.solutions import flist, gitea, kubernetes, minio, monitoring, network, network_access, ubuntu
 from services.deployer.solutions.base import Planner
 
 PLANNERS: dict[str, Planner] = {
@@ -15,5 +15,6 @@ PLANNERS: dict[str, Planner] = {
         kubernetes.PLANNER,
         minio.PLANNER,
         monitoring.PLANNER,
+        gitea.PLANNER,
     )
 }
