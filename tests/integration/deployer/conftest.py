@@ -240,10 +240,12 @@ class DeployerWorld:
 def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[DeployerWorld]:
     """A fresh emulator, a pools worker and two deployer workers on ``redis_url``, empty deployer/pools tables."""
     (tmp / "logs").mkdir(exist_ok=True)
-    grid_port = free_port()
+    grid_port, dns_port = free_port(), free_port()
     grid = f"http://127.0.0.1:{grid_port}"
+    # The emulator's DNS and CT log stand in for the public resolver and crt.sh (SOLUTIONS §1.9).
     defaults = {"HTTP_READ_TIMEOUT": "5", "WORKER_CONCURRENCY": "4", "WORKLOAD_DEADLINE": "20",
-                "DEPLOY_POLL_INTERVAL": "0.3", "QUERY_TIMEOUT": "10"}  # fmt: skip
+                "DEPLOY_POLL_INTERVAL": "0.3", "QUERY_TIMEOUT": "10", "DNS_RESOLVER": f"127.0.0.1:{dns_port}",
+                "CT_LOG_URL": f"{grid}/_emulator/ct"}  # fmt: skip
     env = base_env(tmp, EXPLORER_URL=f"{grid}/api/v1", REDIS_URL=redis_url, AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
                    **{**defaults, **overrides})  # fmt: skip
     migrate(TEST_DATABASE_URL, ("pools", "deployer", "chatflow"))
@@ -259,7 +261,7 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
     celery = make_celery(settings)
     try:
         args = ["--port", str(grid_port), "--state", str(tmp / "grid.sqlite3"), "--deploy-latency", "0.2",
-                "--nodes", "40", "--delete-latency", "0.2"]  # fmt: skip
+                "--nodes", "40", "--delete-latency", "0.2", "--dns-port", str(dns_port)]  # fmt: skip
         proc = processes.start("grid", [PYTHON, "-m", "emulators.grid", *args], {})
         wait_http(f"{grid}/_emulator/healthz", proc=proc)
         processes.start("pools-worker", [PYTHON, "-m", "deploy.role", "pools-worker"], env)
