@@ -77,8 +77,12 @@ def test_gitea_deploys_on_a_gateway_of_the_gateway_pool_resolves_and_is_gone_aft
     assert sol["status"] == "deployed", world.events(sid)
     fqdn = "gitea1-git.gw2.grid.example"
     rows = world.workloads(sid)
-    assert [(w["key"], w["kind"]) for w in rows] == [("subdomain", "subdomain"), ("container", "container"),
-                                                     ("reverse_proxy", "reverse_proxy"), ("tcprouter", "container")]
+    assert [(w["key"], w["kind"]) for w in rows] == [
+        ("subdomain", "subdomain"),
+        ("container", "container"),
+        ("reverse_proxy", "reverse_proxy"),
+        ("tcprouter", "container"),
+    ]
     gateway_ids = {g["node_id"] for g in requests.get(f"{world.grid}/api/v1/gateways", timeout=10).json()}
     for w in rows:
         on_gateway = Kind(w["kind"]).on_gateway
@@ -92,7 +96,7 @@ def test_gitea_deploys_on_a_gateway_of_the_gateway_pool_resolves_and_is_gone_aft
     status, answers = dig(world, fqdn)
     assert status == "NOERROR" and answers == rows[0]["body"]["ips"] and answers  # the gateway's address
 
-    listed = world.client().get("/api/solutions?type=gitea", headers=world.headers(owner)).get_json()
+    listed = world.client().get("/api/solutions?type=gitea", headers=world.headers(owner)).get_json()["solutions"]
     (entry,) = listed
     assert entry["Domain"] == fqdn and entry["Network"] == "net" and entry["Pool"] == grid_pool(app_pool)
     shown = world.client().get(f"/api/solutions/{sid}", headers=world.headers(owner)).get_data(as_text=True)
@@ -157,8 +161,10 @@ def test_a_parent_whose_lets_encrypt_budget_is_used_up_is_skipped(world: Deploye
     assert "weekly" in ready.skipped["gw1.grid.example"]
     requests.delete(f"{world.grid}/_emulator/ct", json={"domain": "gw1.grid.example"}, timeout=10)
     requests.post(f"{world.grid}/_emulator/ct", json={"domain": "gw1.grid.example", "count": 49}, timeout=10)
-    assert {parent for parent, _ in prepared(dep, world, owner, pools).candidates} == {"gw1.grid.example",
-                                                                                      "gw2.grid.example"}
+    assert {parent for parent, _ in prepared(dep, world, owner, pools).candidates} == {
+        "gw1.grid.example",
+        "gw2.grid.example",
+    }
 
 
 class _FailingFor(BaseHTTPRequestHandler):

@@ -133,7 +133,8 @@ def test_workload_fields_fit_the_wire_types(type_: str) -> None:
                 assert volume.node_id == placed.node_id  # a volume is mounted on its own node only
             assert isinstance(fields["interactive"], bool) and isinstance(fields["entrypoint"], str)
         elif plan.kind.on_gateway:
-            assert all(isinstance(v, str) for k, v in fields.items() if k != "ips" and not isinstance(v, SealedTemplate))
+            plain = {k: v for k, v in fields.items() if k != "ips" and not isinstance(v, SealedTemplate)}
+            assert all(isinstance(v, str) for v in plain.values())
         elif plan.kind is Kind.KUBERNETES:
             assert (fields["network_id"], fields["ipaddress"]) == (NETWORK, placed.ip)
             assert all(isinstance(k, str) for k in fields["ssh_keys"])
