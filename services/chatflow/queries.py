@@ -128,6 +128,15 @@ class Queries:
         query = contracts.FreeIpsQuery(owner=owner, network=network, node_id=node_id)
         return contracts.FreeIps.model_validate(self.ask(contracts.DEPLOYER_FREE_IPS, query, "the deployer")).ips
 
+    def expose_targets(self, owner: str, type: str) -> list[contracts.ExposeTarget]:
+        query = contracts.TargetsQuery(owner=owner, type=type)  # type: ignore[arg-type]
+        answer = self.ask(contracts.DEPLOYER_EXPOSE_TARGETS, query, "the deployer")
+        return contracts.ExposeTargets.model_validate(answer).targets
+
+    def delegated_domains(self, owner: str) -> list[contracts.DelegatedDomain]:
+        answer = self.ask(contracts.DEPLOYER_DELEGATED_DOMAINS, contracts.OwnerQuery(owner=owner), "the deployer")
+        return contracts.DelegatedDomains.model_validate(answer).domains
+
     def submit(self, payload: contracts.SubmitSolution) -> contracts.SubmitResult:
         answer = self.ask(contracts.DEPLOYER_SUBMIT, payload, "the deployer")
         return contracts.SubmitResult.model_validate(answer)

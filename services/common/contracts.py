@@ -209,6 +209,8 @@ DEPLOYER_NODE_CHOICES = "deployer.node_choices"
 DEPLOYER_FREE_IPS = "deployer.free_ips"
 DEPLOYER_LIST_GATEWAYS = "deployer.list_gateways"
 DEPLOYER_DOMAIN_FREE = "deployer.domain_free"
+DEPLOYER_DELEGATED_DOMAINS = "deployer.delegated_domains"
+DEPLOYER_EXPOSE_TARGETS = "deployer.expose_targets"
 POOLS_LIST_POOLS = "pools.list_pools"
 POOLS_LIST_FARMS = "pools.list_farms"
 POOLS_BUY = "pools.buy_capacity"
@@ -296,6 +298,45 @@ class FreeIps(Payload):
     """Free IPs of the node's /24 in the network; empty when the node is not in the network yet."""
 
     ips: list[str]
+
+
+class DelegatedDomain(BaseModel):
+    """A domain the owner delegated to a gateway (SOLUTIONS §3.10), and the owner's pool that contains it."""
+
+    domain: str
+    gateway_id: str
+    pool_id: int
+
+
+class DelegatedDomains(Payload):
+    """Answer of ``deployer.delegated_domains``: the owner's deployed delegations."""
+
+    domains: list[DelegatedDomain]
+
+
+EXPOSABLE_TYPES = ("minio", "kubernetes", "ubuntu", "flist", "gitea")
+
+
+class TargetsQuery(OwnerQuery):
+    type: Literal["minio", "kubernetes", "ubuntu", "flist", "gitea"]
+
+
+class ExposeTarget(BaseModel):
+    """A deployed solution Solution Expose can publish (SOLUTIONS §3.9): the address and network the tunnel client
+    forwards to, and the pool it runs in (the Kubernetes master's, MinIO's primary's, else the container's)."""
+
+    solution_id: str
+    name: str
+    ip: str
+    network: str
+    grid_pool_id: int
+    pool_id: int
+
+
+class ExposeTargets(Payload):
+    """Answer of ``deployer.expose_targets``."""
+
+    targets: list[ExposeTarget]
 
 
 class PoolSummary(BaseModel):

@@ -330,12 +330,20 @@ def views(sol: dict[str, Any], rows: list[dict[str, Any]]) -> list[WorkloadView]
 
 
 def _finish(p: Pass, planner: Any, spec: Any) -> str:
-    outputs = planner.outputs(spec, views(p.sol, p.rows))
+    workloads = views(p.sol, p.rows)
+    outputs = planner.outputs(spec, workloads)
+    values: dict[str, Any] = {}
+    tunnel_file = getattr(planner, "wireguard_config", None)  # a planner whose result is a WireGuard file (4to6)
+    if tunnel_file is not None:
+        secrets = p.dep.identity.decrypt_secrets(p.sol["secrets"]) if p.sol["secrets"] else {}
+        config, workload_id = tunnel_file(spec, workloads, secrets)
+        values["secret_outputs"] = p.dep.identity.encrypt_secrets({"wireguard": config})
+        outputs["WireGuard config"] = wireguard.instructions(f"wg-{workload_id}.conf")
     with p.dep.db.transaction() as cur:
         if p.sol["secret_outputs"]:  # the file the owner downloads once (a POST), and what to do with it
             outputs["WireGuard config"] = wireguard.instructions(wireguard.file_name(cur, p.sol))
         if not store.set_status(cur, p.id, states.DEPLOYED, expected=states.DEPLOYING, outputs=outputs,
-                                finished_at=datetime.now(UTC)):  # fmt: skip
+                                finished_at=datetime.now(UTC), **values):  # fmt: skip
             raise Moved(p.id)
         store.add_event(cur, p.id, "deployed")
     p.sol["status"] = states.DEPLOYED

@@ -13,7 +13,7 @@ from services.common import contracts
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
-from services.deployer import lifecycle, network_store, networks, pool_capacity, states, store, teardown
+from services.deployer import exposure, lifecycle, network_store, networks, pool_capacity, states, store, teardown
 from services.deployer.grid.node_finder import NodeQuery, fitting_nodes
 from services.deployer.solutions import PLANNERS
 
@@ -46,15 +46,15 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
     if planner is None:
         return _refusal("type", f"unknown solution type {payload.type!r}"), False
     try:
-        spec = planner.spec_model.model_validate(payload.spec)
+        secrets = identity.decrypt_secrets(payload.secrets) if payload.secrets else {}
+    except IdentityError:
+        return _refusal("secrets", "the secrets are not encrypted to this marketplace"), False
+    try:
+        spec = planner.spec_model.model_validate(planner.spec_model.complete(dict(payload.spec), secrets))
     except ValidationError as exc:
         errors = [contracts.SubmitError(field=".".join(str(p) for p in e["loc"]) or "spec", description=e["msg"])
                   for e in exc.errors()]  # fmt: skip
         return contracts.SubmitResult(ok=False, errors=errors), False
-    try:
-        secrets = identity.decrypt_secrets(payload.secrets) if payload.secrets else {}
-    except IdentityError:
-        return _refusal("secrets", "the secrets are not encrypted to this marketplace"), False
     missing = [name for name in spec.secret_names if not isinstance(secrets.get(name), str) or not secrets[name]]
     if missing:
         return _refusal(missing[0], f"the secret {missing[0]!r} is required"), False
@@ -63,6 +63,8 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
     sealed = identity.encrypt_secrets(secrets) if secrets else None
     try:
         with db.transaction() as cur:
+            if (problem := exposure.submit_problem(cur, payload.owner, payload.type, spec)) is not None:
+                return contracts.SubmitResult(ok=False, errors=[problem]), False
             row, created = store.insert_solution(
                 cur, key=payload.idempotency_key, owner=payload.owner, type=payload.type, name=spec.name,
                 spec=spec.model_dump(mode="json"), secrets=sealed, deadline_seconds=settings_deadline,
@@ -147,7 +149,8 @@ def cancel(db: Database, owner: str, solution_id: str) -> tuple[dict[str, Any], 
 
     Raises:
         NotFound: not a solution of ``owner``.
-        Conflict: a network that other live solutions still use.
+        Conflict: a network that other live solutions still use, or a delegated domain live exposed solutions
+            stand on.
     """
     with db.transaction() as cur:
         sol = store.solution(cur, solution_id, owner=owner, lock=True)
@@ -163,6 +166,8 @@ def cancel(db: Database, owner: str, solution_id: str) -> tuple[dict[str, Any], 
             if users:
                 names = ", ".join(f"{u['type']} {u['name']}" for u in users)
                 raise Conflict(f"the network is still used by: {names}; delete those first")
+        if (conflict := exposure.cancel_conflict(cur, sol)) is not None:  # under the row lock taken above
+            raise Conflict(conflict)
         # The row is locked (FOR UPDATE above): the compare-and-set cannot miss; a teardown has its own deadline.
         if not store.set_status(
             cur,
@@ -207,6 +212,16 @@ def node_choices(db: Database, over_provisioning: bool, query: contracts.NodeCho
     with db.transaction() as cur:
         nodes = fitting_nodes(cur, node_query, 500, over_provisioning=over_provisioning)
     return [node.node_id for node in nodes]
+
+
+def expose_targets(db: Database, owner: str, type: str) -> list[contracts.ExposeTarget]:
+    with db.transaction() as cur:
+        return exposure.targets(cur, owner, type)
+
+
+def delegated_domains(db: Database, owner: str) -> list[contracts.DelegatedDomain]:
+    with db.transaction() as cur:
+        return exposure.delegated_domains(cur, owner)
 
 
 def free_ips(db: Database, owner: str, network: str, node_id: str) -> list[str]:

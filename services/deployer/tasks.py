@@ -99,3 +99,11 @@ def register(app: Celery, settings: Settings) -> None:
     def domain_free(payload: contracts.DomainQuery) -> contracts.Answer:
         free, reason = gateways.name_free(dep, payload.domain)
         return contracts.Answer(ok=free, reason=reason)
+
+    @define_task(app, contracts.DEPLOYER_EXPOSE_TARGETS, contracts.TargetsQuery, time_limit=15)
+    def expose_targets(payload: contracts.TargetsQuery) -> contracts.ExposeTargets:
+        return contracts.ExposeTargets(targets=service.expose_targets(db, payload.owner, payload.type))
+
+    @define_task(app, contracts.DEPLOYER_DELEGATED_DOMAINS, contracts.OwnerQuery, time_limit=15)
+    def delegated_domains(payload: contracts.OwnerQuery) -> contracts.DelegatedDomains:
+        return contracts.DelegatedDomains(domains=service.delegated_domains(db, payload.owner))

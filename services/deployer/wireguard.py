@@ -1,4 +1,5 @@
-"""The laptop's WireGuard config of a network or access point (SOLUTIONS §3.2): handed out once, never kept.
+"""The laptop's WireGuard config of a network or access point (SOLUTIONS §3.2), or the tunnel file of a 4to6
+gateway (§3.11): handed out once, never kept.
 
 The config holds the laptop's private key. Planning stores it encrypted to ourselves (``secret_outputs``) until
 the owner downloads it with a POST (a state-changing request: the same-origin check of ``services.common.web``
@@ -6,7 +7,8 @@ applies, and a GET never erases anything). :func:`take` reads it under the row l
 body, then erases it in the same transaction, which commits only once the body exists: a failure while building
 (an undecryptable value, a bug) erases nothing and the owner can try again. A solution that fails, is rolled
 back, is being cancelled or is cancelled never keeps it: a trigger (migration 0006) empties it on every such
-status write, whichever code path makes it.
+status write, whichever code path makes it. A 4to6 gateway's file exists once the gateway answered (it is built
+from the workload's result), so it is written with the move to ``deployed``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from services.deployer.grid.kinds import Kind
 
 # The solution types that hand the user a laptop's WireGuard access (a new network, or another access point).
 ACCESS_TYPES = ("network", "network_access")
+TUNNEL_TYPE = "4to6gw"  # its file is written when the gateway answered (``lifecycle._finish``)
 _ENDED = {"failed": "failed", "rolled_back": "was rolled back", "cancelling": "is being deleted",
           "cancelled": "was deleted"}  # fmt: skip
 
@@ -47,8 +50,13 @@ def file_name(cur: Any, sol: dict[str, Any]) -> str:
     """``wg-<first NR id>.conf``: the grid id of the first network-resource version on the node the laptop enters
     through that was recorded for this solution (a new network's first NR; an access point's first NR carrying it).
 
-    Falls back to the solution id's first 8 characters while no such version has a grid id yet.
+    Falls back to the solution id's first 8 characters while no such version has a grid id yet. A 4to6 gateway's
+    file is named after its gateway4to6 workload.
     """
+    if sol["type"] == TUNNEL_TYPE:
+        tunnel = next((w for w in store.workloads_of(cur, str(sol["id"])) if w["kind"] == Kind.GATEWAY4TO6.value
+                       and w["grid_id"] is not None), None)  # fmt: skip
+        return f"wg-{tunnel['grid_id'] if tunnel is not None else str(sol['id'])[:8]}.conf"
     via = (sol["placed"] or {}).get("access", {}).get("node_id")
     network_id = sol["network_id"]
     owners = {str(sol["id"])}
@@ -82,16 +90,18 @@ def take(db: Database, identity: Identity, owner: str, solution_id: str) -> Down
     with db.transaction() as cur:
         # Locked: two concurrent downloads cannot both read it; the second waits and finds it erased.
         sol = store.solution(cur, solution_id, owner=owner, lock=True)
-        if sol is None or sol["type"] not in ACCESS_TYPES:
+        if sol is None or sol["type"] not in (*ACCESS_TYPES, TUNNEL_TYPE):
             raise NoConfig(solution_id)
         if sol["secret_outputs"] is None:
             status = sol["status"]
             if status in ("submitted", "planning"):
                 raise NotReady("the WireGuard config is not ready yet: the network is still being planned")
+            if status == "deploying" and sol["type"] == TUNNEL_TYPE:
+                raise NotReady("the WireGuard config is not ready yet: the gateway has not answered")
             if status in _ENDED:
                 raise Gone(f"the WireGuard config is gone: the deployment {_ENDED[status]}")
             raise Gone("the WireGuard config was already downloaded: it is handed out once, and the marketplace "
-                       "does not keep your laptop's private key")  # fmt: skip
+                       "does not keep its private key")  # fmt: skip
         download = Download(file_name(cur, sol), str(identity.decrypt_secrets(sol["secret_outputs"])["wireguard"]))
         # Erased last, in this transaction: it commits after the body above exists, or not at all.
         store.take_secret_outputs(cur, solution_id, owner)

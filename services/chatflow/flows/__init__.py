@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 from services.chatflow.flow import Flow
-from services.chatflow.flows import flist, gitea, kubernetes, minio, monitoring, network, pools, ubuntu
+from services.chatflow.flows import (
+    delegated_domain,
+    exposed,
+    flist,
+    gateway4to6,
+    kubernetes,
+    minio,
+    monitoring,
+    network,
+    pools,
+    ubuntu,
+)
 
 FLOWS: dict[str, Flow] = {
     flow.type: flow
@@ -15,6 +26,8 @@ FLOWS: dict[str, Flow] = {
         kubernetes.FLOW,
         minio.FLOW,
         monitoring.FLOW,
-        gitea.FLOW,
+        exposed.FLOW,
+        delegated_domain.FLOW,
+        gateway4to6.FLOW,
     )
 }

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from services.deployer.solutions import flist, gitea, kubernetes, minio, monitoring, network, network_access, ubuntu
+from services.deployer.solutions import (
+    delegated_domain,
+    exposed,
+    flist,
+    gateway4to6,
+    kubernetes,
+    minio,
+    monitoring,
+    network,
+    network_access,
+    ubuntu,
+)
 from services.deployer.solutions.base import Planner
 
 PLANNERS: dict[str, Planner] = {
@@ -15,6 +26,8 @@ PLANNERS: dict[str, Planner] = {
         kubernetes.PLANNER,
         minio.PLANNER,
         monitoring.PLANNER,
-        gitea.PLANNER,
+        exposed.PLANNER,
+        delegated_domain.PLANNER,
+        gateway4to6.PLANNER,
     )
 }

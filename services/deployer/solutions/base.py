@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, Protocol
+from typing import Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,6 +44,12 @@ class Spec(BaseModel):
     generated_secrets: ClassVar[tuple[str, ...]] = ()
 
     name: str = Field(pattern=NAME_PATTERN)
+
+    @classmethod
+    def complete(cls, spec: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
+        """What the deployer fills in at submit time, before validation (a key pair it makes; ``secrets`` may gain
+        the private half). The default fills in nothing."""
+        return spec
 
 
 @dataclass(frozen=True)
@@ -97,9 +103,6 @@ class GatewayRequest:
     domain: str | None = None
     gateway_id: str | None = None
     suffix: bool = True
-    # Prefix ``label`` with the owner (planners do not know it): "advanced" → ``<owner without .3bot>-<label>``
-    # (Gitea, Gollum), "app" → ``<owner, dots removed>-<label>`` (apps, SOLUTIONS §1.9).
-    owner_prefix: Literal["", "advanced", "app"] = ""
 
 
 @dataclass(frozen=True)

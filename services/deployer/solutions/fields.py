@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
+from services.common import grid_rules
 from services.common.capacity import Resources
 
 MiB_PER_GiB = 1024
@@ -27,11 +29,29 @@ def _ipv4(value: str) -> str:
         raise ValueError("not an IPv4 address") from None
 
 
+def _valid(problem: Callable[[str], str | None], normal: Callable[[str], str]) -> Callable[[str], str]:
+    """A pydantic validator from one of the shared rules: the normal form of the value, or its problem."""
+
+    def check(value: str) -> str:
+        value = normal(value)
+        if (reason := problem(value)) is not None:
+            raise ValueError(reason)
+        return value
+
+    return check
+
+
 SshKey = Annotated[str, Field(max_length=8192), AfterValidator(_ssh_key)]
 IPv4 = Annotated[str, Field(max_length=15), AfterValidator(_ipv4)]
 PoolId = Annotated[StrictInt, Field(gt=0, le=2**53)]
 NodeId = Annotated[str, Field(min_length=32, max_length=64, pattern=r"^[1-9A-HJ-NP-Za-km-z]+$")]
 NetworkName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,30}$")]
+_name = grid_rules.normal_name
+Domain = Annotated[str, Field(max_length=512), AfterValidator(_valid(grid_rules.domain_problem, _name))]
+Label = Annotated[str, Field(max_length=128), AfterValidator(_valid(grid_rules.label_problem, _name))]
+WireguardKey = Annotated[
+    str, Field(max_length=128), AfterValidator(_valid(grid_rules.wireguard_key_problem, str.strip))
+]
 
 
 class Frozen(BaseModel):
@@ -74,3 +94,11 @@ class Where(Frozen):
     pool_id: PoolId
     node_id: NodeId | None = None
     ip: IPv4 | None = None
+
+
+class GatewayChoice(Frozen):
+    """A gateway (its node id) and the user's pool that contains it: that pool pays for the gateway workloads
+    (SOLUTIONS §1.9), never the pool of the solution behind it."""
+
+    node_id: NodeId
+    pool_id: PoolId

@@ -1,0 +1,42 @@
+"""SQL of Solution Expose and Domain Delegation (SOLUTIONS §3.9, §3.10): the user's delegated domains and the
+exposed solutions that stand on them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.deployer.store import LIVE_SOLUTION
+
+# A delegation counts while it may still be (or become) served; an exposure while it holds workloads on the grid.
+_HOLDING = [*LIVE_SOLUTION, "failed", "cancelling"]
+
+
+_DELEGATIONS = """
+    SELECT id, name, spec FROM deployer.solutions
+    WHERE owner = %(owner)s AND type = 'delegated_domain' AND status = 'deployed'
+      AND (%(domain)s::text IS NULL OR name = %(domain)s)
+    ORDER BY created_at
+"""
+_DELEGATIONS_LOCKED = _DELEGATIONS + " FOR SHARE"
+
+
+def delegations(cur: Any, owner: str, domain: str | None = None, *, share_lock: bool = False) -> list[dict[str, Any]]:
+    """The owner's deployed domain delegations (of ``domain`` when given), oldest first. ``share_lock`` holds
+    them until the transaction ends: a cancel (which locks the row for update) waits, and then sees what this
+    transaction stood on them."""
+    cur.execute(_DELEGATIONS_LOCKED if share_lock else _DELEGATIONS, {"owner": owner, "domain": domain})
+    return [dict(r) for r in cur.fetchall()]
+
+
+def exposed_under(cur: Any, owner: str, domain: str) -> list[dict[str, Any]]:
+    """The owner's exposed solutions (not yet cancelled) whose name is under the delegated ``domain``."""
+    cur.execute(
+        """
+        SELECT id, name FROM deployer.solutions
+        WHERE owner = %(owner)s AND type = 'exposed' AND status = ANY(%(holding)s)
+          AND spec->>'domain_type' = 'delegated' AND spec->>'parent' = %(domain)s
+        ORDER BY name
+        """,
+        {"owner": owner, "domain": domain, "holding": _HOLDING},
+    )
+    return [dict(r) for r in cur.fetchall()]
