@@ -65,6 +65,7 @@ def banner(env: dict[str, str]) -> str:
         f"\n  Marketplace is starting at  {url}\n"
         f"  Sign in through the bundled 3Bot Connect emulator as one of:\n{users}\n"
         f"  Grid explorer emulator: {env['EXPLORER_URL']}\n"
+        f"  Gateway DNS: {env.get('DNS_RESOLVER', '(off)')}   CT log: {env.get('CT_LOG_URL', 'https://crt.sh')}\n"
         f"  PostgreSQL: {hide_password(env['DATABASE_URL'])}   Redis: {env['REDIS_URL']}\n"
         f"  Ctrl-C stops every process.\n"
     )

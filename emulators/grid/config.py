@@ -72,6 +72,10 @@ OFFICIAL_FLISTS = (
     "https://hub.grid.tf/tf-official-apps/prometheus:latest.flist",
     "https://hub.grid.tf/tf-official-apps/tcprouter:latest.flist",
     "https://hub.grid.tf/tf-official-apps/grafana-grafana-latest.flist",
+    # The marketplace's default community images (its FLIST_GITEA, FLIST_GOLLUM, FLIST_TLS_PROXY settings).
+    "https://hub.grid.tf/threefolddev/threefolddev-gitea_all_in_one-latest.flist",
+    "https://hub.grid.tf/threefolddev/threefolddev-gollum-latest.flist",
+    "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist",
 )
 MAX_FLISTS = 10_000
 # Other customers never take more than this share of a node: every node keeps room for the marketplace.

@@ -14,7 +14,7 @@ never take one name.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import structlog
@@ -24,6 +24,7 @@ from services.common.grid_rules import node_is_up
 from services.deployer import domain_store, domains, pool_capacity
 from services.deployer.context import Deployer, PlanningFailed, Transient
 from services.deployer.solutions.base import GatewayRequest, Placed, PlacedGateway
+from services.deployer.solutions.gateway import advanced_label, app_label
 
 log = structlog.get_logger(__name__)
 
@@ -130,13 +131,22 @@ def _parent_of(domain: str, gateways: list[Gateway]) -> tuple[str, Gateway] | No
     return None
 
 
-def prepare(dep: Deployer, solution_id: str, request: GatewayRequest) -> Prepared:
+def owner_label(request: GatewayRequest, owner: str) -> GatewayRequest:
+    """The request with its label prefixed by the owner as it asks (``owner_prefix``)."""
+    if request.label is None or not request.owner_prefix:
+        return request
+    made = advanced_label if request.owner_prefix == "advanced" else app_label
+    return replace(request, label=made(owner, request.label), owner_prefix="")
+
+
+def prepare(dep: Deployer, solution_id: str, request: GatewayRequest, owner: str = "") -> Prepared:
     """Read what choosing a name for ``request`` needs (before the planning transaction).
 
     Raises:
         PlanningFailed: no usable gateway (or not the chosen one / none managing the chosen parent).
         Transient: the explorer or the DNS resolver cannot be read now.
     """
+    request = owner_label(request, owner)
     with dep.db.transaction() as cur:
         grid_ids = pool_capacity.verified(cur, solution_id)
     gateways = discover(dep.grid.explorer, grid_ids, request.pool_ids)

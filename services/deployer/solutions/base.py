@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,6 +103,9 @@ class GatewayRequest:
     domain: str | None = None
     gateway_id: str | None = None
     suffix: bool = True
+    # Prefix ``label`` with the owner (planners do not know it): "advanced" → ``<owner without .3bot>-<label>``
+    # (Gitea, Gollum), "app" → ``<owner, dots removed>-<label>`` (apps, SOLUTIONS §1.9).
+    owner_prefix: Literal["", "advanced", "app"] = ""
 
 
 @dataclass(frozen=True)

@@ -242,7 +242,7 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
     (tmp / "logs").mkdir(exist_ok=True)
     grid_port, dns_port = free_port(), free_port()
     grid = f"http://127.0.0.1:{grid_port}"
-    # The gateways' DNS and CT log are the emulator's (SOLUTIONS §1.9): what a test deploys is what they answer.
+    # The emulator's DNS and CT log stand in for the public resolver and crt.sh (SOLUTIONS §1.9).
     defaults = {"HTTP_READ_TIMEOUT": "5", "WORKER_CONCURRENCY": "4", "WORKLOAD_DEADLINE": "20",
                 "DEPLOY_POLL_INTERVAL": "0.3", "QUERY_TIMEOUT": "10", "DNS_RESOLVER": f"127.0.0.1:{dns_port}",
                 "CT_LOG_URL": f"{grid}/_emulator/ct"}  # fmt: skip

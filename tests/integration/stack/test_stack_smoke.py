@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+import dns.resolver
 import pytest
 import requests
 from celery import Celery
@@ -50,7 +51,7 @@ def _stack_env(tmp_path: Path, **overrides: str) -> tuple[dict[str, int], dict[s
         name: free_port()
         for name in (
             "PROXY_PORT", "AUTH_PORT", "CHATFLOW_PORT", "DEPLOYER_PORT", "POOLS_PORT", "BACKUP_PORT",
-            "GRID_EMULATOR_PORT", "CONNECT_EMULATOR_PORT",
+            "GRID_EMULATOR_PORT", "GRID_EMULATOR_DNS_PORT", "CONNECT_EMULATOR_PORT",
         )
     }  # fmt: skip
     stack_id = uuid.uuid4().hex
@@ -61,6 +62,8 @@ def _stack_env(tmp_path: Path, **overrides: str) -> tuple[dict[str, int], dict[s
         MARKETPLACE_DOMAIN=f"localhost:{ports['PROXY_PORT']}",
         REDIS_URL=redis_db_url(5),
         EXPLORER_URL=f"http://127.0.0.1:{ports['GRID_EMULATOR_PORT']}/api/v1",
+        DNS_RESOLVER=f"127.0.0.1:{ports['GRID_EMULATOR_DNS_PORT']}",
+        CT_LOG_URL=f"http://127.0.0.1:{ports['GRID_EMULATOR_PORT']}/_emulator/ct",
         THREEBOT_LOGIN_URL=f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}",
         OPENKYC_URL=f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}",
         LOCAL_DIR=str(local),
@@ -131,6 +134,13 @@ def test_whole_stack_starts_answers_and_stops_cleanly(
         assert users and users[0]["pubkey"] == identity.verify_key_hex
         # The login emulator is up behind THREEBOT_LOGIN_URL.
         assert requests.get(f"{env['THREEBOT_LOGIN_URL']}/api/users/alice.3bot", timeout=5).status_code == 200
+        # The grid emulator's gateway DNS and CT log answer at DNS_RESOLVER and CT_LOG_URL.
+        resolver = dns.resolver.Resolver(configure=False)
+        resolver.nameservers, resolver.port = ["127.0.0.1"], ports["GRID_EMULATOR_DNS_PORT"]
+        resolver.lifetime = 5.0
+        assert [r.address for r in resolver.resolve("ns1.gw1.grid.example", "A")] == ["185.69.250.2"]
+        ct = requests.get(env["CT_LOG_URL"], params={"q": "gw1.grid.example", "output": "json"}, timeout=5)
+        assert ct.status_code == 200 and ct.json() == []
     finally:
         # Ctrl-C in a terminal signals the whole foreground process group.
         os.killpg(proc.pid, signal.SIGINT)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dns.exception
+import dns.resolver
 import pytest
 from grid_emulator_client import REPO_ROOT, TEST_LATENCY, EmulatorProcess, Grid, free_port
 from grid_emulator_signing import Identity
@@ -175,3 +177,20 @@ def test_the_gateway_checks_delegations_and_subdomains_under_them(grid: Grid, al
     # Only the customer who delegated the domain may put subdomains under it.
     assert "not a subdomain" in result(bob, 7, domain="www.alice-example.org", ips=[])["message"]
     assert result(alice, 7, domain="www.alice-example.org", ips=[])["state"] == 1
+
+
+def test_dnspython_sees_the_same_answers_as_the_deployer_would(world: World) -> None:
+    """The deployer's client (services/deployer/domains.py uses dnspython with DNS_RESOLVER as its only server)."""
+    w = world
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers, resolver.port = ["127.0.0.1"], w.dig.port
+    resolver.timeout = resolver.lifetime = 1.0
+    fqdn = "alice3bot-wiki." + w.gateway["managed_domains"][0]
+    with pytest.raises(dns.resolver.NXDOMAIN):
+        resolver.resolve(fqdn, "A")
+    _gateway_workload(w, 7, domain=fqdn, ips=["198.51.100.20"])
+    assert [r.address for r in resolver.resolve(fqdn, "A")] == ["198.51.100.20"]
+    assert [r.address for r in resolver.resolve(fqdn, "A", tcp=True)] == ["198.51.100.20"]
+    w.grid.admin("POST", "/config", {"dns_outage": True})
+    with pytest.raises(dns.exception.Timeout):
+        resolver.resolve(fqdn, "A")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from services.deployer.gateways import owner_label
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import (
     Deployed,
@@ -46,6 +47,7 @@ def context(planner: Planner, spec: Spec, network: str | None = NETWORK,
     pool 900 with ``<label>.gw1.grid.example`` (or its exact domain)."""
     placed: dict[str, Placed] = {}
     for request in gateway_requests(planner, spec):
+        request = owner_label(request, "alice.3bot")
         domain = request.domain or f"{request.label}.{request.parent or 'gw1.grid.example'}"
         info = PlacedGateway(domain, ("185.69.250.2",), ("ns1.gw1.grid.example",), 18000)
         placed[request.role] = Placed(request.role, GATEWAY_ID, GATEWAY_POOL, None, info)
@@ -63,6 +65,8 @@ def result_data(plan: WorkloadPlan, placed: Placed) -> dict[str, Any]:
         return {"id": "c1", "ipv4": placed.ip, "ipv6": ""}
     if plan.kind is Kind.KUBERNETES:
         return {"id": "k1", "ip": placed.ip}
+    if plan.kind.on_gateway:
+        return {}
     return {"volume_id": "v1"}
 
 
@@ -91,6 +95,7 @@ class Run:
                 state=state,
                 fields=p.fields,
                 data=self.deployed[p.key].data,
+                gateway=self.ctx.placed[p.role].gateway,
             )
             for p in self.plans.values()
         ]

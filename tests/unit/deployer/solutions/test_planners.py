@@ -8,7 +8,7 @@ import pytest
 
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions import PLANNERS
-from services.deployer.solutions.base import Placement, Planner, Sealed, SealedTemplate, Spec
+from services.deployer.solutions.base import Placement, Planner, Sealed, SealedTemplate, Spec, gateway_requests
 from tests.unit.deployer.solutions.conftest import NETWORK, SSH_KEY, run, sealed_values
 
 WHERE = {"pool_id": 7}
@@ -42,6 +42,7 @@ SPECS: dict[str, dict[str, Any]] = {
         "grafana": {"where": WHERE},
         "network": "net",
     },
+    "gitea": {"name": "git", "where": WHERE, "network": "net", "ssh_key": SSH_KEY, "gateway_pool_ids": [3, 7]},
 }
 CONTAINER_KEYS = {
     "flist",
@@ -70,9 +71,13 @@ KEYS = {
         "stats_aggregator",
     },
     Kind.CONTAINER: CONTAINER_KEYS,
+    Kind.SUBDOMAIN: {"domain", "ips"},
+    Kind.REVERSE_PROXY: {"domain", "secret"},
+    Kind.DOMAIN_DELEGATE: {"domain"},
+    Kind.GATEWAY4TO6: {"public_key"},
 }
 # Wire fields that carry secrets: they must never be plain values.
-SECRET_FIELDS = {Kind.ZDB: "password", Kind.KUBERNETES: "cluster_secret"}
+SECRET_FIELDS = {Kind.ZDB: "password", Kind.KUBERNETES: "cluster_secret", Kind.REVERSE_PROXY: "secret"}
 
 
 def sample(type_: str) -> tuple[Planner, Spec]:
@@ -89,10 +94,14 @@ def test_every_solution_without_a_gateway_is_registered() -> None:
 def test_placements_have_unique_roles_and_every_workload_runs_on_one(type_: str) -> None:
     planner, spec = sample(type_)
     placements = planner.placements(spec)
-    roles = [p.role for p in placements]
+    roles = [p.role for p in placements] + [r.role for r in gateway_requests(planner, spec)]
     assert len(set(roles)) == len(roles) and all(isinstance(p, Placement) for p in placements)
     plans = run(planner, spec).plans
     assert {p.role for p in plans.values()} <= set(roles)
+    # Gateway kinds run on a gateway placement (paid by the gateway pool), every other kind on a node.
+    result = run(planner, spec)
+    for plan in plans.values():
+        assert (result.ctx.placed[plan.role].gateway is not None) == plan.kind.on_gateway, plan.key
     assert len(plans) == sum(len(stage) for stage in run(planner, spec).stages)
 
 
@@ -123,6 +132,9 @@ def test_workload_fields_fit_the_wire_types(type_: str) -> None:
                 assert result.plans[volume.key].kind is Kind.VOLUME
                 assert volume.node_id == placed.node_id  # a volume is mounted on its own node only
             assert isinstance(fields["interactive"], bool) and isinstance(fields["entrypoint"], str)
+        elif plan.kind.on_gateway:
+            plain = {k: v for k, v in fields.items() if k != "ips" and not isinstance(v, SealedTemplate)}
+            assert all(isinstance(v, str) for v in plain.values())
         elif plan.kind is Kind.KUBERNETES:
             assert (fields["network_id"], fields["ipaddress"]) == (NETWORK, placed.ip)
             assert all(isinstance(k, str) for k in fields["ssh_keys"])
@@ -137,7 +149,7 @@ def test_secrets_are_sealed_and_declared(type_: str) -> None:
     declared = set(spec.secret_names) | set(spec.generated_secrets)
     for plan in run(planner, spec).plans.values():
         if plan.kind in SECRET_FIELDS:
-            assert isinstance(plan.fields[SECRET_FIELDS[plan.kind]], Sealed)
+            assert isinstance(plan.fields[SECRET_FIELDS[plan.kind]], Sealed | SealedTemplate)
         for value in sealed_values(dict(plan.fields)):
             names = {value.secret} if isinstance(value, Sealed) else set(value.secrets)
             assert names <= declared, plan.key
