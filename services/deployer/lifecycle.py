@@ -180,7 +180,7 @@ def _deploy_step(p: Pass, planner: Any, spec: Any) -> str:
         return network_stage.step(p)
     current = p.workloads(stage)
     if not current:
-        ctx = _context(p.sol, p.workloads(), marketplace(p.dep))
+        ctx = _context(p.sol, p.workloads(), planner, spec, marketplace(p.dep))
         plans = planner.build(spec, ctx, stage)
         if plans is None:
             return _finish(p, planner, spec)
@@ -299,15 +299,15 @@ def marketplace(dep: Deployer) -> Marketplace:
     return Marketplace(tid=dep.tid, test_cert=settings.test_cert, flists=flists)
 
 
-def _context(sol: dict[str, Any], rows: list[dict[str, Any]], facts: Marketplace | None = None) -> PlanContext:
+def _context(sol: dict[str, Any], rows: list[dict[str, Any]], planner: Any, spec: Any,
+             facts: Marketplace | None = None) -> PlanContext:  # fmt: skip
     placed = {role: Placed(**value) for role, value in sol["placed"].items()}
     deployed = {
         w["key"]: Deployed(w["key"], int(w["grid_id"]), w["node_id"], w["result"] or {})
         for w in rows
         if w["state"] == "deployed" and w["key"]
     }
-    planner = PLANNERS[sol["type"]]
-    short = planner.network_of(planner.spec_model.model_validate(sol["spec"]))
+    short = planner.network_of(spec)
     network = networks.grid_name(sol["owner"], short) if short else None
     return PlanContext(
         owner=sol["owner"], network=network, placed=placed, deployed=deployed, marketplace=facts or Marketplace()

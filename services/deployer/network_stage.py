@@ -1,4 +1,8 @@
-"""Stage -1 of a deployment: the network resources the solution needs, sent and deployed on every node."""
+"""Stage -1 of a deployment: the network resources the solution needs, sent and deployed on every node.
+
+Which nodes those are is the planner's call (its network hooks, ``solutions/network_use.py``): the nodes with an
+IP in the network for an ordinary solution, every node of a network or an access point.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,11 @@ from typing import Any
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.deployer import network_store, networks, observe, store
 from services.deployer.context import PlanningFailed, Transient
+from services.deployer.network_ops import SolutionNetwork
 from services.deployer.passes import Pass, fail
-from services.deployer.planning import ACCESS_TYPES
+from services.deployer.solutions import PLANNERS
+from services.deployer.solutions.base import Placed
+from services.deployer.solutions.network_use import network_hooks
 
 
 def step(p: Pass) -> str:
@@ -58,8 +65,9 @@ def step(p: Pass) -> str:
 
 
 def needed_nodes(sol: dict[str, Any]) -> set[str]:
-    """The nodes that must be in the network: those with an IP in it (a network or access point: all of its)."""
-    return {p["node_id"] for p in sol["placed"].values() if p["ip"] is not None or sol["type"] in ACCESS_TYPES}
+    """The nodes whose network resource must be deployed before stage 0, as the solution's planner says."""
+    placed = {role: Placed(**value) for role, value in (sol["placed"] or {}).items()}
+    return network_hooks(PLANNERS.get(sol["type"])).network_nodes(placed)
 
 
 def _resend(p: Pass, needed: set[str]) -> None:
@@ -74,7 +82,6 @@ def _resend(p: Pass, needed: set[str]) -> None:
         dead = sorted(n for n in needed if latest.get(n) is None or latest[n]["state"] in ("failed", "deleted"))
         if not dead:
             return  # another deployment re-sent it meanwhile
-        owner_solution = store.solution(cur, str(net["solution_id"])) if net["solution_id"] else None
-        networks.record_rewrite(cur, dep, net, owner_solution or p.sol)
+        SolutionNetwork(dep, p.sol, cur, net).record_rewrite()  # under the network's own solution
         store.add_event(cur, p.id, f"the network resource on node{'s' if len(dead) > 1 else ''} {', '.join(dead)} "
                         "is gone from the grid: sending a new version", level="warning")  # fmt: skip

@@ -24,13 +24,12 @@ from services.deployer.grid.node_finder import (
     node_fits,
     reserve,
 )
+from services.deployer.network_ops import SolutionNetwork
 from services.deployer.solutions.base import Placed, Placement, Planner, Spec, gateway_requests
+from services.deployer.solutions.network_use import network_hooks
 
 log = structlog.get_logger(__name__)
 
-
-# The solution types that hand the user a laptop's WireGuard access (a new network, or another access point).
-ACCESS_TYPES = ("network", "network_access")
 Verdicts = pool_capacity.PoolVerdicts
 
 
@@ -127,7 +126,6 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
         with dep.db.transaction() as cur:
             sol = store.solution(cur, solution_id)
     assert sol is not None
-    owner = sol["owner"]
     placements = planner.placements(spec)
     # Beat keeps the index fresh; this only matters right after a start, before beat's first refresh.
     ensure_fresh(dep.db, dep.grid.explorer, max(3 * dep.settings.node_index_refresh, 600))
@@ -140,17 +138,10 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
             return False
         store.add_event(cur, solution_id, "planning")
         verdicts.lock(cur)  # planners of the same pools take turns from here to the commit
-        net = None
-        if sol["type"] == "network":
-            net = networks.create(cur, owner, sol["name"], sol["spec"].get("ip_range"), solution_id)
-        elif any(p.network for p in placements) or sol["type"] == "network_access":
-            short = planner.network_of(spec)
-            net = network_store.network_by_name(cur, networks.grid_name(owner, short or ""))
-            if net is not None:
-                # Lock before checking: a cancel of the network holds the same lock while it looks for users.
-                network_store.lock_network(cur, net["id"])
-            if net is None or net["owner"] != owner or not _network_live(cur, net):
-                raise PlanningFailed(f"you have no network named {short!r}; create it first")
+        hooks = network_hooks(planner)
+        ops = SolutionNetwork(dep, sol, cur)
+        hooks.open_network(spec, planner.network_of(spec), placements, ops)  # creates or enters it, or none
+        net = ops.net
         placed: dict[str, Placed] = {}
         for ready in prepared:
             gw = placed[ready.request.role] = gateways.place(dep, cur, solution_id, ready)
@@ -166,7 +157,7 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
             if p.group:
                 taken[p.group].append(node_id)
             ip = None
-            if net is not None and (p.network or sol["type"] in ACCESS_TYPES):
+            if net is not None and hooks.joins(p):
                 node = _node(cur, node_id)
                 changed |= networks.attach_node(cur, net, node, grid_pool_id)
                 if p.network:
@@ -174,15 +165,15 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
             placed[p.role] = Placed(p.role, node_id, grid_pool_id, ip)
             store.add_event(cur, solution_id, f"node {node_id} chosen for {p.role} (pool {grid_pool_id})")
         values: dict[str, Any] = {}
-        if sol["type"] in ACCESS_TYPES:
-            assert net is not None
-            values["secret_outputs"] = _add_laptop(dep, cur, net, placed["access"].node_id, sol)
+        access = hooks.grant_access(spec, placed, ops)  # a laptop's WireGuard config, encrypted to ourselves
+        if access is not None:
+            values["secret_outputs"] = access
             changed = True
         if net is not None and changed:
-            owner_solution = store.solution(cur, str(net["solution_id"])) if sol["type"] != "network" else sol
-            networks.record_rewrite(cur, dep, net, owner_solution or sol)
+            ops.record_rewrite()
             store.add_event(cur, solution_id, f"network {net['name'].split('_', 1)[-1]} updated")
-        stage = 0 if net is None or (not changed and _network_ready(cur, net["id"], placed)) else -1
+        ready = net is None or (not changed and _network_ready(cur, net["id"], hooks.network_nodes(placed)))
+        stage = 0 if ready else -1  # -1: the network stage first (the network's resources on the nodes it needs)
         verdicts.hold(cur)  # what this plan put in each pool, counted by the next planners until it deploys
         # Under the row lock taken above: the compare-and-set applies (the table allows submitted/planning →
         # deploying); were it refused, raising rolls every allocation of this transaction back.
@@ -206,20 +197,7 @@ def _node(cur: Any, node_id: str) -> Any:
     return node
 
 
-def _network_ready(cur: Any, network_id: int, placed: dict[str, Placed]) -> bool:
-    """True when every node that gets an IP already runs the network's current resource (no stage -1 needed)."""
-    needed = {p.node_id for p in placed.values() if p.ip is not None}
+def _network_ready(cur: Any, network_id: int, needed: set[str]) -> bool:
+    """True when every node the solution needs in the network already runs its current resource (no stage -1)."""
     latest = {r["node_id"]: r["state"] for r in network_store.latest_resources(cur, network_id)}
     return all(latest.get(node) == "deployed" for node in needed)
-
-
-def _network_live(cur: Any, net: dict[str, Any]) -> bool:
-    owner_solution = store.solution(cur, str(net["solution_id"])) if net["solution_id"] else None
-    return owner_solution is not None and owner_solution["status"] == "deployed"
-
-
-def _add_laptop(dep: Deployer, cur: Any, net: dict[str, Any], via: str, sol: dict[str, Any]) -> str:
-    """The laptop's access: its /24 and key pair; returns the WireGuard config encrypted to ourselves."""
-    peer, private_key = networks.add_access(cur, net, via, str(sol["id"]))
-    config = networks.wireguard_config(cur, net, peer, private_key, bool(sol["spec"].get("ipv6")))
-    return dep.identity.encrypt_secrets({"wireguard": config})

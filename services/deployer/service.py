@@ -15,12 +15,11 @@ from services.common.db import Database
 from services.common.identity import Identity, IdentityError
 from services.deployer import exposure, lifecycle, network_store, networks, pool_capacity, states, store, teardown
 from services.deployer.grid.node_finder import NodeQuery, fitting_nodes
-from services.deployer.solutions import PLANNERS
+from services.deployer.network_ops import SolutionNetwork
+from services.deployer.solutions import LISTED_TYPES, PLANNERS
+from services.deployer.solutions.network_use import network_hooks
 
-# Every type of SOLUTIONS §6.1 (the ones later issues deploy count 0 until then).
-TYPES = ("network", "ubuntu", "kubernetes", "minio", "monitoring", "flist", "gitea", "4to6gw", "delegated_domain",
-         "exposed", "publisher", "peertube", "discourse", "mattermost", "threebot", "cryptpad", "pools", "wiki",
-         "blog", "website", "taiga")  # fmt: skip
+TYPES = LISTED_TYPES  # every type of SOLUTIONS §6.1 (the ones later issues deploy count 0 until then)
 
 
 class NotFound(Exception):
@@ -158,14 +157,10 @@ def cancel(db: Database, owner: str, solution_id: str) -> tuple[dict[str, Any], 
             raise NotFound(solution_id)
         if sol["status"] in ("cancelling", "cancelled"):
             return sol, False
-        if sol["type"] == "network" and sol["network_id"] is not None:
-            # Under the network's lock: a deployment planning into this network right now either committed
-            # (and is listed below) or will find the network gone.
-            network_store.lock_network(cur, sol["network_id"])
-            users = store.live_solutions_in_network(cur, sol["network_id"], exclude=solution_id)
-            if users:
-                names = ", ".join(f"{u['type']} {u['name']}" for u in users)
-                raise Conflict(f"the network is still used by: {names}; delete those first")
+        planner = PLANNERS.get(sol["type"])
+        refusal = network_hooks(planner).cancel_refusal(SolutionNetwork(None, sol, cur)) if planner else None
+        if refusal is not None:
+            raise Conflict(refusal)
         if (conflict := exposure.cancel_conflict(cur, sol)) is not None:  # under the row lock taken above
             raise Conflict(conflict)
         # The row is locked (FOR UPDATE above): the compare-and-set cannot miss; a teardown has its own deadline.

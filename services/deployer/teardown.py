@@ -1,7 +1,8 @@
 """Rollback and cancellation: every workload of the solution decommissioned, allocations freed, a final state.
 
-``failed`` (rolling back) ends in ``rolled_back``; ``cancelling`` ends in ``cancelled``. A network solution takes
-its whole network with it: every network-resource version ever sent, then the address plan.
+``failed`` (rolling back) ends in ``rolled_back``; ``cancelling`` ends in ``cancelled``. What happens to a network
+is the planner's network hooks' call (``solutions/network_use.py``): a network solution takes its whole network
+with it (every network-resource version ever sent, then the address plan); an access point takes its peer out.
 
 A teardown has a deadline too (set when it starts: one workload deadline). Before it, a grid that does not answer
 or refuses a deletion is retried. Past it, the teardown ends all the same: what the grid has not confirmed deleted
@@ -19,10 +20,13 @@ from typing import Any
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import network_store, networks, states, store
+from services.deployer import states, store
 from services.deployer.context import Deployer, Moved, Transient
 from services.deployer.grid import node_finder
 from services.deployer.grid.kinds import NextAction
+from services.deployer.network_ops import SolutionNetwork
+from services.deployer.solutions import PLANNERS
+from services.deployer.solutions.network_use import network_hooks
 
 log = structlog.get_logger(__name__)
 GONE = states.WORKLOAD_GONE
@@ -54,8 +58,8 @@ def step(dep: Deployer, sol: dict[str, Any], rows: list[dict[str, Any]] | None =
         Moved: the status changed under the pass (e.g. a failed solution was cancelled meanwhile).
     """
     solution_id = str(sol["id"])
-    if sol["type"] == "network_access" and sol["network_id"] is not None:
-        _revoke_access(dep, sol)
+    hooks = network_hooks(PLANNERS.get(sol["type"]))
+    hooks.leave_network(SolutionNetwork(dep, sol))  # e.g. an access point's peer taken out of its network
     if rows is None:
         with dep.db.transaction() as cur:
             rows = store.workloads_of(cur, solution_id)
@@ -92,11 +96,7 @@ def step(dep: Deployer, sol: dict[str, Any], rows: list[dict[str, Any]] | None =
             sol["status"] = final
             store.free_solution_ips(cur, solution_id)
             node_finder.release(cur, solution_id)  # nothing of it is left on its nodes
-            if sol["type"] == "network" and sol["network_id"] is not None:
-                net = network_store.network(cur, sol["network_id"])
-                if net is not None and str(net["solution_id"]) == solution_id:
-                    store.end_access_points(cur, net["id"])
-                    network_store.delete_network(cur, net["id"])
+            hooks.end_network(SolutionNetwork(dep, sol, cur))  # e.g. a network's solution deletes the network
             abandoned = sum(1 for _, _, error in changes if error is not None)
             if abandoned:
                 store.add_event(cur, solution_id, f"{abandoned} deletion(s) not confirmed by the grid in time; "
@@ -118,26 +118,6 @@ def abandon(dep: Deployer, sol: dict[str, Any], reason: str) -> str:
                 store.set_workload_state(cur, row["id"], "deleted", expected=row["state"], error=reason)
     sol["deadline"] = datetime.fromtimestamp(0, UTC)
     return step(dep, sol, [{**r, "state": "deleted"} for r in rows])
-
-
-def _revoke_access(dep: Deployer, sol: dict[str, Any]) -> None:
-    """Take the access point out of its network: its /24 is freed and every node's resource rewritten without it."""
-    with dep.db.transaction() as cur:
-        net = network_store.network(cur, sol["network_id"])
-        if net is None:
-            return
-        network_store.lock_network(cur, net["id"])
-        if network_store.delete_access_subnets(cur, net["id"], str(sol["id"])) == 0:
-            return  # already revoked by an earlier pass
-        owner_solution = store.solution(cur, str(net["solution_id"]))
-        if owner_solution is not None:
-            networks.record_rewrite(cur, dep, net, owner_solution)
-    try:
-        networks.flush(dep, net["id"])
-    except ExplorerRejected as exc:
-        log.warning("network update refused while revoking an access point", reason=exc.message)
-    except ExplorerUnavailable as exc:
-        raise Transient(str(exc)) from None
 
 
 def _decommission(dep: Deployer, row: dict[str, Any]) -> tuple[str, str | None] | None:

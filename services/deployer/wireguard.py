@@ -20,9 +20,9 @@ from services.common.db import Database
 from services.common.identity import Identity
 from services.deployer import network_store, store
 from services.deployer.grid.kinds import Kind
+from services.deployer.solutions import PLANNERS
+from services.deployer.solutions.network_use import network_hooks
 
-# The solution types that hand the user a laptop's WireGuard access (a new network, or another access point).
-ACCESS_TYPES = ("network", "network_access")
 TUNNEL_TYPE = "4to6gw"  # its file is written when the gateway answered (``lifecycle._finish``)
 _ENDED = {"failed": "failed", "rolled_back": "was rolled back", "cancelling": "is being deleted",
           "cancelled": "was deleted"}  # fmt: skip
@@ -90,7 +90,8 @@ def take(db: Database, identity: Identity, owner: str, solution_id: str) -> Down
     with db.transaction() as cur:
         # Locked: two concurrent downloads cannot both read it; the second waits and finds it erased.
         sol = store.solution(cur, solution_id, owner=owner, lock=True)
-        if sol is None or sol["type"] not in (*ACCESS_TYPES, TUNNEL_TYPE):
+        wireguard = sol is not None and network_hooks(PLANNERS.get(sol["type"])).hands_out_wireguard
+        if sol is None or not (wireguard or sol["type"] == TUNNEL_TYPE):
             raise NoConfig(solution_id)
         if sol["secret_outputs"] is None:
             status = sol["status"]

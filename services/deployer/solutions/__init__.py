@@ -33,3 +33,9 @@ PLANNERS: dict[str, Planner] = {
         gateway4to6.PLANNER,
     )
 }
+
+# Every type of SOLUTIONS §6.1, the ones the solutions list shows and counts (those without a planner yet count 0;
+# an access point is not listed: it shows with its network).
+LISTED_TYPES = ("network", "ubuntu", "kubernetes", "minio", "monitoring", "flist", "gitea", "4to6gw",
+                "delegated_domain", "exposed", "publisher", "peertube", "discourse", "mattermost", "threebot",
+                "cryptpad", "pools", "wiki", "blog", "website", "taiga")  # fmt: skip

@@ -1,12 +1,15 @@
-"""Network (SOLUTIONS §3.2): a WireGuard overlay; the planner only asks for an access node and lists the NRs.
+"""Network (SOLUTIONS §3.2): a WireGuard overlay; an access node, the network's resources, the laptop's access.
 
-The network resources themselves are computed by the deployer's network code (GRID_API §11), so ``build`` has no
-stage: a network solution is its placement plus the NRs that code records under it.
+All of its work is stage -1, declared through its network hooks (:mod:`.network_use`): planning creates the
+network, attaches the access node and adds the laptop's peer; the deployer's network code records the network
+resources (GRID_API §11) under this solution and the network stage deploys them. ``build`` has nothing more.
+Cancelling it is refused while other live solutions use the network; its teardown deletes the network.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field
@@ -17,6 +20,7 @@ from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
 from services.deployer.solutions.fields import PoolId
 from services.deployer.solutions.listing import LIVE_STATES, wids
+from services.deployer.solutions.network_use import LaptopAccess, NetworkOps, NetworkUse
 
 
 def _private_16(value: str) -> str:
@@ -35,9 +39,10 @@ class NetworkSpec(Spec):
     ip_range: PrivateRange | None = None
 
 
-class Network:
+class Network(LaptopAccess):
     spec_model: ClassVar[type[Spec]] = NetworkSpec
     type: ClassVar[str] = "network"
+    use: ClassVar[NetworkUse | None] = NetworkUse.CREATES
 
     def placements(self, spec: NetworkSpec) -> list[Placement]:
         first, *rest = spec.pool_ids
@@ -56,7 +61,18 @@ class Network:
         return spec.name
 
     def build(self, spec: NetworkSpec, ctx: PlanContext, stage: int) -> list[WorkloadPlan] | None:
-        return None
+        return None  # stage -1 (the network's resources) was all of it
+
+    def open_network(self, spec: NetworkSpec, short: str | None, placements: Sequence[Placement],
+                     ops: NetworkOps) -> None:  # fmt: skip
+        ops.create(spec.name, spec.ip_range)
+
+    def cancel_refusal(self, ops: NetworkOps) -> str | None:
+        users = ops.other_users()
+        return f"the network is still used by: {', '.join(users)}; delete those first" if users else None
+
+    def end_network(self, ops: NetworkOps) -> None:
+        ops.delete()
 
     def listing(self, spec: NetworkSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
         return {"Name": spec.name, "wids": wids(workloads), **_ranges(spec, workloads)}
