@@ -8,6 +8,7 @@ opened it (planning), else the solution's recorded network.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import structlog
@@ -64,14 +65,14 @@ class SolutionNetwork:
         owner_solution = self.sol if owner_id == self._id else store.solution(self.cur, owner_id) if owner_id else None
         networks.record_rewrite(self.cur, self.dep, self.net, owner_solution or self.sol)
 
-    def other_users(self) -> list[str]:
+    def other_users(self, ignoring: Collection[str] = ()) -> list[str]:
         network_id = self.sol["network_id"]
         if network_id is None:
             return []
         # Under the network's lock: a deployment planning into this network right now either committed (and is
         # listed) or will find the network gone.
         network_store.lock_network(self.cur, network_id)
-        users = store.live_solutions_in_network(self.cur, network_id, exclude=self._id)
+        users = store.live_solutions_in_network(self.cur, network_id, exclude=self._id, ignoring=ignoring)
         return [f"{u['type']} {u['name']}" for u in users]
 
     def revoke_laptop(self) -> None:
@@ -96,12 +97,12 @@ class SolutionNetwork:
         except ExplorerUnavailable as exc:
             raise Transient(str(exc)) from None
 
-    def delete(self) -> None:
+    def delete(self, ending: Collection[str] = ()) -> None:
         if self.sol["network_id"] is None:
             return
         net = network_store.network(self.cur, self.sol["network_id"])
         if net is not None and str(net["solution_id"]) == self._id:
-            store.end_access_points(self.cur, net["id"])
+            store.end_solutions_in_network(self.cur, net["id"], ending)
             network_store.delete_network(self.cur, net["id"])
 
     def _live(self, net: dict[str, Any]) -> bool:

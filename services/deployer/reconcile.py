@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import network_store, observe, store, teardown, watch_store
+from services.deployer import network_store, observe, states, store, teardown, watch_store
 from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind, NextAction
 
@@ -60,7 +60,7 @@ def _confirm_sent(dep: Deployer, idle: float) -> int:
     for row in rows:
         with dep.db.transaction() as cur:
             sol = store.solution(cur, str(row["solution_id"])) if row["solution_id"] else None
-        if sol is None or sol["status"] in ("submitted", "planning", "deploying"):
+        if sol is None or sol["status"] in states.DEPLOYING_STATES:
             continue  # its own deployment is driving it
         try:
             failure = observe.poll(dep, row, sol)
@@ -101,7 +101,8 @@ def _unknown(dep: Deployer, workload: dict[str, Any]) -> str:
             store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline)
         log.info("adopted a workload sent before a crash", workload=row["id"], grid_id=grid_id)
         return "adopted"
-    if row is not None and row["kind"] == Kind.NETWORK_RESOURCE.value and row["solution_status"] in store.LIVE_SOLUTION:
+    live = row is not None and row["solution_status"] in states.LIVE_SOLUTION
+    if row is not None and live and row["kind"] == Kind.NETWORK_RESOURCE.value:
         # Deleting any network resource tears its network down on that node: a duplicate version of a live
         # network is harmless (the node runs the newest) and goes with the network.
         return "adopted"

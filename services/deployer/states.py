@@ -36,6 +36,8 @@ SOLUTION_FINAL = (ROLLED_BACK, CANCELLED)  # nothing of the solution is on the g
 SOLUTION_SETTLED = (DEPLOYED, ROLLED_BACK, CANCELLED)  # no pass has anything to do
 DEPLOYING_STATES = (SUBMITTED, PLANNING, DEPLOYING)  # on the way up
 TEARING_DOWN = (FAILED, CANCELLING)  # on the way down
+LIVE_SOLUTION = (*DEPLOYING_STATES, DEPLOYED)  # on the grid or on its way there (its name is taken)
+IN_FLIGHT = (*DEPLOYING_STATES, *TEARING_DOWN)  # a pass has work to do
 
 SOLUTION_EDGES: dict[str, frozenset[str]] = {
     SUBMITTED: frozenset({PLANNING, DEPLOYING, FAILED, CANCELLING}),

@@ -17,10 +17,6 @@ from services.deployer import states
 
 log = structlog.get_logger(__name__)
 
-LIVE_SOLUTION = ("submitted", "planning", "deploying", "deployed")
-IN_FLIGHT = ("submitted", "planning", "deploying", "failed", "cancelling")
-FINAL = ("rolled_back", "cancelled")
-
 
 # -- solutions ------------------------------------------------------------------------------------------------
 
@@ -165,14 +161,17 @@ def take_secret_outputs(cur: Any, solution_id: str, owner: str) -> str | None:
     return str(row["secret_outputs"])
 
 
-def live_solutions_in_network(cur: Any, network_id: int, exclude: str) -> list[dict[str, Any]]:
+def live_solutions_in_network(cur: Any, network_id: int, exclude: str, ignoring: Iterable[str] = ()
+                              ) -> list[dict[str, Any]]:  # fmt: skip
+    """The solutions in the network that are not over, but ``exclude`` and those of the types ``ignoring``."""
     cur.execute(
         """
         SELECT id, type, name FROM deployer.solutions
-        WHERE network_id = %(net)s AND id <> %(exclude)s AND status = ANY(%(live)s) AND type <> 'network_access'
+        WHERE network_id = %(net)s AND id <> %(exclude)s AND status = ANY(%(live)s) AND type <> ALL(%(ignoring)s)
         """,
-        {"net": network_id, "exclude": exclude, "live": [*LIVE_SOLUTION, "failed", "cancelling"]},
-    )
+        {"net": network_id, "exclude": exclude, "live": [*states.LIVE_SOLUTION, *states.TEARING_DOWN],
+         "ignoring": list(ignoring)},
+    )  # fmt: skip
     return [dict(r) for r in cur.fetchall()]
 
 
@@ -343,17 +342,18 @@ def idle_sent_workloads(cur: Any, idle_seconds: float, limit: int = 1000) -> lis
     return [dict(r) for r in cur.fetchall()]
 
 
-def end_access_points(cur: Any, network_id: int) -> list[str]:
-    """The access points of a network end with it (their /24s go with the network's rows, their workloads are
-    the network's NRs): every one not over yet goes ``cancelling`` → ``cancelled`` here; returns their ids."""
+def end_solutions_in_network(cur: Any, network_id: int, types: Iterable[str]) -> list[str]:
+    """The solutions of ``types`` in the network that end with it (its access points: their /24s go with the
+    network's rows, their workloads are the network's NRs): every one not over yet goes ``cancelling`` →
+    ``cancelled`` here; returns their ids."""
     cur.execute(
         """
         UPDATE deployer.solutions SET status = 'cancelling', updated_at = now()
-        WHERE network_id = %(net)s AND type = 'network_access' AND status = ANY(%(from)s)
+        WHERE network_id = %(net)s AND type = ANY(%(types)s) AND status = ANY(%(from)s)
         RETURNING id
         """,
-        {"net": network_id, "from": [s for s in states.sources(states.SOLUTION_EDGES, states.CANCELLING)
-                                     if s != states.ROLLED_BACK]},
+        {"net": network_id, "types": list(types),
+         "from": [s for s in states.sources(states.SOLUTION_EDGES, states.CANCELLING) if s != states.ROLLED_BACK]},
     )  # fmt: skip
     ended = [str(r["id"]) for r in cur.fetchall()]
     for solution_id in ended:

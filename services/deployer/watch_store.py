@@ -9,9 +9,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from services.common.db import json_param
+from services.deployer import states
 
-DEPLOYING = ("submitted", "planning", "deploying")
-IN_FLIGHT = (*DEPLOYING, "failed", "cancelling")
 # The only state writes of the poller and the reconciler: a result the listing showed, a deletion confirmed, a
 # workload the grid removed by itself.
 SETTLE_EDGES = {("sent", "deployed"), ("deleting", "deleted"), ("sent", "deleted"), ("deployed", "deleted")}
@@ -58,7 +57,7 @@ def watched_workloads(cur: Any) -> list[dict[str, Any]]:
                   WHERE d.network_id = w.network_id AND d.status = 'deploying' AND d.stage = -1)))))
         ORDER BY w.id
         """,
-        {"deploying": list(DEPLOYING)},
+        {"deploying": list(states.DEPLOYING_STATES)},
     )
     return [dict(r) for r in cur.fetchall()]
 
@@ -88,8 +87,8 @@ def waiting_for_networks(cur: Any, network_ids: Iterable[int]) -> list[str]:
 def solutions_to_wake(cur: Any, idle_seconds: float, limit: int = 1000) -> list[str]:
     """Solutions on their way up past their deadline, and solutions in flight that nothing touched for
     ``idle_seconds`` and that the poller does not watch."""
-    cur.execute(_TO_WAKE, {"in_flight": list(IN_FLIGHT), "deploying": list(DEPLOYING), "idle": idle_seconds,
-                           "limit": limit})  # fmt: skip
+    cur.execute(_TO_WAKE, {"in_flight": list(states.IN_FLIGHT), "deploying": list(states.DEPLOYING_STATES),
+                           "idle": idle_seconds, "limit": limit})  # fmt: skip
     return [str(r["id"]) for r in cur.fetchall()]
 
 

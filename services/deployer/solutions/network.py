@@ -20,6 +20,7 @@ from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
 from services.deployer.solutions.fields import PoolId
 from services.deployer.solutions.listing import LIVE_STATES, wids
+from services.deployer.solutions.network_access import NetworkAccess
 from services.deployer.solutions.network_use import LaptopAccess, NetworkOps, NetworkUse
 
 
@@ -37,6 +38,9 @@ class NetworkSpec(Spec):
     pool_ids: tuple[PoolId, ...] = Field(min_length=1, max_length=64)
     ipv6: bool = False
     ip_range: PrivateRange | None = None
+
+
+ACCESS_POINTS = (NetworkAccess.type,)
 
 
 class Network(LaptopAccess):
@@ -68,11 +72,11 @@ class Network(LaptopAccess):
         ops.create(spec.name, spec.ip_range)
 
     def cancel_refusal(self, ops: NetworkOps) -> str | None:
-        users = ops.other_users()
+        users = ops.other_users(ignoring=ACCESS_POINTS)  # they end with the network
         return f"the network is still used by: {', '.join(users)}; delete those first" if users else None
 
     def end_network(self, ops: NetworkOps) -> None:
-        ops.delete()
+        ops.delete(ending=ACCESS_POINTS)
 
     def listing(self, spec: NetworkSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
         return {"Name": spec.name, "wids": wids(workloads), **_ranges(spec, workloads)}

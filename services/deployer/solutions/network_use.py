@@ -14,7 +14,7 @@ stage -1: :meth:`~NetworkHooks.open_network` and :meth:`~NetworkHooks.grant_acce
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from enum import Enum
 from typing import Any, ClassVar, Protocol
 
@@ -49,8 +49,9 @@ class NetworkOps(Protocol):
         ourselves, kept until the owner downloads it. Raises ``PlanningFailed``: no free /24 left."""
         ...
 
-    def other_users(self) -> list[str]:
-        """The live solutions other than this one in the network (``"<type> <name>"``), under its lock."""
+    def other_users(self, ignoring: Collection[str] = ()) -> list[str]:
+        """The solutions in the network not over yet (``"<type> <name>"``), but this one and those of the types
+        ``ignoring``; read under the network's lock."""
         ...
 
     def revoke_laptop(self) -> None:
@@ -58,9 +59,9 @@ class NetworkOps(Protocol):
         (its own transaction; idempotent). Raises ``Transient``: the grid did not answer."""
         ...
 
-    def delete(self) -> None:
-        """The network owned by this solution is gone, with every access point into it (the teardown's final
-        transaction; nothing when the solution does not own its network)."""
+    def delete(self, ending: Collection[str] = ()) -> None:
+        """The network owned by this solution is gone, and the solutions of the types ``ending`` in it end with
+        it (the teardown's final transaction; nothing when the solution does not own its network)."""
         ...
 
 

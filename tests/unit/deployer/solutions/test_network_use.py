@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,15 +36,15 @@ class Recorder:
         self.calls.append(("add_laptop", via, ipv6))
         return "sealed-config"
 
-    def other_users(self) -> list[str]:
-        self.calls.append(("other_users",))
+    def other_users(self, ignoring: Collection[str] = ()) -> list[str]:
+        self.calls.append(("other_users", tuple(ignoring)))
         return self.users
 
     def revoke_laptop(self) -> None:
         self.calls.append(("revoke_laptop",))
 
-    def delete(self) -> None:
-        self.calls.append(("delete",))
+    def delete(self, ending: Collection[str] = ()) -> None:
+        self.calls.append(("delete", tuple(ending)))
 
 
 def _placed(planner: Any, spec: Spec) -> dict[str, Placed]:
@@ -67,14 +68,19 @@ def test_a_network_creates_itself_hands_out_access_and_deletes_itself_at_the_end
     hooks = network_hooks(network.PLANNER)
     assert hooks.network_use(network.PLANNER.placements(spec)) is NetworkUse.CREATES and hooks.hands_out_wireguard
     assert _everything(network.PLANNER, spec, ops) == "sealed-config"
-    assert ops.calls == [("create", "net", "10.20.0.0/16"), ("add_laptop", "node-access", False), ("delete",)]
+    assert ops.calls == [
+        ("create", "net", "10.20.0.0/16"),
+        ("add_laptop", "node-access", False),
+        ("delete", ("network_access",)),
+    ]
     assert all(hooks.joins(p) for p in network.PLANNER.placements(spec))  # the access node has no IP, yet joins
     assert hooks.network_nodes(_placed(network.PLANNER, spec)) == {"node-access"}
 
 
 def test_a_network_refuses_to_be_cancelled_while_others_use_it() -> None:
-    hooks = network_hooks(network.PLANNER)
-    assert hooks.cancel_refusal(Recorder()) is None
+    hooks, ops = network_hooks(network.PLANNER), Recorder()
+    assert hooks.cancel_refusal(ops) is None
+    assert ops.calls == [("other_users", ("network_access",))]  # its access points end with it
     refusal = hooks.cancel_refusal(Recorder(["ubuntu box", "minio s3"]))
     assert refusal == "the network is still used by: ubuntu box, minio s3; delete those first"
 
@@ -141,7 +147,7 @@ def test_only_the_network_and_its_access_points_hand_out_a_wireguard_config() ->
 
 def _type_branches(path: Path, types: set[str]) -> list[str]:
     """Comparisons of ``x["type"]`` with a constant or a constant's name (``ACCESS_TYPES``), and the type names in
-    comparisons or collection literals."""
+    comparisons, collection literals or SQL."""
     found = []
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Compare):
@@ -152,6 +158,8 @@ def _type_branches(path: Path, types: set[str]) -> list[str]:
                         or (isinstance(o, ast.Name) and o.id.isupper()) for o in operands)  # fmt: skip
             if typed and fixed:
                 found.append(f"{path.name}:{node.lineno} compares a solution's type with a constant")
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            found += [f"{path.name}:{node.lineno} names the type {t!r} in SQL" for t in types if f"'{t}'" in node.value]
         if isinstance(node, ast.Compare | ast.Tuple | ast.List | ast.Set):
             for leaf in ast.walk(node):
                 if isinstance(leaf, ast.Constant) and leaf.value in types:
@@ -177,6 +185,7 @@ def test_no_deployer_module_outside_the_planners_branches_on_a_solution_type() -
         'ok = t in ["network"]',
         'ok = sol["type"] not in ACCESS_TYPES',
         'ok = "network_access" != kind',
+        "SQL = \"UPDATE s SET status = 1 WHERE type = 'network_access'\"",
     ],
 )
 def test_the_type_branch_check_sees_the_old_forms(tmp_path: Path, source: str) -> None:
