@@ -7,7 +7,13 @@ solution's network, IP allocation) into a :class:`Placed`. Then, for ``stage = 0
 stage is built, so a later stage can use the results of earlier ones (a volume's id in a container mount, the ZDB
 namespaces in MinIO's shard list). ``build`` returns ``None`` once there are no more stages.
 
-Planners never touch the database, the explorer or the clock: they are unit-tested as plain functions.
+Stage -1 comes first when the solution's network must change or reach a node: what the solution does to a network
+(join it, create it, add a laptop's access, end it) is declared by the planner's network hooks
+(``solutions/network_use.py``), which the deployer calls at planning, cancel and teardown; a network or an access
+point does all of its work there, and its ``build`` has nothing more.
+
+Planners never touch the database, the explorer or the clock: they are unit-tested as plain functions (the
+network hooks act through the ``NetworkOps`` the deployer hands them).
 
 The workload-plan types (:class:`Placed`, :class:`WorkloadPlan`, :class:`Sealed`, :class:`SealedTemplate`) live in
 ``grid/workload_plan.py`` next to the renderer that consumes them (``grid/`` never imports ``solutions/``); they are
@@ -156,7 +162,11 @@ class WorkloadView:
 
 
 class Planner(Protocol):
-    """One solution type. Implementations are modules-level singletons registered in ``solutions/__init__``."""
+    """One solution type. Implementations are modules-level singletons registered in ``solutions/__init__``.
+
+    A planner that uses a network other than as a member (see ``network_use.NetworkHooks``) inherits
+    ``NetworkHooks`` and overrides its hooks; the others need not declare anything.
+    """
 
     spec_model: ClassVar[type[Spec]]
     type: ClassVar[str]
@@ -170,7 +180,8 @@ class Planner(Protocol):
         ...
 
     def build(self, spec: Any, ctx: PlanContext, stage: int) -> list[WorkloadPlan] | None:
-        """The workloads of ``stage`` (sent together, all awaited before the next); ``None`` after the last."""
+        """The workloads of ``stage`` (sent together, all awaited before the next); ``None`` after the last (the
+        network stage -1 is not built here: the network hooks declare it)."""
         ...
 
     def listing(self, spec: Any, workloads: list[WorkloadView]) -> dict[str, Any]:
