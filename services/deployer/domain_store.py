@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.deployer.store import LIVE_SOLUTION
+from services.deployer.states import LIVE_SOLUTION
 
 # Held (per transaction) while a planner picks a domain and records it with its placements: two deployments that
 # draw the same label cannot both take it.

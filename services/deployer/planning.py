@@ -172,8 +172,8 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
         if net is not None and changed:
             ops.record_rewrite()
             store.add_event(cur, solution_id, f"network {net['name'].split('_', 1)[-1]} updated")
-        ready = net is None or (not changed and _network_ready(cur, net["id"], hooks.network_nodes(placed)))
-        stage = 0 if ready else -1  # -1: the network stage first (the network's resources on the nodes it needs)
+        in_place = net is None or (not changed and _network_ready(cur, net["id"], hooks.network_nodes(placed)))
+        stage = 0 if in_place else -1  # -1: the network stage first (the network's resources on the nodes it needs)
         verdicts.hold(cur)  # what this plan put in each pool, counted by the next planners until it deploys
         # Under the row lock taken above: the compare-and-set applies (the table allows submitted/planning →
         # deploying); were it refused, raising rolls every allocation of this transaction back.
