@@ -131,7 +131,7 @@ def plan(dep: Deployer, solution_id: str, planner: Planner, spec: Spec, loaded: 
     ensure_fresh(dep.db, dep.grid.explorer, max(3 * dep.settings.node_index_refresh, 600))
     verdicts = _verdicts(dep, solution_id, placements)
     # Gateways: the grid, the CT log and the name servers are read now, the name is picked in the transaction.
-    prepared = [gateways.prepare(dep, solution_id, r, owner) for r in gateway_requests(planner, spec)]
+    prepared = [gateways.prepare(dep, solution_id, r, sol["owner"]) for r in gateway_requests(planner, spec)]
     with dep.db.transaction() as cur:
         sol = store.solution(cur, solution_id, lock=True)
         if sol is None or sol["status"] not in ("submitted", "planning"):
