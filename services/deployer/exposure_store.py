@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.deployer.store import LIVE_SOLUTION
+from services.deployer.states import LIVE_SOLUTION, TEARING_DOWN
 
 # A delegation counts while it may still be (or become) served; an exposure while it holds workloads on the grid.
-_HOLDING = [*LIVE_SOLUTION, "failed", "cancelling"]
+_HOLDING = [*LIVE_SOLUTION, *TEARING_DOWN]
 
 
 _DELEGATIONS = """
