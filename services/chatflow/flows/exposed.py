@@ -15,6 +15,7 @@ from typing import Any
 from services.chatflow.flow import Context, Flow, Step, Submission
 from services.chatflow.flows import common
 from services.chatflow.flows import gateway_choice as gateways
+from services.chatflow.flows.gateways import offers
 from services.chatflow.questions import Choice, Dropdown, Info, Integer, Question, String
 from services.common import contracts, grid_rules
 
@@ -50,7 +51,7 @@ def _port_fields(ctx: Context) -> list[Question]:
 
 def _domains(ctx: Context) -> list[tuple[str, str, contracts.GatewayOffer | None]]:
     """(choice, label, gateway) for every managed domain, every delegated domain, and the custom one."""
-    gws = gateways.offers(ctx)
+    gws = offers(ctx)
     managed: dict[str, contracts.GatewayOffer] = {}
     for gw in gws:
         for parent in gw.managed_domains:

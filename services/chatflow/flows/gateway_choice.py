@@ -1,6 +1,8 @@
 """Steps shared by the wizards that put something on a gateway (SOLUTIONS §1.9, §3.9-§3.11): the gateway choice
 among the gateways in the user's pools, and the checks of domain names, labels and WireGuard keys (the same rules
-the deployer applies, ``services.common.grid_rules``: the wizard refuses at the field, not at the confirmation)."""
+the deployer applies, ``services.common.grid_rules``: the wizard refuses at the field, not at the confirmation).
+
+The gateways on offer and the "no gateway" message are ``gateways.py``'s (one list for every gateway wizard)."""
 
 from __future__ import annotations
 
@@ -8,18 +10,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from services.chatflow.flow import Context, Step, always
+from services.chatflow.flows.gateways import NO_GATEWAY, offers
 from services.chatflow.questions import Dropdown, Question
 from services.common import contracts, grid_rules
-
-NO_GATEWAY = ("none of your pools contains a gateway that is up and has a name server; buy capacity on a farm "
-              "with a gateway (Pools) and try again")  # fmt: skip
-
-
-def offers(ctx: Context) -> list[contracts.GatewayOffer]:
-    """The gateways in the user's pools (only the user's active pools are named in the question)."""
-    pools = [contracts.VerifiedPool(pool_id=p.pool_id, grid_pool_id=p.grid_pool_id)
-             for p in ctx.queries.pools(ctx.owner) if p.grid_pool_id is not None and p.state == "active"]  # fmt: skip
-    return ctx.queries.gateways(ctx.owner, pools) if pools else []
 
 
 def value(gw: contracts.GatewayOffer) -> str:

@@ -12,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from services.chatflow.flows import FLOWS
-from services.chatflow.flows import gateway_choice as gateways
+from services.chatflow.flows import FLOWS, gateways
 from services.chatflow.questions import Confirm, Info, Invalid
 from services.common import contracts
 from tests.unit.chatflow.test_flows import FakeQueries, Refused, Walk, active_pool, validated
