@@ -3,7 +3,9 @@ grid, DNS (asked with ``dig`` as an outside client would) and CT log, real worke
 
 Each test fails if a gateway workload lands anywhere but the chosen gateway in the user's pool that contains it,
 or the tunnel client anywhere but a node (not a gateway) of the exposed solution's pool; and each cancel must leave
-the grid without a single workload of the solution, gateway workloads included."""
+the grid without a single workload of the solution, gateway workloads included. The exposures use two pools of one
+farm (the gateway is in both): a gateway workload paid by the app pool is accepted by the grid, so only these
+assertions can see it."""
 
 from __future__ import annotations
 
@@ -77,6 +79,7 @@ def cancelled_and_gone(world: DeployerWorld, owner: str, solution_id: str) -> No
 
 def test_delegate_a_domain_expose_a_solution_under_it_and_cancel_in_order(world: DeployerWorld) -> None:
     owner = "della.3bot"
+    world.pool(owner, key="gateways")  # bought first: the gateway pool (the gateway is in both pools of farm 1)
     pool = world.pool(owner)
     world.network(owner)
     gw = gateway_of(world, owner)
@@ -118,6 +121,7 @@ def test_delegate_a_domain_expose_a_solution_under_it_and_cancel_in_order(world:
     assert [w["kind"] for w in rows] == ["subdomain", "reverse_proxy", "container"]
     client = rows[-1]
     assert client["pool_id"] == target["grid_pool_id"]  # the exposed solution's pool pays for its tunnel client
+    assert target["grid_pool_id"] != gw.grid_pool_id  # two pools: a workload paid by the wrong one shows
     body = client["body"]
     assert body["network_connection"][0]["network_id"] == f"{owner}_net"
     assert body["network_connection"][0]["ipaddress"] != target["ip"]  # an IP of its own
@@ -152,6 +156,7 @@ def test_delegate_a_domain_expose_a_solution_under_it_and_cancel_in_order(world:
 
 def test_expose_on_a_managed_domain_and_a_taken_label(world: DeployerWorld) -> None:
     owner = "manny.3bot"
+    world.pool(owner, key="gateways")
     pool = world.pool(owner)
     world.network(owner)
     gw = gateway_of(world, owner)
@@ -161,6 +166,7 @@ def test_expose_on_a_managed_domain_and_a_taken_label(world: DeployerWorld) -> N
     assert box["status"] == "deployed", world.events(str(box["id"]))
     (target,) = ask(world, contracts.DEPLOYER_EXPOSE_TARGETS, contracts.TargetsQuery(owner=owner, type="ubuntu"))[
         "targets"]  # fmt: skip
+    assert target["grid_pool_id"] != gw.grid_pool_id
     spec = {"name": f"manny.{parent}", "solution_type": "ubuntu", "solution_id": target["solution_id"], "port": 80,
             "tls_port": 443, "domain_type": "managed", "parent": parent,
             "gateway": {"node_id": gw.node_id, "pool_id": gw.pool_id},
