@@ -7,6 +7,8 @@
   submit's transaction, so a concurrent cancel of it either waits and then sees the exposure, or ran first and the
   exposure is refused.
 * At cancel: a delegation still carrying a live exposed solution is refused (409, naming them).
+
+Which solutions are targets, exposers and delegations is declared by their planners (``solutions/expose_use.py``).
 """
 
 from __future__ import annotations
@@ -15,15 +17,17 @@ from typing import Any
 
 from services.common import contracts
 from services.deployer import exposure_store, pool_capacity, store
+from services.deployer.solutions import PLANNERS
+from services.deployer.solutions.expose_use import expose_hooks
 
-# Where the published port lives, per solution type (SOLUTIONS §3.9 "Target IP and pool").
-TARGET_ROLES = {"kubernetes": "master", "minio": "primary", "ubuntu": "container", "flist": "container",
-                "gitea": "container"}  # fmt: skip
+# The types of the exposers and of the delegations (SOLUTIONS §3.9, §3.10), as their planners declare them.
+EXPOSERS = [t for t, planner in PLANNERS.items() if expose_hooks(planner).publishes_a_target]
+DELEGATIONS = [t for t, planner in PLANNERS.items() if expose_hooks(planner).delegates_domain]
 
 
 def target(cur: Any, sol: dict[str, Any]) -> contracts.ExposeTarget | None:
     """The exposable address of a deployed solution, or None (not an exposable type, or not placed)."""
-    role = TARGET_ROLES.get(sol["type"])
+    role = expose_hooks(PLANNERS.get(sol["type"])).exposed_role  # where the port lives (§3.9 "Target IP and pool")
     placed = (sol["placed"] or {}).get(role or "") if role else None
     network = (sol["spec"] or {}).get("network")
     if not placed or not placed.get("ip") or not isinstance(network, str):
@@ -45,13 +49,13 @@ def targets(cur: Any, owner: str, type: str) -> list[contracts.ExposeTarget]:
 def delegated_domains(cur: Any, owner: str) -> list[contracts.DelegatedDomain]:
     return [contracts.DelegatedDomain(domain=d["name"], gateway_id=d["spec"]["gateway"]["node_id"],
                                       pool_id=d["spec"]["gateway"]["pool_id"])
-            for d in exposure_store.delegations(cur, owner)]  # fmt: skip
+            for d in exposure_store.delegations(cur, owner, DELEGATIONS)]  # fmt: skip
 
 
 def submit_problem(cur: Any, owner: str, type: str, spec: Any) -> contracts.SubmitError | None:
     """Why this submission cannot be accepted as it stands in our tables (None: it can), checked in the submit's
     transaction."""
-    if type != "exposed":
+    if not expose_hooks(PLANNERS.get(type)).publishes_a_target:
         return None
     sol = store.solution(cur, spec.solution_id, owner=owner)
     found = target(cur, sol) if sol is not None and sol["status"] == "deployed" else None
@@ -63,19 +67,24 @@ def submit_problem(cur: Any, owner: str, type: str, spec: Any) -> contracts.Subm
         return contracts.SubmitError(field="target", description=f"{sol['name']} is no longer at {wanted.ip} in "
                                      f"network {wanted.network}; start again")  # fmt: skip
     if spec.domain_type == "delegated":
-        held = exposure_store.delegations(cur, owner, spec.parent, share_lock=True)
+        held = exposure_store.delegations(cur, owner, DELEGATIONS, spec.parent, share_lock=True)
         if not any(d["spec"]["gateway"]["node_id"] == spec.gateway.node_id for d in held):
             return contracts.SubmitError(field="parent", description=f"you have no domain {spec.parent} delegated "
                                          f"to gateway {spec.gateway.node_id}")  # fmt: skip
     return None
 
 
+class SolutionExposure:
+    """:class:`~services.deployer.solutions.expose_use.ExposeOps` for the owner of the solution being cancelled."""
+
+    def __init__(self, cur: Any, owner: str) -> None:
+        self.cur = cur
+        self.owner = owner
+
+    def exposed_under(self, domain: str) -> list[str]:
+        return [u["name"] for u in exposure_store.exposed_under(self.cur, self.owner, EXPOSERS, domain)]
+
+
 def cancel_conflict(cur: Any, sol: dict[str, Any]) -> str | None:
     """Why cancelling ``sol`` must wait (a delegation that live exposed solutions stand on), or None."""
-    if sol["type"] != "delegated_domain":
-        return None
-    users = exposure_store.exposed_under(cur, sol["owner"], sol["name"])
-    if not users:
-        return None
-    names = ", ".join(u["name"] for u in users)
-    return f"the domain {sol['name']} is still used by the exposed solution(s) {names}; delete those first"
+    return expose_hooks(PLANNERS.get(sol["type"])).cancel_refusal(sol["name"], SolutionExposure(cur, sol["owner"]))

@@ -13,30 +13,32 @@ _HOLDING = [*LIVE_SOLUTION, *TEARING_DOWN]
 
 _DELEGATIONS = """
     SELECT id, name, spec FROM deployer.solutions
-    WHERE owner = %(owner)s AND type = 'delegated_domain' AND status = 'deployed'
+    WHERE owner = %(owner)s AND type = ANY(%(types)s) AND status = 'deployed'
       AND (%(domain)s::text IS NULL OR name = %(domain)s)
     ORDER BY created_at
 """
 _DELEGATIONS_LOCKED = _DELEGATIONS + " FOR SHARE"
 
 
-def delegations(cur: Any, owner: str, domain: str | None = None, *, share_lock: bool = False) -> list[dict[str, Any]]:
-    """The owner's deployed domain delegations (of ``domain`` when given), oldest first. ``share_lock`` holds
-    them until the transaction ends: a cancel (which locks the row for update) waits, and then sees what this
-    transaction stood on them."""
-    cur.execute(_DELEGATIONS_LOCKED if share_lock else _DELEGATIONS, {"owner": owner, "domain": domain})
+def delegations(cur: Any, owner: str, types: list[str], domain: str | None = None, *,
+                share_lock: bool = False) -> list[dict[str, Any]]:  # fmt: skip
+    """The owner's deployed domain delegations (solutions of ``types``; of ``domain`` when given), oldest first.
+    ``share_lock`` holds them until the transaction ends: a cancel (which locks the row for update) waits, and
+    then sees what this transaction stood on them."""
+    params = {"owner": owner, "types": types, "domain": domain}
+    cur.execute(_DELEGATIONS_LOCKED if share_lock else _DELEGATIONS, params)
     return [dict(r) for r in cur.fetchall()]
 
 
-def exposed_under(cur: Any, owner: str, domain: str) -> list[dict[str, Any]]:
-    """The owner's exposed solutions (not yet cancelled) whose name is under the delegated ``domain``."""
+def exposed_under(cur: Any, owner: str, types: list[str], domain: str) -> list[dict[str, Any]]:
+    """The owner's exposed solutions (of ``types``, not yet cancelled) whose name is under the delegated ``domain``."""
     cur.execute(
         """
         SELECT id, name FROM deployer.solutions
-        WHERE owner = %(owner)s AND type = 'exposed' AND status = ANY(%(holding)s)
+        WHERE owner = %(owner)s AND type = ANY(%(types)s) AND status = ANY(%(holding)s)
           AND spec->>'domain_type' = 'delegated' AND spec->>'parent' = %(domain)s
         ORDER BY name
         """,
-        {"owner": owner, "domain": domain, "holding": _HOLDING},
+        {"owner": owner, "types": types, "domain": domain, "holding": _HOLDING},
     )
     return [dict(r) for r in cur.fetchall()]

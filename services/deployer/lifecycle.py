@@ -28,6 +28,7 @@ from services.deployer.grid.render import render
 from services.deployer.passes import Pass, fail, teardown_seconds
 from services.deployer.solutions import PLANNERS
 from services.deployer.solutions.base import Deployed, Marketplace, Placed, PlacedGateway, PlanContext, WorkloadView
+from services.deployer.solutions.handout import handout
 
 log = structlog.get_logger(__name__)
 SOLUTION_LOCK = 0x736F6C  # advisory lock namespace "sol"
@@ -333,10 +334,11 @@ def _finish(p: Pass, planner: Any, spec: Any) -> str:
     workloads = views(p.sol, p.rows)
     outputs = planner.outputs(spec, workloads)
     values: dict[str, Any] = {}
-    tunnel_file = getattr(planner, "wireguard_config", None)  # a planner whose result is a WireGuard file (4to6)
-    if tunnel_file is not None:
-        secrets = p.dep.identity.decrypt_secrets(p.sol["secrets"]) if p.sol["secrets"] else {}
-        config, workload_id = tunnel_file(spec, workloads, secrets)
+    files = handout(planner)  # a file made of the results (a 4to6 tunnel), the owner's to download once
+    secrets = p.dep.identity.decrypt_secrets(p.sol["secrets"]) if files.hands_out_file and p.sol["secrets"] else {}
+    built = files.build_file(spec, workloads, secrets)
+    if built is not None:
+        config, workload_id = built
         values["secret_outputs"] = p.dep.identity.encrypt_secrets({"wireguard": config})
         outputs["WireGuard config"] = wireguard.instructions(f"wg-{workload_id}.conf")
     with p.dep.db.transaction() as cur:

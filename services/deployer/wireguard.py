@@ -8,7 +8,8 @@ body, then erases it in the same transaction, which commits only once the body e
 (an undecryptable value, a bug) erases nothing and the owner can try again. A solution that fails, is rolled
 back, is being cancelled or is cancelled never keeps it: a trigger (migration 0006) empties it on every such
 status write, whichever code path makes it. A 4to6 gateway's file exists once the gateway answered (it is built
-from the workload's result), so it is written with the move to ``deployed``.
+from the workload's result), so it is written with the move to ``deployed``. Which solutions hand out a file, how
+it is named and built, and why it is not there yet is declared by their planners (``solutions/handout.py``).
 """
 
 from __future__ import annotations
@@ -21,9 +22,8 @@ from services.common.identity import Identity
 from services.deployer import network_store, store
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions import PLANNERS
-from services.deployer.solutions.network_use import network_hooks
+from services.deployer.solutions.handout import handout
 
-TUNNEL_TYPE = "4to6gw"  # its file is written when the gateway answered (``lifecycle._finish``)
 _ENDED = {"failed": "failed", "rolled_back": "was rolled back", "cancelling": "is being deleted",
           "cancelled": "was deleted"}  # fmt: skip
 
@@ -46,31 +46,43 @@ class Download:
     config: str
 
 
-def file_name(cur: Any, sol: dict[str, Any]) -> str:
-    """``wg-<first NR id>.conf``: the grid id of the first network-resource version on the node the laptop enters
-    through that was recorded for this solution (a new network's first NR; an access point's first NR carrying it).
+class SolutionFiles:
+    """:class:`~services.deployer.solutions.handout.FileOps` over the solution ``sol``'s recorded workloads."""
 
-    Falls back to the solution id's first 8 characters while no such version has a grid id yet. A 4to6 gateway's
-    file is named after its gateway4to6 workload.
-    """
-    if sol["type"] == TUNNEL_TYPE:
-        tunnel = next((w for w in store.workloads_of(cur, str(sol["id"])) if w["kind"] == Kind.GATEWAY4TO6.value
-                       and w["grid_id"] is not None), None)  # fmt: skip
-        return f"wg-{tunnel['grid_id'] if tunnel is not None else str(sol['id'])[:8]}.conf"
-    via = (sol["placed"] or {}).get("access", {}).get("node_id")
-    network_id = sol["network_id"]
-    owners = {str(sol["id"])}
-    if network_id is not None:
-        net = network_store.network(cur, network_id)
-        if net is not None and net["solution_id"] is not None:
-            owners.add(str(net["solution_id"]))  # network resources are recorded under the network's solution
-    versions = [
-        w for owner in sorted(owners) for w in store.workloads_of(cur, owner)
-        if w["kind"] == Kind.NETWORK_RESOURCE.value and w["network_id"] == network_id and w["node_id"] == via
-        and w["grid_id"] is not None and w["created_at"] >= sol["created_at"]
-    ]  # fmt: skip
-    first = min(versions, key=lambda w: int(w["id"]), default=None)
-    return f"wg-{first['grid_id'] if first is not None else str(sol['id'])[:8]}.conf"
+    def __init__(self, cur: Any, sol: dict[str, Any]) -> None:
+        self.cur = cur
+        self.sol = sol
+
+    def workload_id(self, key: str) -> int | None:
+        found = next((w for w in store.workloads_of(self.cur, str(self.sol["id"]))
+                      if w["key"] == key and w["grid_id"] is not None), None)  # fmt: skip
+        return int(found["grid_id"]) if found is not None else None
+
+    def laptop_resource_id(self) -> int | None:
+        """A new network's first NR on the access node; an access point's first NR carrying it."""
+        sol = self.sol
+        via = (sol["placed"] or {}).get("access", {}).get("node_id")
+        network_id = sol["network_id"]
+        owners = {str(sol["id"])}
+        if network_id is not None:
+            net = network_store.network(self.cur, network_id)
+            if net is not None and net["solution_id"] is not None:
+                owners.add(str(net["solution_id"]))  # network resources are recorded under the network's solution
+        versions = [
+            w for owner in sorted(owners) for w in store.workloads_of(self.cur, owner)
+            if w["kind"] == Kind.NETWORK_RESOURCE.value and w["network_id"] == network_id and w["node_id"] == via
+            and w["grid_id"] is not None and w["created_at"] >= sol["created_at"]
+        ]  # fmt: skip
+        first = min(versions, key=lambda w: int(w["id"]), default=None)
+        return int(first["grid_id"]) if first is not None else None
+
+
+def file_name(cur: Any, sol: dict[str, Any]) -> str:
+    """``wg-<id>.conf``, the id its planner names (:meth:`~services.deployer.solutions.handout.Handout.file_id`:
+    a network's or access point's first network-resource version on the laptop's access node, a 4to6 gateway's
+    workload); the solution id's first 8 characters while that has no grid id yet."""
+    named = handout(PLANNERS.get(sol["type"])).file_id(SolutionFiles(cur, sol))
+    return f"wg-{named if named is not None else str(sol['id'])[:8]}.conf"
 
 
 def instructions(name: str) -> str:
@@ -82,23 +94,21 @@ def take(db: Database, identity: Identity, owner: str, solution_id: str) -> Down
     """The owner's WireGuard config and its file name; erased when (and only when) this transaction commits.
 
     Raises:
-        NoConfig: not a solution of ``owner``, or not a network / access point.
-        NotReady: the network is still being planned.
+        NoConfig: not a solution of ``owner``, or not one that hands out a file.
+        NotReady: the file is not made yet (the network is being planned, the gateway has not answered).
         Gone: downloaded already, or the solution failed or was cancelled.
         IdentityError: the stored value cannot be decrypted (nothing is erased).
     """
     with db.transaction() as cur:
         # Locked: two concurrent downloads cannot both read it; the second waits and finds it erased.
         sol = store.solution(cur, solution_id, owner=owner, lock=True)
-        wireguard = sol is not None and network_hooks(PLANNERS.get(sol["type"])).hands_out_wireguard
-        if sol is None or not (wireguard or sol["type"] == TUNNEL_TYPE):
+        hooks = handout(PLANNERS.get(sol["type"])) if sol is not None else None
+        if sol is None or hooks is None or not hooks.hands_out_file:
             raise NoConfig(solution_id)
         if sol["secret_outputs"] is None:
             status = sol["status"]
-            if status in ("submitted", "planning"):
-                raise NotReady("the WireGuard config is not ready yet: the network is still being planned")
-            if status == "deploying" and sol["type"] == TUNNEL_TYPE:
-                raise NotReady("the WireGuard config is not ready yet: the gateway has not answered")
+            if (waiting := hooks.not_ready(status)) is not None:
+                raise NotReady(f"the WireGuard config is not ready yet: {waiting}")
             if status in _ENDED:
                 raise Gone(f"the WireGuard config is gone: the deployment {_ENDED[status]}")
             raise Gone("the WireGuard config was already downloaded: it is handed out once, and the marketplace "

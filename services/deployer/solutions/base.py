@@ -13,7 +13,7 @@ Stage -1 comes first when the solution's network must change or reach a node: wh
 point does all of its work there, and its ``build`` has nothing more.
 
 Planners never touch the database, the explorer or the clock: they are unit-tested as plain functions (the
-network hooks act through the ``NetworkOps`` the deployer hands them).
+hooks act through the ``NetworkOps``, ``ExposeOps`` and ``FileOps`` the deployer hands them).
 
 The workload-plan types (:class:`Placed`, :class:`WorkloadPlan`, :class:`Sealed`, :class:`SealedTemplate`) live in
 ``grid/workload_plan.py`` next to the renderer that consumes them (``grid/`` never imports ``solutions/``); they are
@@ -165,7 +165,9 @@ class Planner(Protocol):
     """One solution type. Implementations are modules-level singletons registered in ``solutions/__init__``.
 
     A planner that uses a network other than as a member (see ``network_use.NetworkHooks``) inherits
-    ``NetworkHooks`` and overrides its hooks; the others need not declare anything.
+    ``NetworkHooks`` and overrides its hooks; one that takes part in Solution Expose (a target, the exposer, a
+    delegation) inherits ``expose_use.ExposeHooks``; one that hands out a one-time WireGuard file inherits
+    ``handout.Handout``. The others need not declare anything: the defaults apply.
     """
 
     spec_model: ClassVar[type[Spec]]

@@ -3,7 +3,7 @@
 One ``DOMAIN_DELEGATE{domain}`` workload on the chosen gateway, paid by the user's pool that contains it. The user
 then points NS records of the domain at the gateway's name servers (the end message names each); the domain is
 offered as ``Delegated <domain>`` in Solution Expose, and cannot be cancelled while an exposed solution stands on it
-(``exposure.py``).
+(its exposure hooks, :mod:`.expose_use`).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import GatewayRequest, Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
+from services.deployer.solutions.expose_use import Delegation
 from services.deployer.solutions.fields import Domain, GatewayChoice
 from services.deployer.solutions.listing import find, wids
 
@@ -23,7 +24,7 @@ class DelegatedDomainSpec(Spec):
     gateway: GatewayChoice
 
 
-class DelegatedDomain:
+class DelegatedDomain(Delegation):
     spec_model: ClassVar[type[Spec]] = DelegatedDomainSpec
     type: ClassVar[str] = "delegated_domain"
 

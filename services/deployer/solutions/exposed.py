@@ -18,6 +18,7 @@ from pydantic import Field, StrictInt, model_validator
 from services.common.capacity import Resources
 from services.deployer.solutions import gateway
 from services.deployer.solutions.base import GatewayRequest, Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
+from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import Domain, Frozen, GatewayChoice, IPv4, NetworkName, PoolId
 from services.deployer.solutions.listing import find, wids
 
@@ -65,9 +66,10 @@ class ExposedSpec(Spec):
         return self.name.removesuffix(f".{self.parent}")
 
 
-class Exposed:
+class Exposed(ExposeHooks):
     spec_model: ClassVar[type[Spec]] = ExposedSpec
     type: ClassVar[str] = "exposed"
+    publishes_a_target: ClassVar[bool] = True  # checked at submit (``exposure.submit_problem``)
 
     def placements(self, spec: ExposedSpec) -> list[Placement]:
         return [Placement("tcprouter", spec.target.pool_id, CLIENT_QUERY)]

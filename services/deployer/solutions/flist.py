@@ -9,6 +9,7 @@ from pydantic import AfterValidator, Field, StrictInt, model_validator
 
 from services.deployer.grid.kinds import DiskType, Kind
 from services.deployer.solutions.base import Placement, PlanContext, Spec, WorkloadPlan, WorkloadView, container_fields
+from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import ContainerResources, Frozen, Logs, NetworkName, Where
 from services.deployer.solutions.listing import container_listing, find, wids
 
@@ -57,9 +58,10 @@ class FlistSpec(Spec):
         return self
 
 
-class Flist:
+class Flist(ExposeHooks):
     spec_model: ClassVar[type[Spec]] = FlistSpec
     type: ClassVar[str] = "flist"
+    exposed_role: ClassVar[str | None] = "container"  # where Solution Expose publishes a port
 
     def placements(self, spec: FlistSpec) -> list[Placement]:
         where = spec.where

@@ -4,8 +4,9 @@ One ``GATEWAY4TO6{public_key}`` workload on the gateway, paid by the user's pool
 user gets a wg-quick file built from the workload's result (``data_json``: the tunnel addresses and the gateway's
 peers). With no public key, the deployer makes the key pair at submit time (:meth:`Gateway4to6Spec.complete`):
 the private key lives only in the solution's encrypted secrets until the deployment ends, then only in the
-one-time download (``wireguard.py``) — never in the spec, a listing, an event or a log. The user's own public key
-works too: the file then says where their private key goes (the original crashed there).
+one-time download (its file hooks, :mod:`.handout`; ``wireguard.py``) — never in the spec, a listing, an event or
+a log. The user's own public key works too: the file then says where their private key goes (the original crashed
+there).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from services.deployer.grid.kinds import Kind
 from services.deployer.grid.network_plan import wg_keypair
 from services.deployer.solutions.base import GatewayRequest, Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
 from services.deployer.solutions.fields import GatewayChoice, WireguardKey
+from services.deployer.solutions.handout import ResultFile
 from services.deployer.solutions.listing import find, wids
 
 PRIVATE_KEY = "wireguard_private_key"  # the solution secret holding a key pair the marketplace made
@@ -62,9 +64,10 @@ class Gateway4to6Spec(Spec):
         return spec
 
 
-class Gateway4to6:
+class Gateway4to6(ResultFile):
     spec_model: ClassVar[type[Spec]] = Gateway4to6Spec
     type: ClassVar[str] = "4to6gw"
+    file_key: ClassVar[str] = "gateway4to6"  # its file is named after this workload
 
     def placements(self, spec: Gateway4to6Spec) -> list[Placement]:
         return []
@@ -90,8 +93,8 @@ class Gateway4to6:
         ips = tunnel(w.data if w else {})["ips"]
         return {"Public Key": spec.public_key, "IPv6 Address": ips[0] if ips else ""}
 
-    def wireguard_config(self, spec: Gateway4to6Spec, workloads: list[WorkloadView],
-                         secrets: Mapping[str, str]) -> tuple[str, int]:  # fmt: skip
+    def build_file(self, spec: Gateway4to6Spec, workloads: list[WorkloadView],
+                   secrets: Mapping[str, str]) -> tuple[str, int]:  # fmt: skip
         """The wg-quick file (SOLUTIONS §3.11) and the workload id that names it (``wg-<id>.conf``).
 
         Raises:

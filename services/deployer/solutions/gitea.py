@@ -25,6 +25,7 @@ from services.deployer.solutions.base import (
     WorkloadView,
     container_fields,
 )
+from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import Logs, NetworkName, PoolId, SshKey, Where
 from services.deployer.solutions.listing import container_listing, find, wids
 
@@ -62,9 +63,10 @@ def _tcprouter_resources() -> Resources:
     return Resources(cru=cpu, mru=-(-memory // 1024), sru=-(-disk // 1024), hru=0)
 
 
-class Gitea:
+class Gitea(ExposeHooks):
     spec_model: ClassVar[type[Spec]] = GiteaSpec
     type: ClassVar[str] = "gitea"
+    exposed_role: ClassVar[str | None] = "container"  # where Solution Expose publishes a port
 
     def gateways(self, spec: GiteaSpec) -> list[GatewayRequest]:
         return [GatewayRequest("gateway", tuple(spec.gateway_pool_ids), label=spec.name, owner_prefix="advanced")]

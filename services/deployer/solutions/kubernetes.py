@@ -10,6 +10,7 @@ from pydantic import Field, StrictInt, model_validator
 from services.common.capacity import Resources
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions.base import Placement, PlanContext, Sealed, Spec, WorkloadPlan, WorkloadView
+from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import IPv4, NetworkName, PoolId, SshKey
 from services.deployer.solutions.listing import find, wids
 
@@ -53,9 +54,10 @@ class KubernetesSpec(Spec):
         return ["master", *(f"worker-{i}" for i in range(1, self.workers + 1))]
 
 
-class Kubernetes:
+class Kubernetes(ExposeHooks):
     spec_model: ClassVar[type[Spec]] = KubernetesSpec
     type: ClassVar[str] = "kubernetes"
+    exposed_role: ClassVar[str | None] = "master"  # where Solution Expose publishes a port
 
     def placements(self, spec: KubernetesSpec) -> list[Placement]:
         ips = (spec.master_ip, *spec.worker_ips)

@@ -25,6 +25,7 @@ from services.deployer.solutions.base import (
     WorkloadView,
     container_fields,
 )
+from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import Logs, MiB_PER_GiB, NetworkName, PoolId, SshKey, Where
 from services.deployer.solutions.kubernetes import spread
 from services.deployer.solutions.listing import container_listing, wids
@@ -71,9 +72,10 @@ class MinioSpec(Spec):
         return {"primary": self.primary, **({"secondary": self.secondary} if self.secondary else {})}
 
 
-class Minio:
+class Minio(ExposeHooks):
     spec_model: ClassVar[type[Spec]] = MinioSpec
     type: ClassVar[str] = "minio"
+    exposed_role: ClassVar[str | None] = "primary"  # where Solution Expose publishes a port
 
     def placements(self, spec: MinioSpec) -> list[Placement]:
         gib = {"sru": ZDB_GIB} if spec.zdb_disk_type == "ssd" else {"hru": ZDB_GIB}

@@ -9,7 +9,7 @@ join the network when a placement asks for an IP in it (:attr:`NetworkUse.MEMBER
 
 The network itself (:attr:`NetworkUse.CREATES`) and an access point (:attr:`NetworkUse.ACCESS`) do their work in
 stage -1: :meth:`~NetworkHooks.open_network` and :meth:`~NetworkHooks.grant_access` record the network resources
-(GRID_API §11) under the network's solution, and the laptop's WireGuard config is handed out once.
+(GRID_API §11) under the network's solution, and the laptop's WireGuard config is handed out once (:mod:`.handout`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from services.deployer.grid.workload_plan import Placed
 from services.deployer.solutions.base import Placement
+from services.deployer.solutions.handout import LaptopFile
 
 
 class NetworkUse(Enum):
@@ -79,11 +80,6 @@ class NetworkHooks:
             return self.use
         return NetworkUse.MEMBER if any(p.network for p in placements) else NetworkUse.NONE
 
-    @property
-    def hands_out_wireguard(self) -> bool:
-        """The owner downloads a laptop's WireGuard config of this solution (once)."""
-        return self.use in (NetworkUse.CREATES, NetworkUse.ACCESS)
-
     def open_network(self, spec: Any, short: str | None, placements: Sequence[Placement], ops: NetworkOps) -> None:
         """Planning, before any node is chosen: make the network the solution's nodes join current in ``ops``.
 
@@ -116,8 +112,9 @@ class NetworkHooks:
         """The teardown's final transaction: what happens to the network (default: nothing)."""
 
 
-class LaptopAccess(NetworkHooks):
-    """Shared by the network and its access points: the access node joins, the laptop gets a peer through it."""
+class LaptopAccess(NetworkHooks, LaptopFile):
+    """Shared by the network and its access points: the access node joins, the laptop gets a peer through it (its
+    config is the solution's one-time file, :mod:`.handout`)."""
 
     def joins(self, placement: Placement) -> bool:
         return True  # the access node is in the network without an IP of its own

@@ -9,6 +9,7 @@ from pydantic import Field
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions import images
 from services.deployer.solutions.base import Placement, PlanContext, Spec, WorkloadPlan, WorkloadView, container_fields
+from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import ContainerResources, Logs, NetworkName, SshKey, Where
 from services.deployer.solutions.listing import container_listing, wids
 
@@ -23,9 +24,10 @@ class UbuntuSpec(Spec):
     public_ipv6: bool = False
 
 
-class Ubuntu:
+class Ubuntu(ExposeHooks):
     spec_model: ClassVar[type[Spec]] = UbuntuSpec
     type: ClassVar[str] = "ubuntu"
+    exposed_role: ClassVar[str | None] = "container"  # where Solution Expose publishes a port
 
     def placements(self, spec: UbuntuSpec) -> list[Placement]:
         where = spec.where

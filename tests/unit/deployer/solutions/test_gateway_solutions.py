@@ -141,7 +141,7 @@ def test_4to6_with_the_users_key_keeps_no_private_key_and_puts_a_placeholder() -
     assert (plan.kind, dict(plan.fields), result.ctx.placed[plan.role].grid_pool_id) == (
         Kind.GATEWAY4TO6, {"public_key": KEY}, GATEWAY_POOL)  # fmt: skip
     views = [_answered(v) for v in result.views()]
-    config, workload_id = planner.wireguard_config(spec, views, {})
+    config, workload_id = planner.build_file(spec, views, {})
     assert workload_id == 1001
     assert config == (
         "[Interface]\nAddress = 2a02:1802:5e::1:0/64\nPrivateKey = <put the private key of your public key here>\n"
@@ -159,7 +159,7 @@ def test_4to6_without_a_key_makes_a_key_pair_whose_private_half_only_goes_to_the
     derived = nacl.public.PrivateKey(base64.b64decode(private)).public_key
     assert base64.b64encode(bytes(derived)).decode() == spec.public_key
     assert private not in spec.model_dump_json()
-    config, _ = planner.wireguard_config(spec, [_answered(v) for v in run(planner, spec).views()], secrets)
+    config, _ = planner.build_file(spec, [_answered(v) for v in run(planner, spec).views()], secrets)
     assert f"PrivateKey = {private}\n" in config
 
 

@@ -1,21 +1,15 @@
-"""The planners' network hooks: what each solution does to a network, and no type branching in the deployer."""
+"""The planners' network hooks: what each solution does to a network (no type branching: test_type_branches.py)."""
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Collection
-from pathlib import Path
 from typing import Any, ClassVar
-
-import pytest
 
 from services.common.capacity import Resources
 from services.deployer.solutions import PLANNERS, network, network_access, ubuntu
 from services.deployer.solutions.base import Placed, Placement, PlanContext, Spec, WorkloadPlan, WorkloadView
 from services.deployer.solutions.network_use import ORDINARY, NetworkHooks, NetworkUse, network_hooks
 from tests.unit.deployer.solutions.conftest import SSH_KEY, context
-
-DEPLOYER = Path(__file__).resolve().parents[4] / "services" / "deployer"
 
 
 class Recorder:
@@ -66,7 +60,7 @@ def test_a_network_creates_itself_hands_out_access_and_deletes_itself_at_the_end
     spec = network.NetworkSpec.model_validate({"name": "net", "pool_ids": [3], "ip_range": "10.20.0.0/16"})
     ops = Recorder()
     hooks = network_hooks(network.PLANNER)
-    assert hooks.network_use(network.PLANNER.placements(spec)) is NetworkUse.CREATES and hooks.hands_out_wireguard
+    assert hooks.network_use(network.PLANNER.placements(spec)) is NetworkUse.CREATES
     assert _everything(network.PLANNER, spec, ops) == "sealed-config"
     assert ops.calls == [
         ("create", "net", "10.20.0.0/16"),
@@ -91,7 +85,7 @@ def test_an_access_point_enters_its_network_and_takes_its_peer_out_on_teardown()
     ops = Recorder(["ubuntu box"])
     hooks = network_hooks(network_access.PLANNER)
     assert hooks.network_use(network_access.PLANNER.placements(spec)) is NetworkUse.ACCESS
-    assert hooks.hands_out_wireguard and hooks.cancel_refusal(ops) is None
+    assert hooks.cancel_refusal(ops) is None
     assert _everything(network_access.PLANNER, spec, ops) == "sealed-config"
     assert ops.calls == [("enter", "home"), ("add_laptop", "node-access", True), ("revoke_laptop",)]
     assert hooks.network_nodes(_placed(network_access.PLANNER, spec)) == {"node-access"}
@@ -102,7 +96,7 @@ def test_an_ordinary_planner_enters_its_network_and_needs_only_the_nodes_with_an
                                              "ssh_key": SSH_KEY})  # fmt: skip
     ops = Recorder(["x y"])
     hooks = network_hooks(ubuntu.PLANNER)
-    assert hooks is ORDINARY and not hooks.hands_out_wireguard
+    assert hooks is ORDINARY
     assert hooks.network_use(ubuntu.PLANNER.placements(spec)) is NetworkUse.MEMBER
     assert _everything(ubuntu.PLANNER, spec, ops) is None and hooks.cancel_refusal(ops) is None
     assert ops.calls == [("enter", "net")]
@@ -140,57 +134,5 @@ def test_a_planner_without_hooks_and_without_network_placements_uses_no_network(
     assert _everything(planner, spec, ops) is None and ops.calls == []
 
 
-def test_only_the_network_and_its_access_points_hand_out_a_wireguard_config() -> None:
-    assert {t for t, p in PLANNERS.items() if network_hooks(p).hands_out_wireguard} == {"network", "network_access"}
+def test_every_planner_has_network_hooks() -> None:
     assert all(isinstance(network_hooks(p), NetworkHooks) for p in PLANNERS.values())
-
-
-def _type_branches(path: Path, types: set[str]) -> list[str]:
-    """The network types named in comparisons, collection literals or SQL, and comparisons of ``x["type"]`` with a
-    module constant that holds one (``ACCESS_TYPES``)."""
-    tree = ast.parse(path.read_text())
-    holders = {target.id for node in tree.body if isinstance(node, ast.Assign) for target in node.targets
-               if isinstance(target, ast.Name)
-               and any(isinstance(c, ast.Constant) and c.value in types for c in ast.walk(node.value))}  # fmt: skip
-    found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Compare):
-            operands = [node.left, *node.comparators]
-            typed = any(isinstance(o, ast.Subscript) and isinstance(o.slice, ast.Constant) and o.slice.value == "type"
-                        for o in operands)  # fmt: skip
-            if typed and any(isinstance(o, ast.Name) and o.id in holders for o in operands):
-                found.append(f"{path.name}:{node.lineno} compares a solution's type with a network type")
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            found += [f"{path.name}:{node.lineno} names the type {t!r} in SQL" for t in types if f"'{t}'" in node.value]
-        if isinstance(node, ast.Compare | ast.Tuple | ast.List | ast.Set):
-            for leaf in ast.walk(node):
-                if isinstance(leaf, ast.Constant) and leaf.value in types:
-                    found.append(f"{path.name}:{leaf.lineno} names the type {leaf.value!r}")
-    return found
-
-
-NETWORK_TYPES = {network.PLANNER.type, network_access.PLANNER.type}
-
-
-def test_no_deployer_module_outside_the_planners_branches_on_a_solution_type() -> None:
-    modules = [p for p in DEPLOYER.rglob("*.py") if "solutions" not in p.parts and "migrations" not in p.parts]
-    assert len(modules) > 20
-    found = [f for path in modules for f in _type_branches(path, NETWORK_TYPES)]
-    assert found == [], "behaviour that depends on the solution type belongs to its planner's hooks"
-
-
-@pytest.mark.parametrize(
-    "source",
-    [
-        'if sol["type"] == "network_access":\n    pass',
-        'A = ("network", "network_access")',
-        'ok = t in ["network"]',
-        'KIND = "network"\nok = sol["type"] != KIND',
-        'ok = "network_access" != kind',
-        "SQL = \"UPDATE s SET status = 1 WHERE type = 'network_access'\"",
-    ],
-)
-def test_the_type_branch_check_sees_the_old_forms(tmp_path: Path, source: str) -> None:
-    path = tmp_path / "m.py"
-    path.write_text(source)
-    assert _type_branches(path, NETWORK_TYPES)
