@@ -58,8 +58,15 @@ def automatic_domain_step(name: str = "domain") -> Step:
 def managed_domain_step(name: str = "parent_domain") -> Step:
     """A managed domain of a gateway in the user's pools (Gollum): the name is ``<label>.<chosen domain>``."""
 
-    def fields(ctx: Context) -> list[Question]:
-        choices = sorted({(d, d) for offer in offers(ctx) for d in offer.managed_domains})
-        return [Dropdown(name, "Managed domain", help="" if choices else NO_GATEWAY, choices=choices)]
+    def choices(ctx: Context) -> list[tuple[str, str]]:
+        return sorted({(d, d) for offer in offers(ctx) for d in offer.managed_domains})
 
-    return Step(name, "Managed domain", fields)
+    def fields(ctx: Context) -> list[Question]:
+        found = choices(ctx)
+        # Without a gateway the step is refused with the reason (not a bare "required").
+        return [Dropdown(name, "Managed domain", help="" if found else NO_GATEWAY, choices=found, required=bool(found))]
+
+    def check(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:
+        return {} if choices(ctx) else {name: NO_GATEWAY}
+
+    return Step(name, "Managed domain", fields, check=check)

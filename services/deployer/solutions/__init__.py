@@ -8,6 +8,7 @@ from services.deployer.solutions import (
     flist,
     gateway4to6,
     gitea,
+    gollum,
     kubernetes,
     minio,
     monitoring,
@@ -28,6 +29,7 @@ PLANNERS: dict[str, Planner] = {
         minio.PLANNER,
         monitoring.PLANNER,
         gitea.PLANNER,
+        gollum.PLANNER,
         exposed.PLANNER,
         delegated_domain.PLANNER,
         gateway4to6.PLANNER,
@@ -36,6 +38,6 @@ PLANNERS: dict[str, Planner] = {
 
 # Every type of SOLUTIONS §6.1, the ones the solutions list shows and counts (those without a planner yet count 0;
 # an access point is not listed: it shows with its network).
-LISTED_TYPES = ("network", "ubuntu", "kubernetes", "minio", "monitoring", "flist", "gitea", "4to6gw",
-                "delegated_domain", "exposed", "publisher", "peertube", "discourse", "mattermost", "threebot",
+LISTED_TYPES = ("network", "ubuntu", "kubernetes", "minio", "monitoring", "flist", "gitea", "gollum",
+                "4to6gw", "delegated_domain", "exposed", "publisher", "peertube", "discourse", "mattermost", "threebot",
                 "cryptpad", "pools", "wiki", "blog", "website", "taiga")  # fmt: skip

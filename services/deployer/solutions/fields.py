@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -39,6 +40,18 @@ def _valid(problem: Callable[[str], str | None], normal: Callable[[str], str]) -
         return value
 
     return check
+
+
+def matching(pattern: str, help_text: str) -> AfterValidator:
+    """A validator of the whole value against ``pattern`` (Python ``re``: the shared rules use look-aheads, which
+    pydantic's own ``pattern`` engine does not know), failing with ``help_text``."""
+
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise ValueError(help_text)
+        return value
+
+    return AfterValidator(check)
 
 
 SshKey = Annotated[str, Field(max_length=8192), AfterValidator(_ssh_key)]

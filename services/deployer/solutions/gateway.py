@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from services.common.capacity import Resources
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions import images
 from services.deployer.solutions.base import (
@@ -82,6 +83,12 @@ def reverse_proxy(gw: Placed, marketplace: Marketplace, key: str = "reverse_prox
     """(T, C, P) ``Reverse_proxy{domain, secret}``: the tunnel secret sealed to the gateway."""
     info = gateway_of(gw)
     return WorkloadPlan(key, Kind.REVERSE_PROXY, gw.role, {"domain": info.domain, "secret": tunnel_secret(marketplace)})
+
+
+def tcprouter_resources() -> Resources:
+    """What a tcprouter client takes from its pool (``TCPROUTER_SIZE`` in GiB, rounded up)."""
+    cpu, memory, disk = TCPROUTER_SIZE
+    return Resources(cru=cpu, mru=-(-memory // 1024), sru=-(-disk // 1024), hru=0)
 
 
 def tcprouter_client(gw: Placed, client: Placed, marketplace: Marketplace, *, network: str, target_ip: str,

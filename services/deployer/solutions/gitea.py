@@ -27,7 +27,7 @@ from services.deployer.solutions.base import (
 )
 from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import Logs, NetworkName, PoolId, SshKey, Where
-from services.deployer.solutions.listing import container_listing, find, wids
+from services.deployer.solutions.listing import container_listing, find, public_domain, wids
 
 CPU, MEMORY, DISK = 2, 1024, 6 * 1024  # SOLUTIONS §3.8: query {cru: 2, mru: 1, sru: 6}
 HTTP_PORT = 3000
@@ -58,11 +58,6 @@ def _resources() -> Resources:
     return Resources(cru=CPU, mru=MEMORY // 1024, sru=DISK // 1024, hru=0)
 
 
-def _tcprouter_resources() -> Resources:
-    cpu, memory, disk = gateway.TCPROUTER_SIZE
-    return Resources(cru=cpu, mru=-(-memory // 1024), sru=-(-disk // 1024), hru=0)
-
-
 class Gitea(ExposeHooks):
     spec_model: ClassVar[type[Spec]] = GiteaSpec
     type: ClassVar[str] = "gitea"
@@ -77,7 +72,7 @@ class Gitea(ExposeHooks):
             # "public IPv6 on" (§3.8): only a node with a public IPv6 can give one.
             Placement("container", where.pool_id, _resources(), where.node_id, ip=where.ip, public_ipv6=True),
             # The tunnel client: any node of the same pool in the network, with its own IP.
-            Placement("tcprouter", where.pool_id, _tcprouter_resources()),
+            Placement("tcprouter", where.pool_id, gateway.tcprouter_resources()),
         ]
 
     def network_of(self, spec: GiteaSpec) -> str | None:
@@ -119,20 +114,13 @@ class Gitea(ExposeHooks):
 
     def listing(self, spec: GiteaSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
         return {"Name": spec.name, "wids": wids(workloads), **container_listing(workloads, "container", spec.network),
-                "Domain": _domain(workloads)}  # fmt: skip
+                "Domain": public_domain(workloads)}  # fmt: skip
 
     def outputs(self, spec: GiteaSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
         container = find(workloads, "container")
         listing = container_listing(workloads, "container", spec.network)
         return {"Workload id": container.grid_id if container else None, "ssh": f"ssh git@{listing['IPv4 Address']}",
-                "URL": f"https://{_domain(workloads)}"}  # fmt: skip
-
-
-def _domain(workloads: list[WorkloadView]) -> str:
-    sub = find(workloads, "subdomain")
-    if sub is not None and sub.gateway is not None:
-        return sub.gateway.domain
-    return str(sub.fields.get("domain", "")) if sub is not None else ""
+                "URL": f"https://{public_domain(workloads)}"}  # fmt: skip
 
 
 PLANNER = Gitea()

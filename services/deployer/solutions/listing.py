@@ -42,3 +42,11 @@ def container_listing(workloads: list[WorkloadView], key: str, network: str, pre
         f"{prefix}RootFS Type": "SSD" if capacity.get("disk_type", 1) == 1 else "HDD",
         f"{prefix}RootFS Size": capacity.get("disk_size"),
     }
+
+
+def public_domain(workloads: list[WorkloadView], key: str = "subdomain") -> str:
+    """The public name of a solution on a gateway (its subdomain workload's), ``""`` before planning chose one."""
+    sub = find(workloads, key)
+    if sub is not None and sub.gateway is not None:
+        return sub.gateway.domain
+    return str(sub.fields.get("domain", "")) if sub is not None else ""

@@ -110,3 +110,94 @@ def test_hostile_names_are_refused(value: str) -> None:
 
 def test_gitea_is_in_the_catalogue() -> None:
     assert FLOWS["gitea"] is gitea.FLOW and gitea.FLOW.family == "advanced"
+
+
+# -- Gollum --------------------------------------------------------------------------------------------------------
+
+TOKEN = "ghp_" + "T0ken" * 8
+GOLLUM: dict[str, dict[str, Any]] = {
+    "name": {"name": "wiki"},
+    "resources": {"cpu": 2, "memory": 2048, "disk": 512},
+    "pool_id": {"pool_id": "7"},
+    "network": {"network": "net"},
+    "ssh_key": {"ssh_key": file(SSH_KEY)},
+    "email": {"email": "ops@example.com"},
+    "github": {"github_user": "alice-w", "github_email": "alice@example.org", "github_repo": "my.wiki",
+               "github_token": TOKEN},
+    "parent_domain": {"parent_domain": "gw1.grid.example"},
+}  # fmt: skip
+
+
+def gollum_walk(offers: list[contracts.GatewayOffer] | None = None) -> Walk:
+    queries = GatewayQueries(pools_list=[active_pool(7), active_pool(8)], networks_list=[NET])
+    if offers is not None:
+        queries.offers = offers
+    return Walk(FLOWS["gollum"], queries)
+
+
+def test_gollum_asks_in_the_order_of_the_issue_and_submits_the_token_only_as_a_secret() -> None:
+    w = gollum_walk().until("confirm", GOLLUM)
+    assert w.visited == ["name", "resources", "pool_id", "network", "ssh_key", "email", "github", "node_auto", "ip",
+                         "parent_domain"]  # fmt: skip
+    (confirm,) = w.step.questions(w.ctx)
+    assert isinstance(confirm, Confirm)
+    rows = dict(confirm.rows)
+    assert rows["Domain"].startswith("alice-wiki.gw1.grid.example")
+    assert rows["GitHub user"] == "alice-w" and rows["Repository"] == "my.wiki"
+    assert TOKEN not in str(confirm.as_json()) and TOKEN not in str(w.ctx.answers)
+    w.answer()
+    submission = w.submit()
+    spec = validated(submission)
+    assert submission.type == "gollum" and submission.secrets == {"github_token": TOKEN}
+    assert (spec.email, spec.github_user, spec.github_email, spec.github_repo, spec.parent_domain) == (
+        "ops@example.com", "alice-w", "alice@example.org", "my.wiki", "gw1.grid.example")  # fmt: skip
+    assert (spec.resources.cpu, spec.resources.memory, spec.resources.disk) == (2, 2048, 512)
+    assert spec.gateway_pool_ids == [7, 8]
+
+
+def test_gollum_offers_only_the_managed_domains_of_gateways_in_the_users_pools() -> None:
+    other = contracts.GatewayOffer(node_id="GW9", pool_id=99, grid_pool_id=199, managed_domains=["gw9.example"],
+                                   dns_nameserver=["ns1.gw9.example"], tcp_router_port=18000)  # fmt: skip
+    w = gollum_walk(offers=[GATEWAY, other]).until("parent_domain", GOLLUM)
+    (question,) = w.step.questions(w.ctx)
+    assert [v for v, _ in question.choices] == ["gw1.grid.example"]  # type: ignore[attr-defined]
+    with pytest.raises(Invalid):
+        w.answer(parent_domain="gw9.example")
+    lonely = gollum_walk(offers=[]).until("parent_domain", GOLLUM)
+    with pytest.raises(Refused) as refused:
+        lonely.answer()
+    assert "none of your pools contains a gateway" in refused.value.errors["parent_domain"]
+
+
+SHELL = ["a;reboot", "$(id)", "`id`", "a b", "a|b", "a&&b", "a'b", 'a"b', "a\nb", "a>b"]
+
+
+@pytest.mark.parametrize(
+    ("step", "name", "value"),
+    [
+        *(("email", "email", f"x{bad}@example.com") for bad in SHELL),
+        *(("github", "github_email", f"x{bad}@example.com") for bad in SHELL),
+        *(("github", "github_user", f"al{bad}ice") for bad in SHELL),
+        *(("github", "github_repo", f"wi{bad}ki") for bad in SHELL),
+        ("email", "email", "é@example.com"),
+        ("email", "email", "a" * 300 + "@example.com"),
+        ("github", "github_repo", "https://github.com/alice/wiki"),
+        ("github", "github_repo", ".."),
+        ("github", "github_user", "u" * 300),
+        ("github", "github_token", "short"),
+        ("github", "github_token", "ghp_abc def ghi jkl mno pqr"),
+    ],
+)
+def test_hostile_gollum_values_are_refused_naming_the_field(step: str, name: str, value: str) -> None:
+    w = gollum_walk().until(step, GOLLUM)
+    question = {q.name: q for q in w.step.questions(w.ctx)}[name]  # the engine names the field of a refusal
+    with pytest.raises(Invalid):
+        question.check(value)
+    given = {**GOLLUM[step], name: value}
+    with pytest.raises(Invalid):
+        w.answer(**given)
+
+
+def test_gollum_is_in_the_catalogue_after_gitea() -> None:
+    assert list(FLOWS).index("gollum") == list(FLOWS).index("gitea") + 1
+    assert FLOWS["gollum"].family == "advanced" and FLOWS["gollum"].title == "Gollum"

@@ -43,6 +43,18 @@ SPECS: dict[str, dict[str, Any]] = {
         "network": "net",
     },
     "gitea": {"name": "git", "where": WHERE, "network": "net", "ssh_key": SSH_KEY, "gateway_pool_ids": [3, 7]},
+    "gollum": {
+        "name": "wiki",
+        "where": WHERE,
+        "network": "net",
+        "ssh_key": SSH_KEY,
+        "email": "a@example.com",
+        "github_user": "alice",
+        "github_email": "a@example.com",
+        "github_repo": "wiki",
+        "parent_domain": "gw1.grid.example",
+        "gateway_pool_ids": [3, 7],
+    },
 }
 CONTAINER_KEYS = {
     "flist",
