@@ -16,6 +16,7 @@ import re
 import signal
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,9 +34,16 @@ DEPLOY_TIMEOUT = 120_000  # ms: the emulator deploys in well under a second per 
 
 @pytest.fixture(scope="module")
 def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    tmp: Path = tmp_path_factory.mktemp("wizard-stack")
+    with running_stack(tmp_path_factory.mktemp("wizard-stack"), DATABASE) as stack:
+        yield stack
+
+
+@contextmanager
+def running_stack(tmp: Path, database_name: str) -> Iterator[dict[str, str]]:
+    """The whole stack (``deploy.run_local``) on free ports, on a database of its own named ``database_name`` (one
+    per test module: modules of other runs may use theirs at the same time), started from empty tables."""
     (tmp / "logs").mkdir()
-    database = _own_database(DATABASE)
+    database = _own_database(database_name)
     ports, env, _ = _stack_env(
         tmp, PAYMENT_WATCH_INTERVAL="1", GRID_EMULATOR_AUTO_PAY_AFTER="1", GRID_EMULATOR_DEPLOY_LATENCY="0.2",
         DEPLOY_POLL_INTERVAL="0.5", NODE_INDEX_REFRESH="5", REDIS_URL=redis_db_url(10),
@@ -174,25 +182,9 @@ def _sign_in(page: Page, proxy: str) -> None:
     expect(page).to_have_url(f"{proxy}/")
 
 
-@pytest.mark.timeout(900)
-def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], page: Page, tmp_path: Path) -> None:
-    proxy = full_stack["proxy"]
-    shots = Shots(page, tmp_path)
-    print(f"\nscreenshots: {tmp_path}\nstack logs: {full_stack['logs']}")
-    suffix = uuid.uuid4().hex[:6]
-    net, box = f"net{suffix}", f"box{suffix}"
-    forget_terms(full_stack["database"], USER)
-    _sign_in(page, proxy)
-    wizard = Wizard(page, shots)
-
-    # ---- the catalogue: a card per solution, with counts ----
-    advanced = page.get_by_role("region", name="Advanced")
-    ubuntu_card = advanced.get_by_role("listitem").filter(has=page.get_by_role("heading", name="Ubuntu"))
-    expect(ubuntu_card).to_contain_text("You have none yet.")
-    expect(page.get_by_role("link", name="Your capacity pools")).to_be_visible()
-    shots("catalogue")
-
-    # ---- pools wizard: buy 1 CU + 1 SU for a day, pay (the emulator pays at once), done ----
+def buy_pool(page: Page, wizard: Wizard, shots: Shots) -> None:
+    """The pools wizard from the catalogue: 1 CU + 1 SU for a day on the first farm (farm 1, which has a gateway),
+    paid by the emulator at once, done."""
     page.get_by_role("link", name="Deploy Capacity pools").click()
     wizard.at("Capacity")
     expect(page.get_by_role("heading", level=2)).to_contain_text("Step 1 of")
@@ -217,6 +209,28 @@ def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], pag
     expect(page.locator(".markdown")).to_contain_text("is ready")
     wizard.next("Finish")
     expect(page.get_by_role("link", name="See it in My solutions")).to_have_attribute("href", "/pools.html")
+
+
+@pytest.mark.timeout(900)
+def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], page: Page, tmp_path: Path) -> None:
+    proxy = full_stack["proxy"]
+    shots = Shots(page, tmp_path)
+    print(f"\nscreenshots: {tmp_path}\nstack logs: {full_stack['logs']}")
+    suffix = uuid.uuid4().hex[:6]
+    net, box = f"net{suffix}", f"box{suffix}"
+    forget_terms(full_stack["database"], USER)
+    _sign_in(page, proxy)
+    wizard = Wizard(page, shots)
+
+    # ---- the catalogue: a card per solution, with counts ----
+    advanced = page.get_by_role("region", name="Advanced")
+    ubuntu_card = advanced.get_by_role("listitem").filter(has=page.get_by_role("heading", name="Ubuntu"))
+    expect(ubuntu_card).to_contain_text("You have none yet.")
+    expect(page.get_by_role("link", name="Your capacity pools")).to_be_visible()
+    shots("catalogue")
+
+    # ---- pools wizard: buy 1 CU + 1 SU for a day, pay (the emulator pays at once), done ----
+    buy_pool(page, wizard, shots)
 
     # ---- network wizard: create one, download its WireGuard config once ----
     page.goto(f"{proxy}/")
