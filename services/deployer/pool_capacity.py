@@ -14,6 +14,13 @@ worker, nothing cached — and then, in the planning transaction:
   trio or MinIO's ZDBs are refused together when the pool cannot run them all for ``MIN_POOL_RUNTIME``;
 * records this solution's holds, which count while it is planning or deploying.
 
+One read serves the planners of a pool for ``SHARED_READ`` seconds (kept in Redis with the time it was made):
+a burst of deployments into one pool reads it once, not once each. Only the grid's totals are shared — the holds
+are ours, read under the lock by each plan — and the read is keyed by the owner's pools version
+(``contracts.pools_version_key``, bumped by the pools service once a change of the owner's pools is committed), so
+a pool just extended or paid is read again at once. A shared read is older than a read of one's own; the race
+below is closed for it the same way, from the time it was made.
+
 Race, and why it is closed: the pool is read before the lock, so a solution that deploys in between is in
 neither the read's ``active_cu`` nor, once it left ``deploying``, the holds. Holds of solutions that changed
 status after the read started (``updated_at`` ≥ read time) therefore still count. The price is a short double
@@ -23,10 +30,14 @@ over-commit.
 
 from __future__ import annotations
 
+import contextlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+
+from redis.exceptions import RedisError
 
 from services.common import contracts
 from services.common.capacity import Resources, can_carry, cu_su
@@ -36,6 +47,7 @@ from services.deployer.solutions.base import Placement
 
 HOLDING = ("planning", "deploying")  # a solution whose new workloads may not be active on the grid yet
 CLOCK_MARGIN = timedelta(seconds=2)  # the read time is ours, updated_at PostgreSQL's: allow a small skew
+SHARED_READ = 1.0  # seconds one read of a pool serves every planner of that pool
 
 
 def record_verified(cur: Any, solution_id: str, pools: list[contracts.VerifiedPool]) -> None:
@@ -52,6 +64,12 @@ def verified(cur: Any, solution_id: str) -> dict[int, int]:
     cur.execute("SELECT pool_id, grid_pool_id FROM deployer.solution_pools WHERE solution_id = %(s)s",
                 {"s": solution_id})  # fmt: skip
     return {int(r["pool_id"]): int(r["grid_pool_id"]) for r in cur.fetchall()}
+
+
+def _owner(cur: Any, solution_id: str) -> str | None:
+    cur.execute("SELECT owner FROM deployer.solutions WHERE id = %(s)s", {"s": solution_id})
+    row = cur.fetchone()
+    return str(row["owner"]) if row is not None else None
 
 
 def _hours(seconds: int) -> str:
@@ -142,14 +160,17 @@ class PoolVerdicts:
 
 
 def read_pools(dep: Deployer, solution_id: str, placements: list[Placement]) -> PoolVerdicts:
-    """Read every grid pool the placements may use (one GET each), before any lock is taken.
+    """Every grid pool the placements may use, before any lock is taken: a read shared by the planners of the
+    pool for ``SHARED_READ`` seconds, else one GET each (then shared).
 
     Raises:
         Transient: the explorer cannot be read now (planning tries again later).
     """
     with dep.db.transaction() as cur:
         grid_ids = verified(cur, solution_id)
-    read_at = datetime.now().astimezone()
+        owner = _owner(cur, solution_id)
+    version = _version(dep, owner)
+    reads: list[datetime] = []  # when each pool's answer was asked for (the race is closed from the oldest)
     wanted = list(dict.fromkeys(pool_id for p in placements for pool_id in (p.pool_id, *p.alternatives)))
     live: dict[int, dict[str, Any]] = {}
     missing: dict[int, str] = {}
@@ -160,6 +181,12 @@ def read_pools(dep: Deployer, solution_id: str, placements: list[Placement]) -> 
             continue
         if grid_pool_id in live:
             continue
+        shared = _shared(dep, grid_pool_id, version)
+        if shared is not None:
+            live[grid_pool_id], made_at = shared
+            reads.append(made_at)
+            continue
+        started = datetime.now().astimezone()
         try:
             answer = dep.grid.explorer.get_json(f"/reservations/pools/{grid_pool_id}")
         except ExplorerRejected as exc:
@@ -172,4 +199,43 @@ def read_pools(dep: Deployer, solution_id: str, placements: list[Placement]) -> 
         if not isinstance(answer, dict) or not all(k in answer for k in ("cus", "sus", "active_cu", "active_su")):
             raise Transient(f"the grid explorer answered something that is not pool {grid_pool_id}")
         live[grid_pool_id] = answer
+        reads.append(started)
+        _share(dep, grid_pool_id, version, answer, started)
+    read_at = min(reads, default=datetime.now().astimezone())
     return PoolVerdicts(solution_id, dep.settings.min_pool_runtime, grid_ids, live, missing, read_at)
+
+
+def _version(dep: Deployer, owner: str | None) -> str | None:
+    """The owner's pools version (None: no sharing, every plan reads for itself)."""
+    if owner is None:
+        return None
+    try:
+        return str(int(dep.redis.get(contracts.pools_version_key(owner)) or 0))
+    except (RedisError, ValueError):
+        return None
+
+
+def _shared_key(grid_pool_id: int, version: str) -> str:
+    return f"deployer:pool-read:{grid_pool_id}:v{version}"
+
+
+def _shared(dep: Deployer, grid_pool_id: int, version: str | None) -> tuple[dict[str, Any], datetime] | None:
+    if version is None:
+        return None
+    try:
+        raw = dep.redis.get(_shared_key(grid_pool_id, version))
+        if raw is None:
+            return None
+        value = json.loads(raw)
+        return dict(value["pool"]), datetime.fromisoformat(value["read_at"])
+    except (RedisError, ValueError, KeyError, TypeError):
+        return None  # sharing is an optimisation only: read it
+
+
+def _share(dep: Deployer, grid_pool_id: int, version: str | None, pool: dict[str, Any], read_at: datetime) -> None:
+    """Keep a read for the next planners; ``read_at`` is when its GET was sent (the race is closed from then)."""
+    if version is None:
+        return
+    value = json.dumps({"pool": pool, "read_at": read_at.isoformat()}, default=str)
+    with contextlib.suppress(RedisError):  # sharing is an optimisation only
+        dep.redis.set(_shared_key(grid_pool_id, version), value, px=int(SHARED_READ * 1000))

@@ -8,10 +8,16 @@ import time
 import uuid
 from typing import Any
 
+import pytest
+
 from services.common import contracts
 from services.common.db import Database
 from services.common.explorer import Explorer
 from services.common.tasks import send
+from services.deployer import pool_capacity
+from services.deployer.context import Deployer, Transient
+from services.deployer.solutions import PLANNERS
+from services.pools import changes
 from services.pools import service as pools
 from tests.conftest import TEST_DATABASE_URL
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
@@ -86,6 +92,7 @@ def test_an_explorer_outage_while_reading_the_pool_is_retried_not_a_failure(worl
     owner = "outage.3bot"
     world.network(owner)
     spec = {"name": "later", "where": {"pool_id": world.pool(owner)}, "network": "net", "ssh_key": SSH_KEY}
+    time.sleep(pool_capacity.SHARED_READ)  # the network's read of the pool is no longer shared: this plan reads it
     world.admin("config", {"error_rate": 1.0})
     try:
         solution_id = world.submit(owner, "ubuntu", spec)["solution_id"]
@@ -94,3 +101,27 @@ def test_an_explorer_outage_while_reading_the_pool_is_retried_not_a_failure(worl
     finally:
         world.healthy()
     assert world.wait(solution_id, timeout=120)["status"] == "deployed", world.events(solution_id)
+
+
+def test_one_read_of_a_pool_serves_its_planners_for_a_moment_and_a_change_of_the_pools_is_read_at_once(
+    world: DeployerWorld, dep: Deployer
+) -> None:
+    owner = "shared.3bot"  # no network: the workers' own pass over this solution ends at planning, rolled back
+    pool = world.pool(owner)
+    spec = {"name": "shared", "where": {"pool_id": pool}, "network": "net", "ssh_key": SSH_KEY}
+    solution_id = world.submit(owner, "ubuntu", spec)["solution_id"]
+    planner = PLANNERS["ubuntu"]
+    placements = planner.placements(planner.spec_model.model_validate(spec))
+    try:
+        first = pool_capacity.read_pools(dep, solution_id, placements)
+        world.admin("config", {"error_rate": 1.0})  # from here, a plan that reads the pool itself fails
+        shared = pool_capacity.read_pools(dep, solution_id, placements)
+        assert shared.live == first.live
+        assert shared.read_at == first.read_at  # holds changed since the shared read was made still count
+        changes.notifier(dep.redis)(owner)  # what the pools service does once a change of the owner's pools commits
+        with pytest.raises(Transient):
+            pool_capacity.read_pools(dep, solution_id, placements)
+    finally:
+        world.healthy()
+    assert pool_capacity.read_pools(dep, solution_id, placements).live.keys() == first.live.keys()
+    assert world.wait(solution_id)["status"] == "rolled_back"
