@@ -229,6 +229,9 @@ def world(nodes: int = 1, deploy_latency: float = 0.0, **settings: str) -> Itera
         loaded = load_settings(env)
         celery = make_celery(loaded)
         state_path = f"{env['LOCAL_DIR']}/grid.sqlite3"
+        # Made once before any process starts: workers starting together would each create it, and one could
+        # read another's half-written file.
+        load_identity(loaded.identity_seed_file, create=True)
         grid_args = ["--port", str(grid_port), "--state", state_path, "--nodes", "50",
                      "--deploy-latency", "0", "--delete-latency", "0"]  # fmt: skip
         try:
