@@ -21,17 +21,14 @@ import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.common.identity import IdentityError
-from services.deployer import network_stage, networks, observe, planning, states, store, teardown, wakeups, wireguard
+from services.deployer import finishing, network_stage, networks, observe, planning, states, store, teardown, wakeups
 from services.deployer.context import Deployer, Moved, PlanningFailed, Transient
-from services.deployer.grid.kinds import Kind
 from services.deployer.grid.render import render
-from services.deployer.passes import Pass, fail, teardown_seconds
+from services.deployer.passes import SOLUTION_LOCK, Pass, fail, teardown_seconds
 from services.deployer.solutions import PLANNERS
-from services.deployer.solutions.base import Deployed, Marketplace, Placed, PlacedGateway, PlanContext, WorkloadView
-from services.deployer.solutions.handout import handout
+from services.deployer.solutions.base import PlanContext
 
 log = structlog.get_logger(__name__)
-SOLUTION_LOCK = 0x736F6C  # advisory lock namespace "sol"
 MAX_STEPS = 64
 
 
@@ -181,7 +178,7 @@ def _deploy_step(p: Pass, planner: Any, spec: Any) -> str:
         return network_stage.step(p)
     current = p.workloads(stage)
     if not current:
-        ctx = _context(p.sol, p.workloads(), planner, spec, marketplace(p.dep))
+        ctx = finishing.context(p.sol, p.workloads(), planner, spec, finishing.marketplace(p.dep))
         plans = planner.build(spec, ctx, stage)
         if plans is None:
             return _finish(p, planner, spec)
@@ -192,7 +189,7 @@ def _deploy_step(p: Pass, planner: Any, spec: Any) -> str:
             return "progress"
         _record(p, ctx, plans, stage)
         return "progress"
-    return _drive(p, current, stage)
+    return _drive(p, planner, spec, current, stage)
 
 
 def _record(p: Pass, ctx: PlanContext, plans: list[Any], stage: int) -> None:
@@ -224,17 +221,19 @@ def _record(p: Pass, ctx: PlanContext, plans: list[Any], stage: int) -> None:
     p.fresh.update(ids)
 
 
-def _drive(p: Pass, current: list[dict[str, Any]], stage: int) -> str:
-    """Send what is recorded, then poll what is sent; next stage when all are deployed, fail on any failure.
+def _drive(p: Pass, planner: Any, spec: Any, current: list[dict[str, Any]], stage: int) -> str:
+    """Send what is recorded, look at what is sent, and commit what the pass learnt in one transaction: the grid ids
+    of the sends, the results seen, and then the next stage, the deployment's end (no next stage) or its failure.
 
-    Sending every workload of the stage before polling any lets them deploy in parallel; polling right after
-    sending catches a fast grid without waiting for the next pass. The answers of the sends commit together,
-    then the answers of the polls (with the next stage or the failure) commit together.
+    Sending every workload of the stage before looking at any lets them deploy in parallel; looking right after
+    sending catches a fast grid without waiting for the poller. The grid ids are committed after the look (a crash
+    in between leaves the rows recorded and marked attempted: the next pass finds them on the grid by their
+    metadata, as after a crash right after a POST), and on their own when a send or a look meets no answer.
     """
     dep = p.dep
     sent: list[tuple[dict[str, Any], int]] = []
     refused: tuple[dict[str, Any], ExplorerRejected] | None = None
-    unavailable: ExplorerUnavailable | None = None
+    unavailable: ExplorerUnavailable | Transient | None = None
     for row in current:
         if row["state"] != "recorded":
             continue
@@ -246,108 +245,89 @@ def _drive(p: Pass, current: list[dict[str, Any]], stage: int) -> str:
         except ExplorerUnavailable as exc:
             unavailable = exc
             break
-    if sent or refused:
+    failed = [r for r in current if r["state"] == "failed"]
+    if refused is not None or unavailable is not None or failed:
+        moved = False
         with dep.db.transaction() as cur:
-            for row, grid_id in sent:
-                if store.mark_sent(cur, row["id"], grid_id, dep.settings.workload_deadline):
-                    row.update(state="sent", grid_id=grid_id, deadline=_in(dep.settings.workload_deadline))
-                    what = f"{observe.label(row)} sent to node {row['node_id']} (workload {grid_id})"
-                    store.add_event(cur, p.id, what)
+            _mark_sent(cur, p, sent)
             if refused is not None:
                 row, rejection = refused
                 if store.set_workload_state(cur, row["id"], "failed", expected="recorded", error=rejection.message):
                     row["state"] = "failed"
                 reason = f"the grid refused the {row['key']} on node {row['node_id']}: {rejection.message}"
-                if not teardown.fail(cur, p.sol, reason, teardown_seconds=teardown_seconds(dep)):
-                    raise Moved(p.id)
-    if unavailable is not None:
-        raise Transient(str(unavailable))
-    if refused is not None:
+                moved = not teardown.fail(cur, p.sol, reason, teardown_seconds=teardown_seconds(dep))
+            elif unavailable is None:
+                reason = next(f"{observe.label(r)} on node {r['node_id']} failed: {r['error'] or 'no reason given'}"
+                              for r in failed)  # fmt: skip
+                moved = not teardown.fail(cur, p.sol, reason, teardown_seconds=teardown_seconds(dep))
+        if moved:
+            raise Moved(p.id)
+        if unavailable is not None:
+            raise Transient(str(unavailable))
         return "progress"
-    if any(row["state"] == "failed" for row in current):
-        return fail(p, next(f"{observe.label(r)} on node {r['node_id']} failed: {r['error'] or 'no reason given'}"
-                             for r in current if r["state"] == "failed"))  # fmt: skip
-    changed = [(row, seen) for row in current if row["state"] == "sent" for seen in [observe.look(dep, row)]
-               if seen.state is not None]  # fmt: skip
-    if not changed and not all(row["state"] == "deployed" for row in current):
+    for row, grid_id in sent:  # looked at as sent; written below, with what the look saw
+        row.update(state="sent", grid_id=grid_id, deadline=_in(dep.settings.workload_deadline))
+    try:
+        changed = [(row, seen) for row in current if row["state"] == "sent" for seen in [observe.look(dep, row)]
+                   if seen.state is not None]  # fmt: skip
+    except Transient:
+        with dep.db.transaction() as cur:
+            _mark_sent(cur, p, sent)
+        raise
+    if not sent and not changed and not all(row["state"] == "deployed" for row in current):
         return "waiting"
+    outcome, moved = "waiting", False
     with dep.db.transaction() as cur:
+        _mark_sent(cur, p, sent)
         failure = None
         for row, seen in changed:
             observe.apply(cur, row, seen, p.sol)
             if row["state"] == "failed" and failure is None:
                 failure = seen.failure or f"{observe.label(row)} on node {row['node_id']} failed: {row['error']}"
         if failure is not None:
-            if not teardown.fail(cur, p.sol, failure, teardown_seconds=teardown_seconds(dep)):
-                raise Moved(p.id)
-            return "progress"
-        if all(row["state"] == "deployed" for row in current):
-            store.update_solution(cur, p.id, stage=stage + 1)
-            store.extend_deadline(cur, p.id, dep.settings.workload_deadline + 60)
-            p.sol.update(stage=stage + 1, deadline=_in(dep.settings.workload_deadline + 60))
-            return "progress"
-    return "waiting"
+            outcome, moved = "progress", not teardown.fail(cur, p.sol, failure, teardown_seconds=teardown_seconds(dep))
+        elif all(row["state"] == "deployed" for row in current):
+            outcome = _stage_done(cur, p, planner, spec, stage)
+            moved = outcome == "moved"
+    if moved:
+        raise Moved(p.id)
+    if outcome == "done":
+        log.info("solution deployed", solution=p.id, type=p.sol["type"])
+    return outcome
+
+
+def _mark_sent(cur: Any, p: Pass, sent: list[tuple[dict[str, Any], int]]) -> None:
+    """Write the grid ids of this pass's sends (compare-and-set from ``recorded``)."""
+    for row, grid_id in sent:
+        if store.mark_sent(cur, row["id"], grid_id, p.dep.settings.workload_deadline):
+            row.update(state="sent", grid_id=grid_id)
+            store.add_event(cur, p.id, f"{observe.label(row)} sent to node {row['node_id']} (workload {grid_id})")
+        else:  # it left "recorded" meanwhile (a rollback, an adoption): go on with what is true
+            actual = store.workload_row(cur, row["id"])
+            if actual is not None:
+                row.update(state=actual["state"], grid_id=actual["grid_id"], result=actual["result"])
+
+
+def _stage_done(cur: Any, p: Pass, planner: Any, spec: Any, stage: int) -> str:
+    """Every workload of ``stage`` is deployed (in the caller's transaction): the next stage, or the end —
+    "progress", "done", or "moved" (the solution's status moved: nothing of this was written)."""
+    if finishing.last_stage(p.dep, p.sol, p.workloads(), planner, spec, stage):
+        end = finishing.ending(p.dep, p.sol, p.rows, planner, spec)
+        return "done" if finishing.complete(cur, p.sol, end) else "moved"
+    store.update_solution(cur, p.id, stage=stage + 1)
+    store.extend_deadline(cur, p.id, p.dep.settings.workload_deadline + 60)
+    p.sol.update(stage=stage + 1, deadline=_in(p.dep.settings.workload_deadline + 60))
+    return "progress"
 
 
 def _in(seconds: float) -> datetime:
     return datetime.now(UTC) + timedelta(seconds=seconds)
 
 
-def marketplace(dep: Deployer) -> Marketplace:
-    """The marketplace facts planners may use (SOLUTIONS §1.9: tunnel secrets, TEST_CERT; §2: images)."""
-    settings = dep.settings
-    flists = {"gitea": settings.flist_gitea, "gollum": settings.flist_gollum, "tls_proxy": settings.flist_tls_proxy}
-    return Marketplace(tid=dep.tid, test_cert=settings.test_cert, flists=flists)
-
-
-def _context(sol: dict[str, Any], rows: list[dict[str, Any]], planner: Any, spec: Any,
-             facts: Marketplace | None = None) -> PlanContext:  # fmt: skip
-    placed = {role: Placed(**value) for role, value in sol["placed"].items()}
-    deployed = {
-        w["key"]: Deployed(w["key"], int(w["grid_id"]), w["node_id"], w["result"] or {})
-        for w in rows
-        if w["state"] == "deployed" and w["key"]
-    }
-    short = planner.network_of(spec)
-    network = networks.grid_name(sol["owner"], short) if short else None
-    return PlanContext(
-        owner=sol["owner"], network=network, placed=placed, deployed=deployed, marketplace=facts or Marketplace()
-    )
-
-
-def views(sol: dict[str, Any], rows: list[dict[str, Any]]) -> list[WorkloadView]:
-    placed = sol["placed"] or {}
-    out = []
-    for w in rows:
-        body = w["body"] or {}
-        fields = {k: v for k, v in body.items() if k not in ("customer_signature", "metadata")}
-        pool = placed.get(w["role"], {}).get("grid_pool_id", w["pool_id"]) if w["role"] else w["pool_id"]
-        gateway = placed.get(w["role"], {}).get("gateway") if w["role"] else None
-        out.append(WorkloadView(key=w["key"] or f"nr-{w['id']}", kind=Kind(w["kind"]), role=w["role"] or "",
-                                node_id=w["node_id"], grid_pool_id=int(pool), grid_id=w["grid_id"],
-                                state=w["state"], fields=fields, data=w["result"] or {},
-                                gateway=PlacedGateway(**gateway) if gateway else None))  # fmt: skip
-    return out
-
-
 def _finish(p: Pass, planner: Any, spec: Any) -> str:
-    workloads = views(p.sol, p.rows)
-    outputs = planner.outputs(spec, workloads)
-    values: dict[str, Any] = {}
-    files = handout(planner)  # a file made of the results (a 4to6 tunnel), the owner's to download once
-    secrets = p.dep.identity.decrypt_secrets(p.sol["secrets"]) if files.hands_out_file and p.sol["secrets"] else {}
-    built = files.build_file(spec, workloads, secrets)
-    if built is not None:
-        config, workload_id = built
-        values["secret_outputs"] = p.dep.identity.encrypt_secrets({"wireguard": config})
-        outputs["WireGuard config"] = wireguard.instructions(f"wg-{workload_id}.conf")
+    end = finishing.ending(p.dep, p.sol, p.rows, planner, spec)
     with p.dep.db.transaction() as cur:
-        if p.sol["secret_outputs"]:  # the file the owner downloads once (a POST), and what to do with it
-            outputs["WireGuard config"] = wireguard.instructions(wireguard.file_name(cur, p.sol))
-        if not store.set_status(cur, p.id, states.DEPLOYED, expected=states.DEPLOYING, outputs=outputs,
-                                finished_at=datetime.now(UTC), **values):  # fmt: skip
+        if not finishing.complete(cur, p.sol, end):
             raise Moved(p.id)
-        store.add_event(cur, p.id, "deployed")
-    p.sol["status"] = states.DEPLOYED
     log.info("solution deployed", solution=p.id, type=p.sol["type"])
     return "done"

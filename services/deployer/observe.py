@@ -72,7 +72,8 @@ def apply(cur: Any, row: dict[str, Any], seen: Seen, sol: dict[str, Any]) -> boo
         if actual is not None:
             row.update(state=actual["state"], result=actual["result"], error=actual["error"])
         return False
-    row["state"] = seen.state
+    # What the row now holds, result included: a later stage built in this same pass reads it (a ZDB's address).
+    row.update(state=seen.state, **{k: v for k, v in (("result", seen.result), ("error", seen.error)) if v is not None})
     if seen.event and row["solution_id"] is not None and str(row["solution_id"]) == str(sol["id"]):
         store.add_event(cur, str(sol["id"]), seen.event)
     return True

@@ -12,6 +12,8 @@ from services.deployer import teardown
 from services.deployer.context import Deployer, Moved
 from services.deployer.grid.kinds import Kind
 
+SOLUTION_LOCK = 0x736F6C  # advisory lock namespace "sol": at most one pass per solution (lifecycle.advance)
+
 
 @dataclass
 class Pass:

@@ -13,7 +13,7 @@ from services.common import contracts
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
-from services.deployer import exposure, lifecycle, network_store, networks, pool_capacity, states, store, teardown
+from services.deployer import exposure, finishing, network_store, networks, pool_capacity, states, store, teardown
 from services.deployer.grid.node_finder import NodeQuery, fitting_nodes
 from services.deployer.network_ops import SolutionNetwork
 from services.deployer.solutions import LISTED_TYPES, PLANNERS
@@ -85,7 +85,7 @@ def _listed(sol: dict[str, Any], rows: list[dict[str, Any]]) -> dict[str, Any]:
     keys: dict[str, Any] = {"Name": sol["name"], "wids": []}
     if planner is not None:
         spec = planner.spec_model.model_validate(sol["spec"])
-        keys = planner.listing(spec, lifecycle.views(sol, rows))
+        keys = planner.listing(spec, finishing.views(sol, rows))
     return {
         "id": str(sol["id"]),
         "type": sol["type"],

@@ -60,6 +60,12 @@ def solution(cur: Any, solution_id: str, *, owner: str | None = None, lock: bool
     return dict(row) if row else None
 
 
+def solutions_by_ids(cur: Any, solution_ids: Iterable[str]) -> list[dict[str, Any]]:
+    cur.execute("SELECT * FROM deployer.solutions WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id",
+                {"ids": [str(i) for i in solution_ids]})  # fmt: skip
+    return [dict(r) for r in cur.fetchall()]
+
+
 def solutions_of(cur: Any, owner: str, type: str | None = None) -> list[dict[str, Any]]:
     """The owner's listed solutions (all but cancelled), newest first."""
     cur.execute(
@@ -373,6 +379,15 @@ def try_lock(cur: Any, namespace: int, key: str) -> bool:
     locks vanish with its connection, so a redelivered task can take over at once)."""
     cur.execute("SELECT pg_try_advisory_lock(%(ns)s, hashtext(%(key)s)) AS ok", {"ns": namespace, "key": key})
     return bool(cur.fetchone()["ok"])
+
+
+def try_lock_each(cur: Any, namespace: int, keys: Iterable[str]) -> list[str]:
+    """Transaction-level advisory locks on each of ``keys`` that no one holds (released by the commit); returns
+    the keys locked. They exclude the session-level locks of :func:`try_lock` on the same keys, and are held by
+    this transaction alone."""
+    cur.execute("SELECT k FROM unnest(%(keys)s::text[]) AS k WHERE pg_try_advisory_xact_lock(%(ns)s, hashtext(k))",
+                {"ns": namespace, "keys": list(keys)})  # fmt: skip
+    return [str(r["k"]) for r in cur.fetchall()]
 
 
 def lock(cur: Any, namespace: int, key: str) -> None:

@@ -102,6 +102,24 @@ def test_minio_master_slave_with_hdd_zdbs(world: DeployerWorld) -> None:
     _cancel_and_check(world, owner, str(sol["id"]))
 
 
+def test_a_stage_built_in_the_pass_that_saw_the_previous_one_deploy_uses_its_results(world: DeployerWorld) -> None:
+    # A grid that deploys at once: the pass that sends the ZDBs sees them deployed by its own look, and builds
+    # MinIO's containers from the ZDBs' results (namespace, address, port) in that same pass.
+    owner = "instant.3bot"
+    world.network(owner)
+    pool = world.pool(owner)
+    spec = {"name": "s3-instant", "setup": "single", "zdb_disk_type": "ssd", "data": 2, "parity": 1,
+            "zdb_pool_ids": [pool], "primary": {"pool_id": pool}, "network": "net",
+            "access_key": "instant"}  # fmt: skip
+    world.admin("config", {"deploy_latency": {"default": 0}})
+    try:
+        sol = world.deploy(owner, "minio", spec, secrets={"secret_key": "minio-secret-key"})
+    finally:
+        world.healthy()
+    assert sol["status"] == "deployed", (sol["error"], world.events(str(sol["id"])))
+    _cancel_and_check(world, owner, str(sol["id"]))
+
+
 def test_monitoring_end_to_end(world: DeployerWorld) -> None:
     owner = "alice.3bot"
     world.network(owner)
