@@ -10,6 +10,10 @@ grid once (``next_action`` DEPLOY, and DELETE when something is being deleted), 
 - a ``deleting`` workload in neither list was removed by its node: recorded ``deleted``, its solution woken;
 - a network resource wakes, besides its owner, every deployment of its network waiting for its network (stage -1).
 
+What the listing shows is recorded in one transaction per tick. A solution whose last stage the tick saw deployed
+is finished by the tick itself (``finishing.finish_deployed``, one more transaction for all of them) rather than
+woken: its pass would only load it to write the same thing.
+
 Then, from the database alone, it wakes the solutions past their deadline and those in flight that are waiting on
 nothing the listing watches (planning that waits for a dependency, a teardown retrying, a wake that was lost):
 each is woken after one idle tick, then at most every few ticks while it stays idle. So the explorer
@@ -30,7 +34,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import store, watch_store
+from services.deployer import finishing, store, watch_store
 from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind, NextAction, ResultState
 
@@ -55,7 +59,7 @@ def poll_grid(dep: Deployer) -> dict[str, int]:
 
 
 def _tick(dep: Deployer) -> dict[str, int]:
-    counts = {"listed": 0, "deployed": 0, "deleted": 0, "changed": 0, "woken": 0}
+    counts = {"listed": 0, "deployed": 0, "deleted": 0, "changed": 0, "finished": 0, "woken": 0}
     with dep.db.transaction() as cur:
         watched = watch_store.watched_workloads(cur)
     wake: set[str] = set()
@@ -71,6 +75,9 @@ def _tick(dep: Deployer) -> dict[str, int]:
         else:
             counts["listed"] = len(live)
             wake |= _compare(dep, watched, live, leaving, counts)
+            finished = finishing.finish_deployed(dep, wake) if counts["deployed"] else set()
+            counts["finished"] = len(finished)
+            wake -= finished
     with dep.db.transaction() as cur:
         swept = set(watch_store.solutions_to_wake(cur, dep.settings.deploy_poll_interval)) - wake
     # A swept solution is woken again only after a few ticks: a pass that keeps waiting (a dependency down) must
@@ -99,36 +106,38 @@ def _first_sweep(dep: Deployer, solution_id: str) -> bool:
 
 def _compare(dep: Deployer, watched: list[dict[str, Any]], live: dict[int, dict[str, Any]], leaving: set[int],
              counts: dict[str, int]) -> set[str]:  # fmt: skip
+    """Record what the listing shows (one transaction: every result and removal of the tick); returns the
+    solutions to wake."""
     changed: list[dict[str, Any]] = []
+    settle: list[tuple[dict[str, Any], str, str, dict[str, Any] | None]] = []
     now = time.time()
     for row in watched:
         grid_id = int(row["grid_id"])
         if row["state"] == "deleting":
             if grid_id not in live and grid_id not in leaving:
-                with dep.db.transaction() as cur:
-                    if watch_store.settle_workload(cur, row["id"], "deleting", "deleted"):
-                        counts["deleted"] += 1
-                changed.append(row)
+                settle.append((row, "deleting", "deleted", None))
             continue
         workload = live.get(grid_id)
         result = (workload or {}).get("result") or {}
         if workload is not None and result.get("workload_id") and result.get("state") == ResultState.OK:
             data = result.get("data_json") or {}
-            data = data if isinstance(data, dict) else {}
-            with dep.db.transaction() as cur:
-                if watch_store.settle_workload(cur, row["id"], "sent", "deployed", result=data):
-                    counts["deployed"] += 1
-                    if row["solution_id"] is not None:
-                        store.add_event(cur, str(row["solution_id"]), f"{_label(row)} deployed{_detail(data)}")
-            changed.append(row)
+            settle.append((row, "sent", "deployed", data if isinstance(data, dict) else {}))
         elif workload is None or result.get("workload_id"):
             counts["changed"] += 1  # failed on its node or removed: its pass reads it once and says why
             changed.append(row)
         elif row["deadline"] is not None and row["deadline"].timestamp() < now:
             changed.append(row)  # its pass fails it
-    if not changed:
+    if not changed and not settle:
         return set()
     with dep.db.transaction() as cur:
+        for row, expected, new, data in settle:
+            changed.append(row)
+            if not watch_store.settle_workload(cur, row["id"], expected, new, result=data):
+                continue  # its pass got there first
+            counts[new] += 1
+            if new == "deployed" and row["solution_id"] is not None:
+                assert data is not None
+                store.add_event(cur, str(row["solution_id"]), f"{_label(row)} deployed{_detail(data)}")
         nets = {int(r["network_id"]) for r in changed if r["kind"] == Kind.NETWORK_RESOURCE.value and r["network_id"]}
         waiting = watch_store.waiting_for_networks(cur, nets)
     return {str(r["solution_id"]) for r in changed if r["solution_id"] is not None} | set(waiting)

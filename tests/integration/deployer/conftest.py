@@ -226,6 +226,22 @@ class DeployerWorld:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
 
+    @contextmanager
+    def stopped(self, name: str) -> Iterator[None]:
+        """The package's deployer workers and beat stopped for the block (passes and ticks are the test's own),
+        then started again (``name`` tells the new processes apart in the logs)."""
+        count = len(self.workers)
+        for proc in [*self.workers, self.beat]:
+            self.kill(proc)
+        self.workers.clear()
+        try:
+            yield
+        finally:
+            for index in range(count):
+                self.start_worker(f"deployer-worker-after-{name}-{index + 1}")
+            self.start_beat(f"beat-after-{name}")
+            send(self.celery, contracts.DEPLOYER_PING, contracts.Ping()).get(timeout=60)
+
     def start_beat(self, name: str = "beat", **env: str) -> Any:
         """Beat sends the grid poller every DEPLOY_POLL_INTERVAL (what wakes a waiting deployment); the tests run
         the reconciler, the node refresh and the payment watch themselves, so beat leaves those alone."""

@@ -45,19 +45,12 @@ def over(world: DeployerWorld) -> Iterator[Celery]:
 def only_over_provisioning_deploys(world: DeployerWorld) -> Iterator[None]:
     """While deployments run with the setting on, the package's deployer workers and beat (off) are stopped and a
     beat on the over-provisioning workers' Redis wakes them."""
-    stopped = len(world.workers)
-    for proc in [*world.workers, world.beat]:
-        world.kill(proc)
-    world.workers.clear()
-    beat = world.start_beat("over-beat", REDIS_URL=OVER_REDIS, OVER_PROVISIONING="true")
-    try:
-        yield
-    finally:
-        world.kill(beat)
-        for index in range(stopped):
-            world.start_worker(f"deployer-worker-after-over-{index + 1}")
-        world.start_beat("beat-after-over")
-        send(world.celery, contracts.DEPLOYER_PING, contracts.Ping()).get(timeout=60)
+    with world.stopped("over"):
+        beat = world.start_beat("over-beat", REDIS_URL=OVER_REDIS, OVER_PROVISIONING="true")
+        try:
+            yield
+        finally:
+            world.kill(beat)
 
 
 def _small_node(world: DeployerWorld, farm: int) -> tuple[str, dict[str, int]]:
