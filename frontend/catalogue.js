@@ -2,7 +2,7 @@
 // unfinished wizards to resume or abandon.
 
 import { api, leaveIfSignedOut } from "./api.js";
-import { $, h, confirmDialog } from "./dom.js";
+import { $, h, confirmDialog, publicUrl, urlLink } from "./dom.js";
 
 const FAMILIES = [
   ["advanced", "Advanced", "On capacity you already bought (your pools) and in your own networks."],
@@ -26,7 +26,18 @@ function countText(n) {
   return n === 0 ? "You have none yet." : `You have ${n}.`;
 }
 
-function card(chatflow, count) {
+const URLS_SHOWN = 3;
+
+/** The public addresses of the user's deployed solutions of one type (those on a gateway), a few of them. */
+function urlList(chatflow, urls) {
+  if (!urls.length) return null;
+  const more = urls.length - URLS_SHOWN;
+  return h("ul", { className: "card-urls", "aria-label": `Your ${chatflow.title} addresses` },
+    urls.slice(0, URLS_SHOWN).map(([name, url]) => h("li", {}, urlLink(url, `Open ${name} at ${url}`))),
+    more > 0 ? h("li", { className: "muted", text: `and ${more} more` }) : null);
+}
+
+function card(chatflow, count, urls = []) {
   const type = encodeURIComponent(chatflow.type);
   const mine = isPools(chatflow.type) ? "/pools.html" : `/solutions.html?type=${type}`;
   const titleId = `card-${chatflow.type}`;
@@ -34,6 +45,7 @@ function card(chatflow, count) {
     h("div", { className: "card-head" }, icon(chatflow), h("h3", { id: titleId, text: chatflow.title })),
     h("p", { text: chatflow.description }),
     h("p", { className: "muted count", text: countText(count) }),
+    urlList(chatflow, urls),
     h("p", { className: "actions" },
       h("a", { className: "button primary", href: `/wizard.html?type=${type}`, "aria-label": `Deploy ${chatflow.title}`,
                text: "Deploy" }),
@@ -45,19 +57,23 @@ function card(chatflow, count) {
 async function loadCatalogue() {
   const target = $("catalogue");
   try {
-    const [{ chatflows }, counts, pools] = await Promise.all([
+    const [{ chatflows }, counts, pools, listed] = await Promise.all([
       api("/api/chatflows"),
       api("/api/solutions/count").catch(() => ({})),
       api("/api/pools").catch(() => null),
+      api("/api/solutions").catch(() => ({ solutions: [] })),
     ]);
     const countOf = (type) => (isPools(type) && pools ? pools.pools.length : counts[type]);
+    const urlsOf = (type) => listed.solutions
+      .filter((s) => s.type === type && s.status === "deployed" && publicUrl(s))
+      .map((s) => [s.Name ?? s.name ?? s.id, publicUrl(s)]);
     const sections = FAMILIES.map(([family, title, intro]) => {
       const items = chatflows.filter((c) => c.family === family);
       if (!items.length) return null;
       return h("section", { "aria-labelledby": `family-${family}` },
         h("h2", { id: `family-${family}`, text: title }),
         h("p", { className: "muted", text: intro }),
-        h("ul", { className: "cards" }, items.map((c) => card(c, countOf(c.type)))));
+        h("ul", { className: "cards" }, items.map((c) => card(c, countOf(c.type), urlsOf(c.type)))));
     });
     target.replaceChildren(...sections.filter(Boolean));
   } catch (error) {

@@ -37,6 +37,21 @@ export function displayValue(value) {
   return String(value);
 }
 
+// A DNS name as the deployer stores it (SOLUTIONS §1.9): nothing else becomes a link's address.
+const HOSTNAME = /^(?=.{1,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/i;
+
+/** The public address of a listed solution on a gateway (its `Domain`, SOLUTIONS §6.2): `https://<domain>`, or null. */
+export function publicUrl(solution) {
+  const domain = typeof solution?.Domain === "string" ? solution.Domain : "";
+  return HOSTNAME.test(domain) ? `https://${domain}` : null;
+}
+
+/** A link to a solution's public address, opened in a new tab that gets no handle on this page. */
+export function urlLink(url, label) {
+  return h("a", { className: "public-url", href: url, target: "_blank", rel: "noopener noreferrer",
+                  "aria-label": label, text: url });
+}
+
 /** A <dl> of [key, value] pairs. */
 export function keyValueList(pairs, className = "kv") {
   return h("dl", { className }, pairs.flatMap(([k, v]) => [h("dt", { text: k }), h("dd", { text: displayValue(v) })]));

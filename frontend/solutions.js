@@ -2,7 +2,7 @@
 // (SOLUTIONS.md §6.2), its outputs and progress events, and deleting with a confirmation.
 
 import { api, ApiError, leaveIfSignedOut, poll } from "./api.js";
-import { $, h, confirmDialog, displayValue, keyValueList, statusBadge, SETTLED } from "./dom.js";
+import { $, h, confirmDialog, displayValue, keyValueList, publicUrl, statusBadge, urlLink, SETTLED } from "./dom.js";
 import { isWireguardLink, wireguardDownload } from "./wireguard.js";
 
 const type = new URLSearchParams(window.location.search).get("type") || "";
@@ -26,7 +26,10 @@ function chip(solution) {
   const button = h("button", { type: "button", className: "chip", "aria-haspopup": "dialog", dataset: { id: solution.id } },
     h("span", { className: "chip-name", text: name }), " ", statusBadge(solution.status));
   button.addEventListener("click", () => openDetails(solution.id));
-  return h("li", {}, button, solution.error ? h("p", { className: "chip-error", text: solution.error }) : null);
+  const url = solution.status === "deployed" ? publicUrl(solution) : null;
+  return h("li", {}, button,
+    url ? h("p", { className: "chip-url" }, urlLink(url, `Open ${name} at ${url}`)) : null,
+    solution.error ? h("p", { className: "chip-error", text: solution.error }) : null);
 }
 
 async function loadList() {
@@ -64,7 +67,9 @@ function fillDetails(solution) {
   for (const [key, value] of Object.entries(solution)) {
     if (!NOT_KEYS.has(key)) pairs.push([KEY_LABELS[key] || key, displayValue(value) || "—"]);
   }
-  $("details-keys").replaceChildren(...keyValueList(pairs).childNodes);
+  const url = publicUrl(solution);
+  const link = url ? [h("dt", { text: "Public URL" }), h("dd", {}, urlLink(url, `Open ${name} at ${url}`))] : [];
+  $("details-keys").replaceChildren(...link, ...keyValueList(pairs).childNodes);
   $("details-delete").hidden = solution.status === "cancelling" || solution.status === "cancelled";
   $("details-delete").setAttribute("aria-label", `Delete ${name}`);
 }

@@ -52,6 +52,12 @@ class FakeApi:
             return self._json(route, {"ubuntu": 2, "cryptpad": 0, "pools": 0})
         if path == "/api/pools":
             return self._json(route, {"pools": [{"id": 1}, {"id": 2}, {"id": 3}]})
+        if path == "/api/solutions":  # every type: the catalogue links the public addresses of deployed ones
+            return self._json(route, {"solutions": [
+                _listed(BOX, "pad", "deployed") | {"Domain": "alice-pad.gw1.grid.example"},
+                _listed(OLD, "odd", "deployed") | {"Domain": 'x.example/"><img src=x>'},  # not a name: no link
+                _listed(RESUME, "gone", "rolled_back") | {"Domain": "alice-gone.gw1.grid.example"},
+            ]})  # fmt: skip
         if path == "/api/chatflows/sessions":
             return self._json(
                 route,
@@ -137,6 +143,11 @@ def test_catalogue_families_counts_resume_and_abandon(site: str, page: Page, tmp
     )
     expect(apps).to_contain_text("You have none yet.")
     expect(page.get_by_role("link", name="Your capacity pools")).to_be_visible()
+    # The public address of a deployed solution on a gateway, as a link; nothing else becomes one.
+    link = ubuntu.get_by_role("link", name="Open pad at https://alice-pad.gw1.grid.example")
+    expect(link).to_have_attribute("href", "https://alice-pad.gw1.grid.example")
+    expect(link).to_have_attribute("target", "_blank")
+    expect(ubuntu.locator("a.public-url")).to_have_count(1)
 
     resume = page.get_by_role("region", name="Continue where you left off")
     expect(resume.get_by_role("link", name=re.compile("Resume the Ubuntu “box” wizard"))).to_have_attribute(

@@ -184,15 +184,25 @@ def _sign_in(page: Page, proxy: str) -> None:
     expect(page).to_have_url(f"{proxy}/")
 
 
-def buy_pool(page: Page, wizard: Wizard, shots: Shots) -> None:
-    """The pools wizard from the catalogue: 1 CU + 1 SU for a day on the first farm (farm 1, which has a gateway),
-    paid by the emulator at once, done."""
+def signed_in(full_stack: dict[str, str], page: Page, tmp_path: Path) -> tuple[str, Wizard, str]:
+    """``USER`` signed in, accepting the terms afresh; where the screenshots and the stack's logs are printed.
+    Returns the site's address, the wizard driver (with its screenshots) and a fresh suffix for names."""
+    proxy = full_stack["proxy"]
+    print(f"\nscreenshots: {tmp_path}\nstack logs: {full_stack['logs']}")
+    forget_terms(full_stack["database"], USER)
+    _sign_in(page, proxy)
+    return proxy, Wizard(page, Shots(page, tmp_path)), uuid.uuid4().hex[:6]
+
+
+def buy_pool(page: Page, wizard: Wizard, shots: Shots, cu: int = 1, su: int = 1) -> None:
+    """The pools wizard from the catalogue: ``cu`` CU + ``su`` SU for a day on the first farm (farm 1, which has a
+    gateway), paid by the emulator at once, done."""
     page.get_by_role("link", name="Deploy Capacity pools").click()
     wizard.at("Capacity")
     expect(page.get_by_role("heading", level=2)).to_contain_text("Step 1 of")
     expect(page.get_by_role("button", name="Back")).to_be_hidden()
-    wizard.field("Compute units (CU)").fill("1")
-    wizard.field("Storage units (SU)").fill("1")
+    wizard.field("Compute units (CU)").fill(str(cu))
+    wizard.field("Storage units (SU)").fill(str(su))
     wizard.field("Duration (days)").fill("1")
     wizard.group("Currency").get_by_label("TFT", exact=True).check()
     shots("pools-capacity")
@@ -213,28 +223,8 @@ def buy_pool(page: Page, wizard: Wizard, shots: Shots) -> None:
     expect(page.get_by_role("link", name="See it in My solutions")).to_have_attribute("href", "/pools.html")
 
 
-@pytest.mark.timeout(900)
-def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], page: Page, tmp_path: Path) -> None:
-    proxy = full_stack["proxy"]
-    shots = Shots(page, tmp_path)
-    print(f"\nscreenshots: {tmp_path}\nstack logs: {full_stack['logs']}")
-    suffix = uuid.uuid4().hex[:6]
-    net, box = f"net{suffix}", f"box{suffix}"
-    forget_terms(full_stack["database"], USER)
-    _sign_in(page, proxy)
-    wizard = Wizard(page, shots)
-
-    # ---- the catalogue: a card per solution, with counts ----
-    advanced = page.get_by_role("region", name="Advanced")
-    ubuntu_card = advanced.get_by_role("listitem").filter(has=page.get_by_role("heading", name="Ubuntu"))
-    expect(ubuntu_card).to_contain_text("You have none yet.")
-    expect(page.get_by_role("link", name="Your capacity pools")).to_be_visible()
-    shots("catalogue")
-
-    # ---- pools wizard: buy 1 CU + 1 SU for a day, pay (the emulator pays at once), done ----
-    buy_pool(page, wizard, shots)
-
-    # ---- network wizard: create one, download its WireGuard config once ----
+def create_network(page: Page, wizard: Wizard, shots: Shots, proxy: str, net: str) -> None:
+    """The network wizard: create ``net`` and download its WireGuard config, once only."""
     page.goto(f"{proxy}/")
     page.get_by_role("link", name="Deploy Network").click()
     wizard.at("Name")
@@ -258,6 +248,26 @@ def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], pag
     network_solution = page.request.get(f"{proxy}/api/chatflows/sessions/{session_id}").json()["solution_id"]
     again = page.request.post(f"{proxy}/api/solutions/{network_solution}/wireguard", headers={"Origin": proxy})
     assert again.status == 410  # once only
+
+
+@pytest.mark.timeout(900)
+def test_pool_network_ubuntu_through_the_wizards(full_stack: dict[str, str], page: Page, tmp_path: Path) -> None:
+    proxy, wizard, suffix = signed_in(full_stack, page, tmp_path)
+    shots = wizard.shots
+    net, box = f"net{suffix}", f"box{suffix}"
+
+    # ---- the catalogue: a card per solution, with counts ----
+    advanced = page.get_by_role("region", name="Advanced")
+    ubuntu_card = advanced.get_by_role("listitem").filter(has=page.get_by_role("heading", name="Ubuntu"))
+    expect(ubuntu_card).to_contain_text("You have none yet.")
+    expect(page.get_by_role("link", name="Your capacity pools")).to_be_visible()
+    shots("catalogue")
+
+    # ---- pools wizard: buy 1 CU + 1 SU for a day, pay (the emulator pays at once), done ----
+    buy_pool(page, wizard, shots)
+
+    # ---- network wizard: create one, download its WireGuard config once ----
+    create_network(page, wizard, shots, proxy, net)
 
     # ---- ubuntu wizard ----
     page.goto(f"{proxy}/")
