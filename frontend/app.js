@@ -39,11 +39,31 @@ function renderUserMenu(me) {
 let markReady;
 const ready = new Promise((resolve) => { markReady = resolve; });
 
+// A public page (<body data-public>, the catalogue) is shown signed out too, with a "Sign in" link instead of the
+// account menu; every other page sends a signed-out visitor to sign in and back.
+function renderSignIn() {
+  const header = document.querySelector("header");
+  if (!header) return;
+  const link = document.createElement("a");
+  link.className = "button primary";
+  link.href = `/auth/login?next=${encodeURIComponent(window.location.pathname + window.location.search)}`;
+  link.textContent = "Sign in";
+  const menu = document.createElement("nav");
+  menu.setAttribute("aria-label", "Account");
+  menu.append(link);
+  header.appendChild(menu);
+}
+
 async function boot() {
   let me;
   try {
     me = await json(await fetch("/auth/me", { headers: { Accept: "application/json" } }));
   } catch {
+    if (document.body.dataset.public !== undefined) {
+      renderSignIn();
+      markReady({ me: null, terms: null });
+      return;
+    }
     const next = window.location.pathname + window.location.search;
     window.location.assign(`/auth/login?next=${encodeURIComponent(next)}`);
     return;

@@ -1,5 +1,6 @@
-// The catalogue (home page): every solution as a card, grouped by family, with how many the user has, plus the
-// unfinished wizards to resume or abandon.
+// The catalogue (home page, public): every solution as a card, grouped by family — the apps first for a visitor
+// without pools (or signed out) — with, once signed in, how many the user has and the unfinished wizards to resume
+// or abandon. Deploying a card signed out goes through sign-in and comes back to that app's wizard.
 
 import { api, leaveIfSignedOut } from "./api.js";
 import { $, h, confirmDialog, publicUrl, urlLink } from "./dom.js";
@@ -12,13 +13,14 @@ const FAMILIES = [
 /** Pools are owned by the pools service: their "My solutions" is the pools page, their count its list. */
 const isPools = (type) => type === "pools";
 
+/** The wizard's SVG icon (shipped under /icons/); a letter when it has none (emoji are not used: without a
+ * colour-emoji font they render as empty boxes). */
 function icon(chatflow) {
   const value = String(chatflow.icon || "");
-  if (/^(\/|https?:)/.test(value) || /\.(svg|png|jpe?g|webp)$/i.test(value)) {
+  if (/^\/icons\/[a-z0-9_-]+\.svg$/.test(value)) {
     return h("img", { className: "card-icon", src: value, alt: "", width: 40, height: 40 });
   }
-  const text = /\p{Extended_Pictographic}/u.test(value) ? value : chatflow.title.slice(0, 1).toUpperCase();
-  return h("span", { className: "card-icon", "aria-hidden": "true", text });
+  return h("span", { className: "card-icon", "aria-hidden": "true", text: chatflow.title.slice(0, 1).toUpperCase() });
 }
 
 function countText(n) {
@@ -49,25 +51,29 @@ function card(chatflow, count, urls = []) {
     h("p", { className: "actions" },
       h("a", { className: "button primary", href: `/wizard.html?type=${type}`, "aria-label": `Deploy ${chatflow.title}`,
                text: "Deploy" }),
-      " ",
-      h("a", { className: "button", href: mine, "aria-label": `My ${chatflow.title} solutions${count ? ` (${count})` : ""}` },
-        "My solutions", count ? h("span", { className: "pill", text: String(count) }) : null)));
+      // Signed out there is nothing of one's own to show (no count was asked).
+      count === undefined ? null : " ",
+      count === undefined ? null
+        : h("a", { className: "button", href: mine, "aria-label": `My ${chatflow.title} solutions${count ? ` (${count})` : ""}` },
+          "My solutions", count ? h("span", { className: "pill", text: String(count) }) : null)));
 }
 
-async function loadCatalogue() {
+async function loadCatalogue(signedIn) {
   const target = $("catalogue");
   try {
     const [{ chatflows }, counts, pools, listed] = await Promise.all([
       api("/api/chatflows"),
-      api("/api/solutions/count").catch(() => ({})),
-      api("/api/pools").catch(() => null),
-      api("/api/solutions").catch(() => ({ solutions: [] })),
+      signedIn ? api("/api/solutions/count").catch(() => ({})) : {},
+      signedIn ? api("/api/pools").catch(() => null) : null,
+      signedIn ? api("/api/solutions").catch(() => ({ solutions: [] })) : { solutions: [] },
     ]);
     const countOf = (type) => (isPools(type) && pools ? pools.pools.length : counts[type]);
     const urlsOf = (type) => listed.solutions
       .filter((s) => s.type === type && s.status === "deployed" && publicUrl(s))
       .map((s) => [s.Name ?? s.name ?? s.id, publicUrl(s)]);
-    const sections = FAMILIES.map(([family, title, intro]) => {
+    // Someone with no capacity yet is best served by the guided apps (they buy their own pool).
+    const families = pools?.pools?.length ? FAMILIES : [...FAMILIES].reverse();
+    const sections = families.map(([family, title, intro]) => {
       const items = chatflows.filter((c) => c.family === family);
       if (!items.length) return null;
       return h("section", { "aria-labelledby": `family-${family}` },
@@ -133,4 +139,7 @@ async function loadResume() {
 }
 
 $("resume-title").tabIndex = -1;
-window.marketplace.ready.then(() => Promise.all([loadCatalogue(), loadResume()]));
+window.marketplace.ready.then(({ me }) => {
+  $("signed-in-links").hidden = !me;
+  return Promise.all([loadCatalogue(Boolean(me)), me ? loadResume() : null]);
+});

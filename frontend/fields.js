@@ -343,7 +343,7 @@ function progressView(field, ctx) {
       if (!wireguard.querySelector("button:disabled")) wireguard.replaceChildren();
       return;
     }
-    if (!wireguard.firstChild) wireguard.replaceChildren(wireguardDownload(id, () => { downloaded = true; }));
+    if (!wireguard.firstChild) wireguard.replaceChildren(wireguardDownload(id, () => { downloaded = true; }, field.filename || ""));
   };
 
   const poller = poll(async () => {

@@ -15,9 +15,10 @@ const instructions = (filename) => {
 
 /**
  * The warning and the download button for solution `id`. `onGone()` runs once the configuration is no longer
- * on the server (downloaded here, or earlier: a 410), so the caller stops offering it.
+ * on the server (downloaded here, or earlier: a 410), so the caller stops offering it. `saveAs` names the saved
+ * file (the apps network's `apps.conf`); empty: the name the server gives.
  */
-export function wireguardDownload(id, onGone = () => {}) {
+export function wireguardDownload(id, onGone = () => {}, saveAs = "") {
   const button = h("button", { type: "button", className: "primary" }, "Download the WireGuard configuration");
   const problem = h("p", { role: "alert", className: "field-error" });
   const box = h("div", { className: "wireguard" },
@@ -28,8 +29,10 @@ export function wireguardDownload(id, onGone = () => {}) {
     button.disabled = true;
     problem.textContent = "";
     try {
-      const { blob, filename } = await fetchFile(`/api/solutions/${encodeURIComponent(id)}/wireguard`,
+      const fetched = await fetchFile(`/api/solutions/${encodeURIComponent(id)}/wireguard`,
         `wg-${String(id).slice(0, 8)}.conf`);
+      const { blob } = fetched;
+      const filename = saveAs || fetched.filename;
       saveBlob(blob, filename);
       box.replaceChildren(h("p", { role: "status", text: `The WireGuard configuration was downloaded. ${instructions(filename)}` }));
       onGone();

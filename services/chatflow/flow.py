@@ -26,6 +26,7 @@ class Context:
     answers: dict[str, Any]
     secrets: dict[str, str]
     queries: Queries
+    email: str = ""  # the user's 3Bot e-mail, from the verified assertion (set while answering)
 
     def get(self, name: str, default: Any = None) -> Any:
         value = self.answers.get(name, self.secrets.get(name))
@@ -79,6 +80,8 @@ class Flow:
     icon: str
     steps: list[Step]
     submit: Callable[[Context], Submission] | None = None
+    # Shown under the progress once submitted (the apps network's WireGuard file, for the session that created it).
+    after_submit: Callable[[Context], list[Question]] | None = None
 
     def catalogue_entry(self) -> dict[str, str]:
         return {"type": self.type, "title": self.title, "description": self.description, "family": self.family,

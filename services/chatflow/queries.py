@@ -105,6 +105,12 @@ class Queries:
         answer = self.ask(contracts.POOLS_LIST_FARMS, query, "the pools service", cache=True)
         return contracts.FarmList.model_validate(answer).farms
 
+    def app_farms(self, currency: str, cru: float, mru: float, sru: float, hru: float) -> list[contracts.FarmOffer]:
+        """The farms of ``APP_FARMS`` that accept ``currency`` and have room for an app of this size (§1.10)."""
+        query = contracts.AppFarmsQuery(currency=currency, cru=cru, mru=mru, sru=sru, hru=hru)  # type: ignore[arg-type]
+        answer = self.ask(contracts.POOLS_LIST_APP_FARMS, query, "the pools service", cache=True)
+        return contracts.FarmList.model_validate(answer).farms
+
     def buy(self, order: contracts.BuyCapacity) -> contracts.Purchase:
         purchase = contracts.Purchase.model_validate(self.ask(contracts.POOLS_BUY, order, "the pools service"))
         self.forget(contracts.POOLS_LIST_POOLS, contracts.OwnerQuery(owner=order.owner))  # the list changed
@@ -136,6 +142,11 @@ class Queries:
     def delegated_domains(self, owner: str) -> list[contracts.DelegatedDomain]:
         answer = self.ask(contracts.DEPLOYER_DELEGATED_DOMAINS, contracts.OwnerQuery(owner=owner), "the deployer")
         return contracts.DelegatedDomains.model_validate(answer).domains
+
+    def app_catalogue(self) -> list[contracts.AppInfo]:
+        """The deployer's app definitions (cached: they change only when the deployer restarts)."""
+        answer = self.ask(contracts.DEPLOYER_APP_CATALOGUE, contracts.AppCatalogueQuery(), "the deployer", cache=True)
+        return contracts.AppCatalogue.model_validate(answer).apps
 
     def submit(self, payload: contracts.SubmitSolution) -> contracts.SubmitResult:
         answer = self.ask(contracts.DEPLOYER_SUBMIT, payload, "the deployer")

@@ -279,8 +279,11 @@ class Download(Display):
 
 @dataclass
 class Progress(Display):
+    """A deployment's progress; ``filename`` names its WireGuard download when set (the apps network's apps.conf)."""
+
     solution_id: str = ""
+    filename: str = ""
     kind: ClassVar[str] = "progress"
 
     def as_json(self) -> dict[str, Any]:
-        return {**super().as_json(), "solution_id": self.solution_id}
+        return {**super().as_json(), "solution_id": self.solution_id, "filename": self.filename}

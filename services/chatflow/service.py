@@ -110,7 +110,7 @@ class Engine:
 
     # -- changing ---------------------------------------------------------------------------------------------
 
-    def answer(self, owner: str, session_id: str, answers: dict[str, Any]) -> dict[str, Any]:
+    def answer(self, owner: str, session_id: str, answers: dict[str, Any], email: str = "") -> dict[str, Any]:
         """Validate the current step's answers, store them, move on (and submit after the last step).
 
         Raises:
@@ -126,6 +126,7 @@ class Engine:
                 raise ApiError(409, "this wizard is finished", (FieldError("finished", "this wizard is finished"),))
             flow = FLOWS[row["solution_type"]]
             ctx = self._context(row)
+            ctx.email = email
             step = flow.steps[row["step"]]
             self._accept(ctx, step, answers)
             history = [*row["history"], row["step"]]

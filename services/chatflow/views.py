@@ -1,4 +1,5 @@
-"""HTTP of the chatflow service (through Caddy at ``/api/chatflows``, behind forward_auth). See ``API.md``.
+"""HTTP of the chatflow service (through Caddy at ``/api/chatflows``, behind forward_auth but for the catalogue).
+See ``API.md``.
 
 The user is always the verified caller; another user's session id answers 404 like an unknown one. Starting a
 wizard needs the current terms (every flow starts with the terms gate).
@@ -43,7 +44,8 @@ def _answers() -> dict[str, Any]:
 
 @bp.get("/api/chatflows")
 def catalogue() -> Any:
-    user()
+    # Public (Caddy lets it through without a session): anyone may browse what can be deployed; starting a
+    # wizard needs a session and the terms.
     return jsonify(chatflows=engine().catalogue())
 
 
@@ -71,10 +73,10 @@ def show(session_id: str) -> Any:
 
 @bp.post("/api/chatflows/sessions/<session_id>/answer")
 def answer(session_id: str) -> Any:
-    owner = require_accepted_terms().username
+    caller = require_accepted_terms()
     answers = _answers()
     try:
-        return jsonify(engine().answer(owner, _session_id(session_id), answers))
+        return jsonify(engine().answer(caller.username, _session_id(session_id), answers, caller.email))
     except NotFound:
         raise _not_found() from None
 

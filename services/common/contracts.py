@@ -211,9 +211,11 @@ DEPLOYER_LIST_GATEWAYS = "deployer.list_gateways"
 DEPLOYER_DOMAIN_FREE = "deployer.domain_free"
 DEPLOYER_DELEGATED_DOMAINS = "deployer.delegated_domains"
 DEPLOYER_EXPOSE_TARGETS = "deployer.expose_targets"
+DEPLOYER_APP_CATALOGUE = "deployer.app_catalogue"
 POOLS_LIST_POOLS = "pools.list_pools"
 POOLS_LIST_FARMS = "pools.list_farms"
 POOLS_BUY = "pools.buy_capacity"
+POOLS_LIST_APP_FARMS = "pools.list_app_farms"
 
 
 class OwnerQuery(Payload):
@@ -339,6 +341,70 @@ class ExposeTargets(Payload):
     targets: list[ExposeTarget]
 
 
+class AppCatalogueQuery(Payload):
+    """Every app the deployer can run (its definition files, issue 13), for the apps wizard and the catalogue."""
+
+
+class AppChoice(BaseModel):
+    value: str
+    label: str
+
+
+class AppQuestion(BaseModel):
+    """One app question in a chatflow question kind (string, secret, text, integer, choice, dropdown)."""
+
+    name: str
+    kind: str
+    label: str
+    help: str = ""
+    required: bool = True
+    default: str | int | None = None
+    choices: list[AppChoice] | None = None
+    min_length: int | None = None
+    max_length: int = 256
+    pattern: str | None = None
+    pattern_help: str = ""
+    min: int | None = None
+    max: int | None = None
+
+
+class AppVolume(BaseModel):
+    """The app's data volume: its size (GiB) is the answer ``question`` among ``sizes``."""
+
+    question: str
+    sizes: list[int]
+    default: int
+    disk: Literal["ssd", "hdd"]
+
+
+class AppInfo(BaseModel):
+    """An app as a wizard presents it; ``resources`` is the app container plus its helper, without the volume
+    (``services.common.app_sizing`` adds it)."""
+
+    type: str
+    title: str
+    description: str
+    icon: str
+    questions: list[AppQuestion]
+    cru: float
+    mru: float
+    sru: float
+    hru: float
+    cpu: int
+    memory: int
+    disk: int
+    volume: AppVolume | None = None
+    ssh_key: Literal["none", "optional", "required"] = "none"
+    exposure: Literal["C", "P", "none"]
+    overview: list[str]
+
+
+class AppCatalogue(Payload):
+    """Answer of ``deployer.app_catalogue``."""
+
+    apps: list[AppInfo]
+
+
 class PoolSummary(BaseModel):
     pool_id: int
     grid_pool_id: int | None
@@ -359,6 +425,18 @@ class FarmsQuery(Payload):
 class FarmOffer(BaseModel):
     farm_id: int
     label: str
+    name: str = ""
+
+
+class AppFarmsQuery(Payload):
+    """The farms of ``APP_FARMS`` that accept ``currency`` and whose free capacity (only ``free_to_use`` nodes for
+    FreeTFT) fits an app's pricing query (SOLUTIONS §1.10 step 6.1): cores and GiB of memory/SSD/HDD."""
+
+    currency: Literal["TFT", "TFTA", "FreeTFT"]
+    cru: float = Field(ge=0, le=10_000)
+    mru: float = Field(ge=0, le=1_000_000)
+    sru: float = Field(ge=0, le=10_000_000)
+    hru: float = Field(ge=0, le=10_000_000)
 
 
 class FarmList(Payload):

@@ -80,6 +80,15 @@ def _flist(value: str) -> str:
     return value
 
 
+def _names(value: object) -> tuple[str, ...]:
+    # A comma-separated list in the environment ("freefarm,farm2"); a list when given in code.
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    names = tuple(str(item).strip() for item in items if str(item).strip())
+    if not names or not all(re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", n) for n in names):
+        raise ValueError("must be one or more farm names separated by commas (e.g. freefarm)")
+    return names
+
+
 def _optional_http_url(value: str) -> str:
     return _check_url(value, ("http", "https")) if value else value
 
@@ -94,6 +103,7 @@ Port = Annotated[int, Field(ge=1, le=65535)]
 Flag = Annotated[bool, BeforeValidator(parse_flag)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
 Flist = Annotated[str, AfterValidator(_flist)]
+Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
 
 
 class Settings(BaseModel):
@@ -145,6 +155,8 @@ class Settings(BaseModel):
     payment_watch_interval: Annotated[float, Field(ge=1, le=600)] = Field(10.0, alias="PAYMENT_WATCH_INTERVAL")
 
     over_provisioning: Flag = Field(False, alias="OVER_PROVISIONING")
+    # The farms an app deployment may buy its pool on (SOLUTIONS §1.10): comma-separated farm names.
+    app_farms: Names = Field(("freefarm",), alias="APP_FARMS")
 
     # Public domains (SOLUTIONS §1.9): the resolver asked whether a candidate domain already exists (and for the
     # addresses of the gateways' name servers), and the certificate-transparency log (crt.sh's JSON shape) read

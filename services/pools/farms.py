@@ -59,6 +59,19 @@ def list_offers(explorer: Explorer, currency: str) -> list[dict[str, Any]]:
     return [o for farm in explorer.list_all("/farms") if (o := offer(explorer, farm, currency)) is not None]
 
 
+def app_offers(explorer: Explorer, names: tuple[str, ...], currency: str,
+               need: dict[str, float]) -> list[dict[str, Any]]:  # fmt: skip
+    """The offers of the farms named ``names`` (``APP_FARMS``) with free capacity for ``need`` (SOLUTIONS §1.10)."""
+    found = []
+    for farm in explorer.list_all("/farms"):
+        if farm.get("name") not in names:
+            continue
+        o = offer(explorer, farm, currency)
+        if o is not None and all(o["free"][unit] >= amount for unit, amount in need.items()):
+            found.append(o)
+    return found
+
+
 def find_offer(explorer: Explorer, farm_id: int, currency: str) -> dict[str, Any] | None:
     try:
         farm = explorer.get_json(f"/farms/{farm_id}")

@@ -67,6 +67,13 @@ def register(app: Celery, settings: Settings) -> None:
         offers = farms.list_offers(explorer, payload.currency)
         return contracts.FarmList(farms=[contracts.FarmOffer(farm_id=o["id"], label=farms.label(o)) for o in offers])
 
+    @define_task(app, contracts.POOLS_LIST_APP_FARMS, contracts.AppFarmsQuery, time_limit=30)
+    def list_app_farms(payload: contracts.AppFarmsQuery) -> contracts.FarmList:
+        need = {"cru": payload.cru, "mru": payload.mru, "sru": payload.sru, "hru": payload.hru}
+        offers = farms.app_offers(explorer, settings.app_farms, payload.currency, need)
+        return contracts.FarmList(farms=[contracts.FarmOffer(farm_id=o["id"], label=farms.label(o), name=o["name"])
+                                         for o in offers])  # fmt: skip
+
     @define_task(app, contracts.POOLS_BUY, contracts.BuyCapacity, time_limit=60)
     def buy_capacity(payload: contracts.BuyCapacity) -> contracts.Purchase:
         return service.buy(db, explorer, settings, payload, notify)

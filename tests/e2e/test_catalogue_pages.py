@@ -18,10 +18,13 @@ BOX = "11111111-2222-4333-8444-555555555555"
 OLD = "99999999-2222-4333-8444-555555555555"
 
 CHATFLOWS = [
-    {"type": "pools", "title": "Capacity pools", "description": "Buy capacity.", "family": "advanced", "icon": "💳"},
-    {"type": "ubuntu", "title": "Ubuntu", "description": "An Ubuntu container.", "family": "advanced", "icon": "🐧"},
-    {"type": "cryptpad", "title": "Cryptpad", "description": "Private documents.", "family": "apps", "icon": ""},
-]
+    {"type": "pools", "title": "Capacity pools", "description": "Buy capacity.", "family": "advanced",
+     "icon": "/icons/pools.svg"},
+    {"type": "ubuntu", "title": "Ubuntu", "description": "An Ubuntu container.", "family": "advanced",
+     "icon": "/icons/ubuntu.svg"},
+    {"type": "cryptpad", "title": "Cryptpad", "description": "Private documents.", "family": "apps",
+     "icon": "/icons/cryptpad.svg"},
+]  # fmt: skip
 
 
 def _listed(id_: str, name: str, status: str, error: str | None = None) -> dict[str, Any]:
@@ -165,6 +168,44 @@ def test_catalogue_families_counts_resume_and_abandon(site: str, page: Page, tmp
     page.keyboard.press("Enter")
     expect(resume).to_be_hidden()
     assert f"DELETE /api/chatflows/sessions/{RESUME}" in fake.calls
+
+
+class SignedOutApi(FakeApi):
+    """A visitor without a session: the catalogue answers, everything personal is 401."""
+
+    def handle(self, route: Route) -> None:
+        path = "/" + route.request.url.split("://", 1)[1].split("/", 1)[1]
+        self.calls.append(f"{route.request.method} {path}")
+        if path == "/api/chatflows":
+            return self._json(route, {"chatflows": CHATFLOWS})
+        return self._json(route, {"message": "sign in first", "errors": []}, 401)
+
+
+def test_the_catalogue_is_public_apps_first_with_svg_icons(site: str, page: Page, tmp_path: Path) -> None:  # noqa: F811
+    fake = SignedOutApi()
+    page.route(re.compile(r".*/(auth|api)/.*"), fake.handle)
+    page.goto(f"{site}/")
+
+    # Signed out: no redirect to the login, the apps family first (no pools), nothing personal asked or shown.
+    expect(page.get_by_role("heading", level=2).first).to_have_text("Apps")
+    expect(page.get_by_role("link", name="Sign in")).to_have_attribute("href", "/auth/login?next=%2F")
+    cryptpad = page.get_by_role("region", name="Apps").get_by_role("listitem")
+    expect(cryptpad.get_by_role("link", name="Deploy Cryptpad")).to_have_attribute("href", "/wizard.html?type=cryptpad")
+    expect(cryptpad.get_by_role("link", name=re.compile("My Cryptpad"))).to_have_count(0)
+    expect(cryptpad.locator("img.card-icon")).to_have_attribute("src", "/icons/cryptpad.svg")
+    assert page.evaluate("[...document.images].every((i) => i.complete && i.naturalWidth > 0)"), "an icon is missing"
+    expect(page.get_by_text("Service status")).to_have_count(0)
+    expect(page.get_by_role("link", name="Your capacity pools")).to_be_hidden()
+    assert not [c for c in fake.calls if c.startswith("GET /api/") and c != "GET /api/chatflows"]
+    assert page.url == f"{site}/"
+    page.screenshot(path=tmp_path / "public-catalogue.png", full_page=True)
+
+
+def test_the_service_status_is_on_the_operators_page(site: str, page: Page) -> None:  # noqa: F811
+    page.route(re.compile(r".*/(auth|api)/.*"), FakeApi().handle)
+    page.goto(f"{site}/operators.html")
+    expect(page.get_by_role("heading", name="Service status")).to_be_visible()
+    expect(page.locator("#status li")).to_have_count(5)
 
 
 def test_my_solutions_details_delete_and_errors(site: str, page: Page, tmp_path: Path) -> None:  # noqa: F811

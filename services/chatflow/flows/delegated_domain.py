@@ -39,7 +39,7 @@ FLOW = Flow(
     title="Domain Delegation",
     description="Let a gateway serve the DNS of a domain you own, then expose solutions under it.",
     family="advanced",
-    icon="🌐",
+    icon="/icons/delegated_domain.svg",
     steps=[
         gateways.gateway_step(),
         Step(

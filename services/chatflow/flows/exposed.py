@@ -138,7 +138,7 @@ FLOW = Flow(
     title="Solution Expose",
     description="Publish a port of one of your solutions under a domain, through a gateway.",
     family="advanced",
-    icon="📡",
+    icon="/icons/exposed.svg",
     steps=[
         Step("solution_type", "Solution type", [Choice("solution_type", "Which kind of solution?", choices=TYPES)]),
         Step("solution_id", "Solution", _solution_fields),

@@ -143,7 +143,7 @@ FLOW = Flow(
     title="Generic container",
     description="Run any image from the ThreeFold hub (hub.grid.tf) in your private network.",
     family="advanced",
-    icon="📦",
+    icon="/icons/flist.svg",
     steps=[
         common.name_step("flist"),
         Step("resources", "Container resources", common.resources_fields()),

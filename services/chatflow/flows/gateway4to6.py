@@ -45,7 +45,7 @@ FLOW = Flow(
     title="4to6 Gateway",
     description="IPv6 for an IPv4-only machine through a WireGuard tunnel to a gateway.",
     family="advanced",
-    icon="🔀",
+    icon="/icons/4to6gw.svg",
     steps=[
         gateways.gateway_step(),
         Step(

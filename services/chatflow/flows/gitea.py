@@ -78,7 +78,7 @@ FLOW = Flow(
     title="Gitea",
     description="A Git service (Gitea with PostgreSQL) on a public HTTPS address.",
     family="advanced",
-    icon="🍵",
+    icon="/icons/gitea.svg",
     steps=[
         common.name_step("gitea"),
         common.pool_step(_query),

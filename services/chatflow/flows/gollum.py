@@ -66,7 +66,7 @@ FLOW = Flow(
     title="Gollum",
     description="A wiki kept in one of your GitHub repositories, on a public HTTPS address.",
     family="advanced",
-    icon="📖",
+    icon="/icons/gollum.svg",
     steps=[
         common.name_step("gollum"),
         Step("resources", "Container resources", common.resources_fields()),

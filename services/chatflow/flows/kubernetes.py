@@ -90,7 +90,7 @@ FLOW = Flow(
     title="Kubernetes",
     description="A k3s cluster of one master and several workers (virtual machines) in your private network.",
     family="advanced",
-    icon="☸",
+    icon="/icons/kubernetes.svg",
     steps=[
         common.name_step("kubernetes"),
         Step(

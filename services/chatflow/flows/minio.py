@@ -98,7 +98,7 @@ FLOW = Flow(
     title="MinIO",
     description="S3-compatible object storage, erasure-coded over storage namespaces on several nodes.",
     family="advanced",
-    icon="🪣",
+    icon="/icons/minio.svg",
     steps=[
         common.name_step("minio"),
         Step("setup", "Setup", [Dropdown("setup", "Setup type", choices=SETUPS, default="single")]),

@@ -66,7 +66,7 @@ FLOW = Flow(
     title="Monitoring",
     description="Prometheus, Grafana and a Redis log sink in your private network.",
     family="advanced",
-    icon="📈",
+    icon="/icons/monitoring.svg",
     steps=[
         common.name_step("monitoring"),
         common.ssh_key_step(),

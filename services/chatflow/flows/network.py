@@ -99,7 +99,7 @@ FLOW = Flow(
     title="Network",
     description="A private WireGuard network across your nodes, reachable from your laptop.",
     family="advanced",
-    icon="🕸",
+    icon="/icons/network.svg",
     steps=[
         Step(
             "mode",

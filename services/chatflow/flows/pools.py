@@ -70,7 +70,7 @@ def _extend_fields(ctx: Context) -> list[Question]:
     return _amount_fields(accepted or CURRENCIES)
 
 
-def _purchase_key(ctx: Context, order: Mapping[str, Any]) -> str:
+def purchase_key(ctx: Context, order: Mapping[str, Any]) -> str:
     """The idempotency key of this purchase: the session and what is bought.
 
     Repeating an answer (a retry after a timeout, a double click) sends the same key, so the pools service
@@ -82,12 +82,7 @@ def _purchase_key(ctx: Context, order: Mapping[str, Any]) -> str:
 
 
 def _buy(ctx: Context, field: str) -> None:
-    """Buy the capacity and keep the pool id and the payment to show (not secrets: the user pays them).
-
-    Raises:
-        ApiError: 422 with the pools service's reason on ``field``.
-        ServiceUnavailable: the pools service did not answer.
-    """
+    """Buy the capacity the user asked for (a new pool on the chosen farm, or added to one of the user's pools)."""
     cu, su, days = int(ctx.get("cu", 0)), int(ctx.get("su", 0)), int(ctx.get("days", 1))
     order: dict[str, Any] = {
         "currency": ctx.get("currency"),
@@ -98,7 +93,18 @@ def _buy(ctx: Context, field: str) -> None:
         "farm_id": None if _extending(ctx) else int(ctx.get("farm_id", 0)),
         "pool_id": int(ctx.get("extend_pool_id", 0)) if _extending(ctx) else None,
     }
-    purchase = ctx.queries.buy(contracts.BuyCapacity(owner=ctx.owner, key=_purchase_key(ctx, order), **order))
+    purchase_pool(ctx, order, field)
+
+
+def purchase_pool(ctx: Context, order: Mapping[str, Any], field: str) -> None:
+    """Place ``order`` with the pools service (idempotent per session and order); keep the pool id and the payment
+    to show (not secrets: the user pays them).
+
+    Raises:
+        ApiError: 422 with the pools service's reason on ``field``.
+        ServiceUnavailable: the pools service did not answer.
+    """
+    purchase = ctx.queries.buy(contracts.BuyCapacity(owner=ctx.owner, key=purchase_key(ctx, order), **order))
     payment = purchase.payment
     if not purchase.ok or purchase.pool_id is None or not payment.get("address"):
         reason = purchase.reason or str(payment.get("message") or "the reservation could not be made; try again")
@@ -107,7 +113,7 @@ def _buy(ctx: Context, field: str) -> None:
     ctx.answers["payment"] = {name: str(payment.get(name, "")) for name in PAYMENT_FIELDS}
 
 
-def _payment_fields(ctx: Context) -> list[Question]:
+def payment_fields(ctx: Context) -> list[Question]:
     pool_id = int(ctx.get("pool_id", 0))
     pay: dict[str, str] = ctx.get("payment", {})
     rows = [
@@ -161,7 +167,7 @@ FLOW = Flow(
     title="Capacity pools",
     description="Buy capacity (compute and storage units) on a farm, or top up one of your pools.",
     family="advanced",
-    icon="💳",
+    icon="/icons/pools.svg",
     steps=[
         Step(
             "mode",
@@ -180,7 +186,7 @@ FLOW = Flow(
             check=_some_capacity,
             then=lambda ctx: _buy(ctx, "currency"),
         ),
-        Step("payment", "Payment", _payment_fields),
+        Step("payment", "Payment", payment_fields),
         Step("ready", "Done", _ready_fields),
     ],
 )

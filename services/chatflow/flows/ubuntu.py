@@ -49,7 +49,7 @@ FLOW = Flow(
     title="Ubuntu",
     description="An Ubuntu container you reach over ssh inside your private network.",
     family="advanced",
-    icon="🐧",
+    icon="/icons/ubuntu.svg",
     steps=[
         common.name_step("ubuntu"),
         Step("version", "Version", [Choice("version", "Ubuntu version", choices=VERSIONS, default="ubuntu-20.04")]),

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,12 +50,16 @@ def current(chat: ChatWorld, owner: str, session: dict[str, Any]) -> dict[str, A
 # -- catalogue and start -------------------------------------------------------------------------------------------
 
 
-def test_the_catalogue_lists_every_wizard(chat: ChatWorld) -> None:
-    response = chat.get("/api/chatflows", "amy.3bot")
+def test_the_catalogue_lists_every_wizard_to_anyone(chat: ChatWorld) -> None:
+    # Public: no session needed (Caddy lets GET /api/chatflows through without forward_auth).
+    response = chat.app.test_client().get("/api/chatflows")
     assert response.status_code == 200
     listed = response.json["chatflows"]
-    assert [entry["type"] for entry in listed] == list(FLOWS)
-    for entry, flow in zip(listed, FLOWS.values(), strict=True):
+    advanced, apps = listed[: len(FLOWS)], listed[len(FLOWS) :]
+    assert [entry["type"] for entry in advanced] == list(FLOWS)
+    # Then one wizard per app definition of the deployer, each with its SVG icon.
+    assert all(e["family"] == "apps" and re.fullmatch(r"/icons/[a-z0-9_-]+\.svg", e["icon"]) for e in apps)
+    for entry, flow in zip(advanced, FLOWS.values(), strict=True):
         assert entry == {"type": flow.type, "title": flow.title, "description": flow.description,
                          "family": flow.family, "icon": flow.icon}  # fmt: skip
         assert entry["family"] in ("advanced", "apps")

@@ -1,0 +1,172 @@
+"""The generic apps wizard (SOLUTIONS §1.10) built from a catalogue entry and walked as the engine walks it: the pool
+priced from CU/SU × duration and bought on an ``APP_FARMS`` farm, nothing placed before the payment, the apps
+network created once and waited for, the overview's plan (farm, node, domain, CU/SU, price), the submitted spec."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from services.chatflow.flows import apps
+from services.chatflow.questions import Confirm, Invalid, Progress
+from services.common import contracts
+from services.common.errors import ApiError
+from tests.unit.chatflow.test_flows import NODES, FakeQueries, Refused, Walk
+
+CRYPTPAD = contracts.AppInfo(
+    type="cryptpad", title="Cryptpad", description="Documents.", icon="cryptpad.svg",
+    questions=[contracts.AppQuestion(name="size", kind="choice", label="Storage size (GB)", default=10,
+                                     choices=[contracts.AppChoice(value=v, label=v) for v in ("5", "10", "15")]),
+               contracts.AppQuestion(name="admin_password", kind="secret", label="Admin password", required=False)],
+    cru=2, mru=2, sru=1.5, hru=0, cpu=1, memory=1024, disk=1024,
+    volume=contracts.AppVolume(question="size", sizes=[5, 10, 15], default=10, disk="ssd"),
+    exposure="C", overview=["name", "domain"],
+)  # fmt: skip
+GATEWAY = contracts.GatewayOffer(node_id="GW1", pool_id=15, grid_pool_id=115, managed_domains=["gw1.example"],
+                                 dns_nameserver=["ns1.gw1.example"], tcp_router_port=18000)  # fmt: skip
+
+
+@dataclass
+class AppQueries(FakeQueries):
+    farm_offers: list[contracts.FarmOffer] = field(
+        default_factory=lambda: [contracts.FarmOffer(farm_id=1, label="freefarm location: x", name="freefarm")]
+    )
+    farm_asks: list[tuple[str, float, float, float, float]] = field(default_factory=list)
+    submitted: list[contracts.SubmitSolution] = field(default_factory=list)
+    resolving: set[str] = field(default_factory=set)
+
+    def app_farms(self, currency: str, cru: float, mru: float, sru: float, hru: float) -> list[contracts.FarmOffer]:
+        self.farm_asks.append((currency, cru, mru, sru, hru))
+        return list(self.farm_offers)
+
+    def pay(self) -> None:
+        self.pools_list = [p.model_copy(update={"state": "active", "grid_pool_id": 115}) for p in self.pools_list]
+        self.pool_nodes = {15: NODES[:2]}
+
+    def submit(self, payload: contracts.SubmitSolution) -> contracts.SubmitResult:
+        self.submitted.append(payload)
+        return contracts.SubmitResult(ok=True, solution_id="a" * 32, status="deploying")
+
+    def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[contracts.GatewayOffer]:
+        return [GATEWAY] if [p.pool_id for p in pools] == [15] else []
+
+    def domain_free(self, owner: str, domain: str) -> contracts.Answer:
+        return contracts.Answer(ok=domain not in self.resolving, reason="taken")
+
+
+ANSWERS: dict[str, dict[str, Any]] = {"name": {"name": "pad"}, "app": {"size": "5", "admin_password": "pw-1234-abcd"}}
+
+
+def walk(queries: AppQueries | None = None) -> Walk:
+    return Walk(apps.build(CRYPTPAD), queries or AppQueries())
+
+
+def test_the_pool_is_priced_on_cu_su_times_the_duration_and_bought_on_an_app_farm() -> None:
+    w = walk().until("currency", ANSWERS)
+    end = datetime.fromisoformat(w.ctx.get("end"))
+    assert timedelta(minutes=64) < end - datetime.now(UTC) <= timedelta(minutes=65)  # default now + 65 min
+    w.answer(currency="TFT")
+    queries: AppQueries = w.queries  # type: ignore[assignment]
+    # App + helper (2 cores, 2 GiB, 1.5 GiB roots) plus the 5 GiB volume on SSD.
+    assert queries.farm_asks[-1] == ("TFT", 2, 2, 6.5, 0)
+    (order,) = queries.orders
+    seconds = apps.apps_infra.duration(w.ctx)
+    assert order.farm_id == 1 and order.currency == "TFT" and order.pool_id is None
+    assert (order.cus, order.sus) == (-(-0.5 * seconds // 1), -(-round(6.5 / 300, 3) * seconds // 1))
+    assert w.step.name == "payment"
+
+
+def test_no_farm_for_the_currency_is_a_clear_sentence() -> None:
+    w = walk(AppQueries(farm_offers=[])).until("currency", ANSWERS)
+    with pytest.raises(Refused) as refused:
+        w.answer(currency="FreeTFT")
+    assert refused.value.errors == {"currency": apps.apps_infra.NO_CAPACITY}
+
+
+def test_the_end_date_is_at_least_an_hour_ahead() -> None:
+    w = walk().until("end", ANSWERS)
+    with pytest.raises(Refused):
+        w.answer(end=(datetime.now(UTC) + timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
+    with pytest.raises(Invalid):
+        w.answer(end="2001-01-01T00:00")
+
+
+def test_first_app_creates_the_apps_network_waits_for_it_then_shows_the_plan_and_submits() -> None:
+    queries = AppQueries()
+    w = walk(queries).until("payment", ANSWERS)
+    with pytest.raises(Refused) as unpaid:
+        w.answer()
+    assert "payment not received yet for pool 15" in unpaid.value.errors["payment"]
+    assert not queries.submitted  # nothing before the payment
+    queries.pay()
+    w.answer()
+    (network,) = queries.submitted
+    assert network.type == "network" and network.spec == {"name": "apps", "pool_ids": [15], "ipv6": False,
+                                                           "ip_range": "10.100.0.0/16"}  # fmt: skip
+    assert [(p.pool_id, p.grid_pool_id) for p in network.pools] == [(15, 115)]
+    assert w.step.name == "network"
+    assert any(isinstance(q, Progress) for q in w.step.questions(w.ctx))
+    with pytest.raises(Refused):
+        w.answer()  # not deployed yet
+    queries.networks_list = [contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[NODES[0]])]
+    w.answer()
+    (confirm,) = w.step.questions(w.ctx)
+    assert isinstance(confirm, Confirm)
+    rows = dict(confirm.rows)
+    assert rows["Farm"] == "freefarm" and rows["Node"] in NODES[:2]
+    assert rows["Domain"] == "https://alice3bot-pad.gw1.example"
+    assert rows["Price"] == "0.66708 FreeTFT" and rows["Compute units (CU)"].startswith("0.5 — ")
+    assert "pw-1234-abcd" not in str(confirm.as_json())
+    w.answer()
+    submission = w.submit()
+    assert submission.type == "cryptpad" and submission.secrets == {"admin_password": "pw-1234-abcd"}
+    assert submission.spec == {"name": "pad", "pool_id": 15, "network": "apps", "node_id": rows["Node"], "email": "",
+                               "ssh_key": "", "answers": {"size": "5"}, "gateway_pool_ids": [15],
+                               "parent_domain": "gw1.example"}  # fmt: skip
+    handout = apps.apps_infra.network_handout(w.ctx)
+    assert [q.as_json().get("filename") for q in handout if isinstance(q, Progress)] == ["apps.conf"]
+
+
+def test_a_second_app_reuses_the_apps_network_and_a_taken_name_gets_a_suffix() -> None:
+    queries = AppQueries(networks_list=[contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[])],
+                         resolving={"alice3bot-pad.gw1.example"})  # fmt: skip
+    w = walk(queries).until("payment", ANSWERS)
+    queries.pay()
+    w.answer()
+    assert not queries.submitted and w.step.name == "overview"  # no network step, nothing submitted
+    assert apps.apps_infra.network_handout(w.ctx) == []
+    domain = w.ctx.get("domain")
+    assert domain.startswith("alice3bot-pad-") and domain.endswith(".gw1.example")
+
+
+def test_no_gateway_in_the_new_pool_stops_before_the_overview() -> None:
+    queries = AppQueries(networks_list=[contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[])])
+    queries.gateways = lambda owner, pools: []  # type: ignore[method-assign]
+    w = walk(queries).until("payment", ANSWERS)
+    queries.pay()
+    with pytest.raises(ApiError) as refused:
+        w.answer()
+    assert refused.value.errors[0].description == apps.apps_infra.NO_DOMAIN
+
+
+def test_an_app_without_a_domain_asks_the_ssh_key_and_submits_no_gateway() -> None:
+    ubuntu = CRYPTPAD.model_copy(update={"type": "ubuntu_simple", "questions": [], "volume": None, "exposure": "none",
+                                         "ssh_key": "required"})  # fmt: skip
+    queries = AppQueries(networks_list=[contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[])])
+    queries.gateways = lambda owner, pools: []  # type: ignore[method-assign]  # not needed: no public name
+    w = Walk(apps.build(ubuntu), queries)
+    w.answer(name="box")
+    with pytest.raises(Invalid):
+        w.answer()  # the key is required
+    w.answer(ssh_key={"filename": "id.pub", "content": "ssh-ed25519 AAAAC3Nz alice@laptop\n"})
+    w.until("payment", {})
+    queries.pay()
+    w.answer()
+    assert "Domain" not in dict(w.step.questions(w.ctx)[0].rows)  # type: ignore[attr-defined]
+    w.answer()
+    spec = w.submit().spec
+    assert spec["ssh_key"] == "ssh-ed25519 AAAAC3Nz alice@laptop" and spec["answers"] == {}
+    assert "gateway_pool_ids" not in spec and "parent_domain" not in spec
