@@ -76,6 +76,13 @@ OFFICIAL_FLISTS = (
     "https://hub.grid.tf/threefolddev/threefolddev-gitea_all_in_one-latest.flist",
     "https://hub.grid.tf/threefolddev/threefolddev-gollum-latest.flist",
     "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist",
+    # Its apps' images (FLIST_CRYPTPAD, FLIST_DISCOURSE, FLIST_MATTERMOST, FLIST_PEERTUBE, FLIST_TAIGA, FLIST_PUBLISHER).
+    "https://hub.grid.tf/threefolddev/3bot-cryptopad-latest.flist",
+    "https://hub.grid.tf/threefolddev/threefolddev-discourse_all_in_one-latest.flist",
+    "https://hub.grid.tf/threefolddev/threefolddev-mattermost-latest.flist",
+    "https://hub.grid.tf/threefolddev/threefolddev-peertube-latest.flist",
+    "https://hub.grid.tf/threefolddev/threefolddev-taiga-latest.flist",
+    "https://hub.grid.tf/threefolddev/threefolddev-publisher-latest.flist",
 )
 MAX_FLISTS = 10_000
 # Other customers never take more than this share of a node: every node keeps room for the marketplace.

@@ -174,6 +174,25 @@ class Settings(BaseModel):
     flist_tls_proxy: Flist = Field(
         "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist", alias="FLIST_TLS_PROXY"
     )
+    # The apps' images (SOLUTIONS §4; a definition names its image by one of these keys, or an official one).
+    flist_cryptpad: Flist = Field(
+        "https://hub.grid.tf/threefolddev/3bot-cryptopad-latest.flist", alias="FLIST_CRYPTPAD"
+    )
+    flist_discourse: Flist = Field(
+        "https://hub.grid.tf/threefolddev/threefolddev-discourse_all_in_one-latest.flist", alias="FLIST_DISCOURSE"
+    )
+    flist_mattermost: Flist = Field(
+        "https://hub.grid.tf/threefolddev/threefolddev-mattermost-latest.flist", alias="FLIST_MATTERMOST"
+    )
+    flist_peertube: Flist = Field(
+        "https://hub.grid.tf/threefolddev/threefolddev-peertube-latest.flist", alias="FLIST_PEERTUBE"
+    )
+    flist_taiga: Flist = Field("https://hub.grid.tf/threefolddev/threefolddev-taiga-latest.flist", alias="FLIST_TAIGA")
+    flist_publisher: Flist = Field(
+        "https://hub.grid.tf/threefolddev/threefolddev-publisher-latest.flist", alias="FLIST_PUBLISHER"
+    )
+    # More app definitions (issue 13): every *.yaml of this directory, validated at start-up like the built-in ones.
+    app_definitions_dir: Path | None = Field(None, alias="APP_DEFINITIONS_DIR")
 
     # Deployer (DESIGN "Deployment lifecycle"): how long a workload may take to deploy before the solution is
     # rolled back; how often beat runs the grid poller (one listing of the grid for every waiting deployment),

@@ -23,7 +23,7 @@ from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind
 from services.deployer.observe import past
 from services.deployer.passes import SOLUTION_LOCK
-from services.deployer.solutions import PLANNERS
+from services.deployer.solutions import PLANNERS, images
 from services.deployer.solutions.base import Deployed, Marketplace, Placed, PlacedGateway, PlanContext, WorkloadView
 from services.deployer.solutions.handout import handout
 
@@ -33,8 +33,11 @@ log = structlog.get_logger(__name__)
 def marketplace(dep: Deployer) -> Marketplace:
     """The marketplace facts planners may use (SOLUTIONS §1.9: tunnel secrets, TEST_CERT; §2: images)."""
     settings = dep.settings
-    flists = {"gitea": settings.flist_gitea, "gollum": settings.flist_gollum, "tls_proxy": settings.flist_tls_proxy}
-    return Marketplace(tid=dep.tid, test_cert=settings.test_cert, flists=flists)
+    flists = {"gitea": settings.flist_gitea, "gollum": settings.flist_gollum, "tls_proxy": settings.flist_tls_proxy,
+              **images.registry(settings)}  # fmt: skip
+    return Marketplace(tid=dep.tid, test_cert=settings.test_cert, flists=flists,
+                       threebot_login_url=settings.threebot_login_url,
+                       openkyc_url=settings.openkyc_url)  # fmt: skip
 
 
 def context(sol: dict[str, Any], rows: list[dict[str, Any]], planner: Any, spec: Any,

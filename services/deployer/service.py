@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import secrets as random_secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,13 +12,14 @@ from services.common import contracts
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
+from services.common.settings import Settings
 from services.deployer import exposure, finishing, network_store, networks, pool_capacity, states, store, teardown
+from services.deployer.apps import catalogue
+from services.deployer.apps.loader import DefinitionError
 from services.deployer.grid.node_finder import NodeQuery, fitting_nodes
 from services.deployer.network_ops import SolutionNetwork
-from services.deployer.solutions import LISTED_TYPES, PLANNERS
+from services.deployer.solutions import PLANNERS, app_registry, listed_types
 from services.deployer.solutions.network_use import network_hooks
-
-TYPES = LISTED_TYPES  # every type of SOLUTIONS §6.1 (the ones later issues deploy count 0 until then)
 
 
 class NotFound(Exception):
@@ -28,6 +28,23 @@ class NotFound(Exception):
 
 class Conflict(Exception):
     """The request cannot be honoured now; the message says why."""
+
+
+def install_apps(settings: Settings) -> None:
+    """Start-up: the operator's app definitions (``APP_DEFINITIONS_DIR``) join the built-in ones.
+
+    Raises:
+        SystemExit: a definition file is bad — one line naming the file, the key and the reason.
+    """
+    try:
+        app_registry.install(settings, PLANNERS)
+    except DefinitionError as exc:
+        raise SystemExit(f"configuration error: {exc}") from None
+
+
+def app_catalogue() -> list[contracts.AppInfo]:
+    """Every app this deployer runs (built-in and the operator's), by title."""
+    return catalogue.catalogue(app_registry.definitions(PLANNERS))
 
 
 def _refusal(field: str, description: str) -> contracts.SubmitResult:
@@ -57,8 +74,7 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
     missing = [name for name in spec.secret_names if not isinstance(secrets.get(name), str) or not secrets[name]]
     if missing:
         return _refusal(missing[0], f"the secret {missing[0]!r} is required"), False
-    for name in spec.generated_secrets:
-        secrets.setdefault(name, random_secrets.token_hex(16))
+    secrets.update(spec.fresh_secrets())  # made here, whatever the request carried under those names
     sealed = identity.encrypt_secrets(secrets) if secrets else None
     try:
         with db.transaction() as cur:
@@ -67,7 +83,7 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
             row, created = store.insert_solution(
                 cur, key=payload.idempotency_key, owner=payload.owner, type=payload.type, name=spec.name,
                 spec=spec.model_dump(mode="json"), secrets=sealed, deadline_seconds=settings_deadline,
-                listed=payload.type in TYPES,  # an access point shows with its network, not on its own
+                listed=payload.type in listed_types(),  # an access point shows with its network, not on its own
             )  # fmt: skip
             if created:
                 store.add_event(cur, str(row["id"]), "submitted")
@@ -103,7 +119,7 @@ def list_solutions(db: Database, owner: str, type: str | None) -> list[dict[str,
     Raises:
         NotFound: ``type`` is not a solution type.
     """
-    if type is not None and type not in TYPES:
+    if type is not None and type not in listed_types():
         raise NotFound(type)
     with db.transaction() as cur:
         solutions = store.solutions_of(cur, owner, type)
@@ -114,7 +130,7 @@ def list_solutions(db: Database, owner: str, type: str | None) -> list[dict[str,
 def count(db: Database, owner: str) -> dict[str, int]:
     with db.transaction() as cur:
         counts = store.count_by_type(cur, owner)
-    return {t: counts.get(t, 0) for t in TYPES}
+    return {t: counts.get(t, 0) for t in listed_types()}
 
 
 def show(db: Database, owner: str, solution_id: str) -> dict[str, Any]:

@@ -18,9 +18,11 @@ from services.deployer import gateways, lifecycle, poller, reconcile, service
 from services.deployer.context import Deployer
 from services.deployer.grid.client import GridClient
 from services.deployer.grid.node_finder import ensure_fresh, refresh_index
+from services.deployer.service import install_apps
 
 
 def register(app: Celery, settings: Settings) -> None:
+    install_apps(settings)
     identity = load_identity(settings.identity_seed_file, create=settings.is_dev)
     explorer = Explorer(settings, identity)
     # A pass holds one connection for the solution's lock and uses another for its transactions: keep both open
@@ -67,6 +69,10 @@ def register(app: Celery, settings: Settings) -> None:
     @define_task(app, contracts.DEPLOYER_LIST_NETWORKS, contracts.OwnerQuery, time_limit=15)
     def list_networks(payload: contracts.OwnerQuery) -> contracts.Networks:
         return contracts.Networks(networks=service.networks_of(db, payload.owner))
+
+    @define_task(app, contracts.DEPLOYER_APP_CATALOGUE, contracts.AppCatalogueQuery, time_limit=15)
+    def app_catalogue(payload: contracts.AppCatalogueQuery) -> contracts.AppCatalogue:
+        return contracts.AppCatalogue(apps=service.app_catalogue())
 
     @define_task(app, contracts.DEPLOYER_NAME_FREE, contracts.NameQuery, time_limit=15)
     def name_free(payload: contracts.NameQuery) -> contracts.Answer:

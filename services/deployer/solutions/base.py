@@ -22,6 +22,7 @@ re-exported here for the planners.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -50,6 +51,12 @@ class Spec(BaseModel):
     generated_secrets: ClassVar[tuple[str, ...]] = ()
 
     name: str = Field(pattern=NAME_PATTERN)
+
+    @classmethod
+    def fresh_secrets(cls) -> dict[str, str]:
+        """The secrets the deployer makes at submission (stored encrypted with the user's, never in the spec): 32
+        random hex chars per name of ``generated_secrets`` unless the spec says otherwise (an app's generators)."""
+        return {name: secrets.token_hex(16) for name in cls.generated_secrets}
 
     @classmethod
     def complete(cls, spec: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
@@ -117,11 +124,15 @@ class GatewayRequest:
 @dataclass(frozen=True)
 class Marketplace:
     """Facts of this marketplace a planner may use: its grid twin id (the tunnel secrets are ``"<tid>:<hex>"``),
-    ``TEST_CERT`` (Let's Encrypt staging in TLS proxies and tunnels) and the configured community images."""
+    ``TEST_CERT`` (Let's Encrypt staging in TLS proxies and tunnels), the configured images (the short keys of the
+    advanced solutions and every ``FLIST_*`` key of the apps) and the login/KYC addresses apps are given."""
 
     tid: int = 0
     test_cert: bool = False
     flists: Mapping[str, str] = field(default_factory=dict)
+    # The 3Bot login page and the KYC service, for images with 3Bot login (THREEBOT_URL, OPEN_KYC_URL).
+    threebot_login_url: str = "https://login.threefold.me"
+    openkyc_url: str = "https://openkyc.live"
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
+from services.common.settings import Settings
 from services.deployer.gateways import owner_label
 from services.deployer.grid.kinds import Kind
+from services.deployer.solutions import images
 from services.deployer.solutions.base import (
     Deployed,
     Marketplace,
@@ -37,6 +39,7 @@ MARKETPLACE = Marketplace(tid=7, test_cert=False, flists={
     "gitea": "https://hub.grid.tf/threefolddev/threefolddev-gitea_all_in_one-latest.flist",
     "gollum": "https://hub.grid.tf/threefolddev/threefolddev-gollum-latest.flist",
     "tls_proxy": "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist",
+    **images.registry(Settings.model_construct(**{n: f.default for n, f in Settings.model_fields.items()})),
 })  # fmt: skip
 
 
