@@ -60,12 +60,15 @@ def poll_grid(dep: Deployer) -> dict[str, int]:
 
 def _tick(dep: Deployer) -> dict[str, int]:
     counts = {"listed": 0, "deployed": 0, "deleted": 0, "changed": 0, "finished": 0, "woken": 0}
+    started = time.monotonic()
     with dep.db.transaction() as cur:
         watched = watch_store.watched_workloads(cur)
     wake: set[str] = set()
+    listed_in = 0.0
     if watched:
         try:
             live = {int(w["id"]): w for w in dep.grid.live_workloads()}
+            listed_in = time.monotonic() - started
             leaving: set[int] = set()
             if any(r["state"] == "deleting" for r in watched):
                 leaving = {int(w["id"]) for w in dep.grid.live_workloads(next_action=NextAction.DELETE)}
@@ -87,7 +90,7 @@ def _tick(dep: Deployer) -> dict[str, int]:
         dep.wake(solution_id)
     counts["woken"] = len(wake)
     if counts["deployed"] or counts["deleted"] or counts["changed"]:
-        log.info("grid polled", **counts)
+        log.info("grid polled", **counts, seconds=round(time.monotonic() - started, 3), listing=round(listed_in, 3))
     return counts
 
 

@@ -9,6 +9,7 @@ ticks are the test's own, so whatever finished the solution was a tick.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from psycopg2.extensions import connection
 from psycopg2.extras import RealDictCursor
@@ -41,13 +42,19 @@ def _ticks_until_settled(dep: Deployer, world: DeployerWorld, solution_id: str) 
         time.sleep(0.2)
 
 
+def _slow_ubuntu(world: DeployerWorld, owner: str) -> dict[str, Any]:
+    """The spec of an Ubuntu in ``owner``'s network, on a grid that takes 2 s to deploy a container."""
+    world.healthy()
+    world.network(owner)
+    spec = ubuntu_spec(world, owner, owner.split(".")[0])
+    world.admin("config", {"deploy_latency": {"default": 0.2, "container": 2}})
+    return spec
+
+
 def test_the_tick_that_sees_the_last_workload_deployed_finishes_the_solution(world: DeployerWorld,
                                                                              dep: Deployer) -> None:  # fmt: skip
     owner = "ticked.3bot"
-    world.healthy()
-    world.network(owner)
-    spec = ubuntu_spec(world, owner, "ticked")
-    world.admin("config", {"deploy_latency": {"default": 0.2, "container": 2}})
+    spec = _slow_ubuntu(world, owner)
     try:
         with world.stopped("poller-finishes"):
             solution_id = submit_quietly(dep, owner, "ubuntu", spec)
@@ -67,10 +74,7 @@ def test_the_tick_that_sees_the_last_workload_deployed_finishes_the_solution(wor
 
 def test_a_solution_whose_pass_holds_its_lock_is_left_to_that_pass(world: DeployerWorld, dep: Deployer) -> None:
     owner = "locked.3bot"
-    world.healthy()
-    world.network(owner)
-    spec = ubuntu_spec(world, owner, "locked")
-    world.admin("config", {"deploy_latency": {"default": 0.2, "container": 2}})
+    spec = _slow_ubuntu(world, owner)
     try:
         with world.stopped("poller-leaves"), dep.db.connection() as conn:
             solution_id = submit_quietly(dep, owner, "ubuntu", spec)
