@@ -94,7 +94,8 @@ def bench_env(**overrides: str) -> dict[str, str]:
 
 @contextmanager
 def process(args: list[str], env: dict[str, str], ready: Callable[[], bool], timeout: float = 60) -> Iterator[None]:
-    log = open(Path(env["LOCAL_DIR"]) / f"{args[-1]}.log", "wb")  # noqa: SIM115 — closed below
+    # Appended to: the processes of one role (four deployer workers) share a file without overwriting each other.
+    log = open(Path(env["LOCAL_DIR"]) / f"{args[-1]}.log", "ab")  # noqa: SIM115 — closed below
     proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
     try:
