@@ -13,12 +13,12 @@ from typing import Any
 
 from services.chatflow import store
 from services.chatflow.flow import Context, Flow
-from services.chatflow.flows import FLOWS
+from services.chatflow.flows import FLOWS, apps
 from services.chatflow.queries import Queries
 from services.chatflow.questions import Invalid, Progress
 from services.common import contracts
 from services.common.db import Database
-from services.common.errors import ApiError, FieldError
+from services.common.errors import ApiError, FieldError, ServiceUnavailable
 from services.common.identity import Identity
 
 
@@ -36,7 +36,19 @@ class Engine:
     # -- reading ----------------------------------------------------------------------------------------------
 
     def catalogue(self) -> list[dict[str, str]]:
-        return [flow.catalogue_entry() for flow in FLOWS.values()]
+        """Every wizard: the advanced ones (code) and one per app definition of the deployer.
+
+        With the deployer unreachable the apps are missing for a moment; the rest of the catalogue still shows.
+        """
+        try:
+            found = apps.flows(self.queries)
+        except ServiceUnavailable:
+            found = {}
+        return [flow.catalogue_entry() for flow in (*FLOWS.values(), *found.values())]
+
+    def flow(self, flow_type: str) -> Flow | None:
+        """The wizard of a type: an advanced one, else the app definition's (asked of the deployer, cached)."""
+        return FLOWS.get(flow_type) or apps.flows(self.queries).get(flow_type)
 
     def start(self, owner: str, flow_type: str) -> dict[str, Any]:
         """A new session at the flow's first applicable step.
@@ -44,13 +56,24 @@ class Engine:
         Raises:
             NotFound: unknown flow.
         """
-        flow = FLOWS.get(flow_type)
+        flow = self.flow(flow_type)
         if flow is None:
             raise NotFound(flow_type)
         first = flow.next_index(Context(owner, "", {}, {}, self.queries), -1) or 0
         with self.db.transaction() as cur:
             row = store.create(cur, owner, flow_type, first, self.ttl)
         return self.view(row)
+
+    def _known(self, flow_type: str) -> Flow:
+        """The flow of an existing session (an app whose definition was removed since: 503, not a crash).
+
+        Raises:
+            ServiceUnavailable: the app's definition is no longer offered.
+        """
+        flow = self.flow(flow_type)
+        if flow is None:
+            raise ServiceUnavailable(f"the {flow_type} wizard is not offered at the moment; try again later")
+        return flow
 
     def show(self, owner: str, session_id: str) -> dict[str, Any]:
         with self.db.transaction() as cur:
@@ -65,7 +88,7 @@ class Engine:
         return [self._summary(row) for row in rows]
 
     def _summary(self, row: dict[str, Any]) -> dict[str, Any]:
-        flow = FLOWS.get(row["solution_type"])
+        flow = self.flow(row["solution_type"])
         return {"id": str(row["id"]), "type": row["solution_type"], "title": flow.title if flow else "",
                 "status": "active", "updated": row["updated_at"].isoformat(),
                 "name": row["answers"].get("name")}  # fmt: skip
@@ -76,14 +99,15 @@ class Engine:
 
     def view(self, row: dict[str, Any]) -> dict[str, Any]:
         """The session as the browser sees it (API.md): the current step's fields, earlier non-secret answers."""
-        flow = FLOWS[row["solution_type"]]
+        flow = self._known(row["solution_type"])
         ctx = self._context(row)
         status = {"open": "active"}.get(row["status"], row["status"])
         if row["status"] == "submitted":
             progress = Progress("progress", "Deployment", solution_id=str(row["solution_id"]))
+            more = flow.after_submit(ctx) if flow.after_submit else []
             n = len(row["history"]) + 1
             step = {"index": n, "count": n, "name": "progress", "title": "Deploying", "can_back": False,
-                    "final": False, "fields": [progress.as_json()]}  # fmt: skip
+                    "final": False, "fields": [q.as_json() for q in (progress, *more)]}  # fmt: skip
         else:
             current = flow.steps[row["step"]]
             # A finished wizard stays on its last step, which is already in the history.
@@ -124,7 +148,7 @@ class Engine:
                 raise NotFound(session_id)
             if row["status"] != "open":
                 raise ApiError(409, "this wizard is finished", (FieldError("finished", "this wizard is finished"),))
-            flow = FLOWS[row["solution_type"]]
+            flow = self._known(row["solution_type"])
             ctx = self._context(row)
             ctx.email = email
             step = flow.steps[row["step"]]
@@ -242,7 +266,7 @@ class Engine:
                 raise NotFound(session_id)
             if row["status"] != "open":
                 raise ApiError(409, "this wizard is finished", (FieldError("finished", "this wizard is finished"),))
-            flow: Flow = FLOWS[row["solution_type"]]
+            flow = self._known(row["solution_type"])
             first = flow.next_index(Context(owner, session_id, {}, {}, self.queries), -1) or 0
             store.save(cur, session_id, step=first, answers={}, secret_answers=None, history=[], status="open",
                        ttl_seconds=self.ttl)  # fmt: skip
