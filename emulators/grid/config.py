@@ -76,7 +76,7 @@ OFFICIAL_FLISTS = (
     "https://hub.grid.tf/threefolddev/threefolddev-gitea_all_in_one-latest.flist",
     "https://hub.grid.tf/threefolddev/threefolddev-gollum-latest.flist",
     "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist",
-    # Its apps' images (FLIST_CRYPTPAD, FLIST_DISCOURSE, FLIST_MATTERMOST, FLIST_PEERTUBE, FLIST_TAIGA, FLIST_PUBLISHER).
+    # Its apps' images (FLIST_CRYPTPAD, _DISCOURSE, _MATTERMOST, _PEERTUBE, _TAIGA, _PUBLISHER).
     "https://hub.grid.tf/threefolddev/3bot-cryptopad-latest.flist",
     "https://hub.grid.tf/threefolddev/threefolddev-discourse_all_in_one-latest.flist",
     "https://hub.grid.tf/threefolddev/threefolddev-mattermost-latest.flist",
