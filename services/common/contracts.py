@@ -397,6 +397,9 @@ class AppInfo(BaseModel):
     ssh_key: Literal["none", "optional", "required"] = "none"
     exposure: Literal["C", "P", "none"]
     overview: list[str]
+    # The app container needs a public IPv6 address (Taiga, Mattermost, the Publishers): the wizard's node must have
+    # one, or the deployment it shows would fail at the node ("has no public IPv6 address").
+    public_ipv6: bool = False
 
 
 class AppCatalogue(Payload):

@@ -180,7 +180,8 @@ def network_handout(ctx: Context) -> list[Question]:
 
 
 def place(ctx: Context, app: App) -> None:
-    """The node (fits the app and its helper) and, for an app with a public name, the automatic domain (§1.9).
+    """The node (fits the app and its helper; has a public IPv6 address when the app needs one) and, for an app
+    with a public name, the automatic domain (§1.9).
 
     Raises:
         ApiError: 422 when the new pool has no node with room or no gateway domain is available.
@@ -189,7 +190,8 @@ def place(ctx: Context, app: App) -> None:
     pool_id = int(ctx.get("pool_id"))
     capable = ctx.queries.capable_pools(ctx.owner, size.cru, size.mru, size.sru, size.hru, 1)
     node_ids = next((p.node_ids for p in capable if p.pool_id == pool_id), [])
-    query = contracts.NodeChoicesQuery(node_ids=node_ids, cru=size.cru, mru=size.mru, sru=size.sru, hru=size.hru)
+    query = contracts.NodeChoicesQuery(node_ids=node_ids, cru=size.cru, mru=size.mru, sru=size.sru, hru=size.hru,
+                                       public_ipv6=app.public_ipv6)  # fmt: skip
     nodes = sorted(ctx.queries.node_choices(query)) if node_ids else []
     if not nodes:
         raise _refuse(_placing_field(ctx), NO_NODE)

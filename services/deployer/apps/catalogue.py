@@ -40,7 +40,7 @@ def info(d: Definition) -> AppInfo:
     return AppInfo(type=d.type, title=d.title, description=d.description, icon=d.icon, questions=_questions(d),
                    cru=cpu, mru=mru, sru=sru, hru=0, cpu=r.cpu, memory=r.memory, disk=r.disk, volume=volume,
                    ssh_key=d.ssh_key, exposure=d.exposure.pattern if d.exposure else "none",
-                   overview=list(d.overview))  # fmt: skip
+                   overview=list(d.overview), public_ipv6=d.public_ipv6)  # fmt: skip
 
 
 def catalogue(definitions: Iterable[Definition]) -> list[AppInfo]:

@@ -170,3 +170,20 @@ def test_an_app_without_a_domain_asks_the_ssh_key_and_submits_no_gateway() -> No
     spec = w.submit().spec
     assert spec["ssh_key"] == "ssh-ed25519 AAAAC3Nz alice@laptop" and spec["answers"] == {}
     assert "gateway_pool_ids" not in spec and "parent_domain" not in spec
+
+
+@pytest.mark.parametrize("ipv6", [False, True])
+def test_an_app_that_needs_public_ipv6_gets_a_node_with_one(ipv6: bool) -> None:
+    # NODES[:2] are the paid pool's; only NODES[1] has a public IPv6 address (FakeQueries).
+    app = CRYPTPAD.model_copy(update={"public_ipv6": ipv6})
+    queries = AppQueries(networks_list=[contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[])])
+    w = Walk(apps.build(app), queries).until("payment", ANSWERS)
+    queries.pay()
+    queries.public_ipv6 = set() if ipv6 else queries.public_ipv6
+    if ipv6:
+        with pytest.raises(ApiError) as refused:
+            w.answer()  # no node of the pool has one: refused, not a deployment bound to fail at the node
+        assert refused.value.errors[0].description == apps.apps_infra.NO_NODE
+        queries.public_ipv6 = {NODES[1]}
+    w.answer()
+    assert w.ctx.get("node_id") == NODES[1] if ipv6 else w.ctx.get("node_id") in NODES[:2]
