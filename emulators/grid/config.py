@@ -76,6 +76,7 @@ OFFICIAL_FLISTS = (
     "https://hub.grid.tf/threefolddev/threefolddev-gitea_all_in_one-latest.flist",
     "https://hub.grid.tf/threefolddev/threefolddev-gollum-latest.flist",
     "https://hub.grid.tf/tf-official-apps/tls-proxy:latest.flist",
+    "https://hub.grid.tf/threefolddev/threefolddev-js-sdk-latest.flist",  # FLIST_THREEBOT
     # Its apps' images (FLIST_CRYPTPAD, _DISCOURSE, _MATTERMOST, _PEERTUBE, _TAIGA, _PUBLISHER).
     "https://hub.grid.tf/threefolddev/3bot-cryptopad-latest.flist",
     "https://hub.grid.tf/threefolddev/threefolddev-discourse_all_in_one-latest.flist",

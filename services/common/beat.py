@@ -52,6 +52,9 @@ def create_beat(settings: Settings | None = None) -> Celery:
         ("deployer reconcile", contracts.DEPLOYER_RECONCILE, contracts.Reconcile(), settings.reconcile_interval),
         # One look at the grid per tick for every deployment in flight (DESIGN "Deployment lifecycle" 7).
         ("deployer poll grid", contracts.DEPLOYER_POLL, contracts.PollGrid(), settings.deploy_poll_interval),
+        # The hosted 3Bots' "initialising" wait (SOLUTIONS §3.12): one look at each one's /admin per tick.
+        ("deployer await ready", contracts.DEPLOYER_AWAIT_READY, contracts.AwaitReady(),
+         settings.threebot_ready_interval),
         ("chatflow expire sessions", contracts.CHATFLOW_EXPIRE, contracts.ExpireSessions(),
          settings.chatflow_expiry_interval),
     ):  # fmt: skip

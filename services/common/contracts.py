@@ -133,6 +133,7 @@ DEPLOYER_ADVANCE = "deployer.advance_solution"
 DEPLOYER_REFRESH_NODES = "deployer.refresh_nodes"
 DEPLOYER_RECONCILE = "deployer.reconcile"
 DEPLOYER_POLL = "deployer.poll_grid"
+DEPLOYER_AWAIT_READY = "deployer.await_ready"
 
 _KEY = r"^[A-Za-z0-9_.:-]{8,128}$"
 _OWNER = r"^[A-Za-z0-9_.-]{1,64}$"
@@ -194,6 +195,10 @@ class RefreshNodes(Payload):
 
 class Reconcile(Payload):
     """Beat: re-drive stalled solutions; compare our workloads with the grid's (both directions)."""
+
+
+class AwaitReady(Payload):
+    """Beat, every ``THREEBOT_READY_INTERVAL``: ask each initialising 3Bot's ``/admin`` once (SOLUTIONS §3.12)."""
 
 
 class PollGrid(Payload):

@@ -80,6 +80,19 @@ def _flist(value: str) -> str:
     return value
 
 
+def _entrypoint_path(value: str) -> str:
+    if not re.fullmatch(r"/[A-Za-z0-9._/-]{1,255}", value):
+        raise ValueError("must be an absolute path of letters, digits, '.', '_', '-' and '/'")
+    return value
+
+
+def _ready_url(value: str) -> str:
+    if "{fqdn}" not in value or value.count("{") != 1 or value.count("}") != 1:
+        raise ValueError("must be an http(s) URL holding {fqdn} once (e.g. https://{fqdn}/admin)")
+    _check_url(value.replace("{fqdn}", "example.org"), ("http", "https"))
+    return value
+
+
 def _names(value: object) -> tuple[str, ...]:
     # A comma-separated list in the environment ("freefarm,farm2"); a list when given in code.
     items = value if isinstance(value, list | tuple) else str(value).split(",")
@@ -104,6 +117,8 @@ Flag = Annotated[bool, BeforeValidator(parse_flag)]
 HostPort = Annotated[str, AfterValidator(_host_port)]
 Flist = Annotated[str, AfterValidator(_flist)]
 Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
+EntrypointPath = Annotated[str, AfterValidator(_entrypoint_path)]
+ReadyUrl = Annotated[str, AfterValidator(_ready_url)]
 
 
 class Settings(BaseModel):
@@ -191,6 +206,22 @@ class Settings(BaseModel):
     flist_publisher: Flist = Field(
         "https://hub.grid.tf/threefolddev/threefolddev-publisher-latest.flist", alias="FLIST_PUBLISHER"
     )
+    # The hosted 3Bot (SOLUTIONS §3.12): its image and the entrypoint script inside it (run as
+    # ``/bin/bash <THREEBOT_ENTRYPOINT>``, SOLUTIONS §2).
+    flist_threebot: Flist = Field(
+        "https://hub.grid.tf/threefolddev/threefolddev-js-sdk-latest.flist", alias="FLIST_THREEBOT"
+    )
+    threebot_entrypoint: EntrypointPath = Field(
+        "/sandbox/code/github/threefoldtech/js-sdk/jumpscale/packages/threebot_deployer/entrypoint.sh",
+        alias="THREEBOT_ENTRYPOINT",
+    )
+    # Its "initialising" wait: ``THREEBOT_READY_URL`` (``{fqdn}`` replaced by the 3Bot's name) is asked every
+    # THREEBOT_READY_INTERVAL seconds for up to THREEBOT_READY_WAIT seconds; THREEBOT_READY_CA, when set, is the CA
+    # bundle its certificate is checked against (a test double's; the public CAs otherwise).
+    threebot_ready_url: ReadyUrl = Field("https://{fqdn}/admin", alias="THREEBOT_READY_URL")
+    threebot_ready_ca: Path | None = Field(None, alias="THREEBOT_READY_CA")
+    threebot_ready_wait: Annotated[float, Field(ge=1, le=86400)] = Field(600.0, alias="THREEBOT_READY_WAIT")
+    threebot_ready_interval: Annotated[float, Field(ge=0.1, le=600)] = Field(10.0, alias="THREEBOT_READY_INTERVAL")
     # More app definitions (issue 13): every *.yaml of this directory, validated at start-up like the built-in ones.
     app_definitions_dir: Path | None = Field(None, alias="APP_DEFINITIONS_DIR")
 

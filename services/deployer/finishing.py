@@ -28,6 +28,7 @@ from services.deployer.solutions.base import Deployed, Marketplace, Placed, Plac
 from services.deployer.solutions.handout import handout
 
 log = structlog.get_logger(__name__)
+INITIALISING = "initialising"  # readiness.INITIALISING (readiness imports this module)
 
 
 def marketplace(dep: Deployer) -> Marketplace:
@@ -37,7 +38,8 @@ def marketplace(dep: Deployer) -> Marketplace:
               **images.registry(settings)}  # fmt: skip
     return Marketplace(tid=dep.tid, test_cert=settings.test_cert, flists=flists,
                        threebot_login_url=settings.threebot_login_url,
-                       openkyc_url=settings.openkyc_url)  # fmt: skip
+                       openkyc_url=settings.openkyc_url,
+                       threebot_entrypoint=settings.threebot_entrypoint)  # fmt: skip
 
 
 def context(sol: dict[str, Any], rows: list[dict[str, Any]], planner: Any, spec: Any,
@@ -90,6 +92,8 @@ def ending(dep: Deployer, sol: dict[str, Any], rows: list[dict[str, Any]], plann
     tunnel's WireGuard config), encrypted to ourselves."""
     workloads = views(sol, rows)
     outputs = dict(planner.outputs(spec, workloads))
+    if getattr(planner, "ready_fqdn", None) is not None:  # a hosted 3Bot: up once its /admin answers (readiness)
+        outputs["Status"] = INITIALISING
     values: dict[str, Any] = {}
     files = handout(planner)
     secrets = dep.identity.decrypt_secrets(sol["secrets"]) if files.hands_out_file and sol["secrets"] else {}
@@ -111,6 +115,8 @@ def complete(cur: Any, sol: dict[str, Any], end: Ending) -> bool:
                             finished_at=datetime.now(UTC), **end.values):  # fmt: skip
         return False
     store.add_event(cur, str(sol["id"]), "deployed")
+    if outputs.get("Status") == INITIALISING:
+        store.add_event(cur, str(sol["id"]), "initialising: waiting for its /admin to answer")
     sol["status"] = states.DEPLOYED
     return True
 

@@ -74,6 +74,10 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
     missing = [name for name in spec.secret_names if not isinstance(secrets.get(name), str) or not secrets[name]]
     if missing:
         return _refusal(missing[0], f"the secret {missing[0]!r} is required"), False
+    problems = spec.secret_problems(secrets)
+    if problems:
+        name = next(iter(problems))
+        return _refusal(name, problems[name]), False
     secrets.update(spec.fresh_secrets())  # made here, whatever the request carried under those names
     sealed = identity.encrypt_secrets(secrets) if secrets else None
     try:

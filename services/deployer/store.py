@@ -146,6 +146,28 @@ def set_status(cur: Any, solution_id: str, new: str, *, expected: str | Iterable
     return False
 
 
+def awaiting_readiness(cur: Any, limit: int = 1000) -> list[Row]:
+    """Deployed solutions whose outputs still say ``Status: initialising`` (a 3Bot waiting for its ``/admin``)."""
+    cur.execute(
+        "SELECT * FROM deployer.solutions WHERE status = %(deployed)s AND outputs->>'Status' = 'initialising' "
+        "ORDER BY finished_at LIMIT %(limit)s",
+        {"deployed": states.DEPLOYED, "limit": limit},
+    )
+    return [dict(r) for r in cur.fetchall()]
+
+
+def end_readiness(cur: Any, solution_id: str, status: str, error: str | None = None) -> bool:
+    """``Status: initialising`` → ``status`` in the outputs of a deployed solution (and its ``error``): a
+    compare-and-set, False when another sweep or a cancel got there first."""
+    cur.execute(
+        "UPDATE deployer.solutions SET outputs = jsonb_set(outputs, '{Status}', to_jsonb(%(status)s::text)), "
+        "error = %(error)s, updated_at = now() WHERE id = %(id)s AND status = %(deployed)s "
+        "AND outputs->>'Status' = 'initialising'",
+        {"status": status, "error": error, "id": solution_id, "deployed": states.DEPLOYED},
+    )
+    return bool(cur.rowcount)
+
+
 def extend_deadline(cur: Any, solution_id: str, seconds: int) -> None:
     cur.execute(
         "UPDATE deployer.solutions SET deadline = now() + make_interval(secs => %(s)s), updated_at = now() "

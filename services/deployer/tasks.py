@@ -14,7 +14,7 @@ from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavail
 from services.common.identity import load_identity
 from services.common.settings import Settings
 from services.common.tasks import define_task
-from services.deployer import gateways, lifecycle, poller, reconcile, service
+from services.deployer import gateways, lifecycle, poller, readiness, reconcile, service
 from services.deployer.context import Deployer
 from services.deployer.grid.client import GridClient
 from services.deployer.grid.node_finder import ensure_fresh, refresh_index
@@ -54,6 +54,12 @@ def register(app: Celery, settings: Settings) -> None:
     @define_task(app, contracts.DEPLOYER_POLL, contracts.PollGrid, time_limit=120, retry_on=(), max_retries=0)
     def poll_grid(payload: contracts.PollGrid) -> dict[str, int]:
         return poller.poll_grid(dep)
+
+    # Beat, every THREEBOT_READY_INTERVAL: one GET per initialising 3Bot, each with the outbound timeouts.
+    @define_task(app, contracts.DEPLOYER_AWAIT_READY, contracts.AwaitReady, time_limit=120, retry_on=(),
+                 max_retries=0)  # fmt: skip
+    def await_ready(payload: contracts.AwaitReady) -> dict[str, int]:
+        return readiness.sweep(dep)
 
     @define_task(app, contracts.DEPLOYER_REFRESH_NODES, contracts.RefreshNodes, time_limit=120,
                  retry_on=(DatabaseUnavailable, ExplorerUnavailable), max_retries=2)  # fmt: skip

@@ -15,6 +15,7 @@ from services.deployer.solutions import (
     monitoring,
     network,
     network_access,
+    threebot,
     ubuntu,
 )
 from services.deployer.solutions.base import Planner
@@ -34,6 +35,7 @@ PLANNERS: dict[str, Planner] = {
         exposed.PLANNER,
         delegated_domain.PLANNER,
         gateway4to6.PLANNER,
+        threebot.PLANNER,
     )
 }
 # The apps: one planner per file of apps/definitions/ (an operator's join at start-up: app_registry.install).

@@ -59,6 +59,12 @@ class Spec(BaseModel):
         return {name: secrets.token_hex(16) for name in cls.generated_secrets}
 
     @classmethod
+    def secret_problems(cls, secrets: Mapping[str, str]) -> dict[str, str]:
+        """``{secret name: why it is refused}`` for the user's secrets (a 3Bot's backup password is bounded);
+        the default refuses nothing."""
+        return {}
+
+    @classmethod
     def complete(cls, spec: dict[str, Any], secrets: dict[str, str]) -> dict[str, Any]:
         """What the deployer fills in at submit time, before validation (a key pair it makes; ``secrets`` may gain
         the private half). The default fills in nothing."""
@@ -133,6 +139,8 @@ class Marketplace:
     # The 3Bot login page and the KYC service, for images with 3Bot login (THREEBOT_URL, OPEN_KYC_URL).
     threebot_login_url: str = "https://login.threefold.me"
     openkyc_url: str = "https://openkyc.live"
+    # The hosted 3Bot's entrypoint script inside FLIST_THREEBOT (THREEBOT_ENTRYPOINT, SOLUTIONS §2).
+    threebot_entrypoint: str = "/entrypoint.sh"
 
 
 @dataclass(frozen=True)

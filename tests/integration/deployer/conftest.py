@@ -45,6 +45,7 @@ from tests.conftest import (
     user_headers,
     wait_http,
 )
+from tests.integration.threebot_double import make_certificate, ready_url
 
 FINAL = ("deployed", "rolled_back", "cancelled")
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGx5b3JlbSBpcHN1bSBkb2xvciBzaXQgYW1ldA alice@laptop"
@@ -261,7 +262,11 @@ def build_world(tmp: Path, redis_url: str, **overrides: str) -> Iterator[Deploye
     # The emulator's DNS and CT log stand in for the public resolver and crt.sh (SOLUTIONS §1.9).
     defaults = {"HTTP_READ_TIMEOUT": "5", "WORKER_CONCURRENCY": "4", "WORKLOAD_DEADLINE": "20",
                 "DEPLOY_POLL_INTERVAL": "0.3", "QUERY_TIMEOUT": "10", "DNS_RESOLVER": f"127.0.0.1:{dns_port}",
-                "CT_LOG_URL": f"{grid}/_emulator/ct"}  # fmt: skip
+                "CT_LOG_URL": f"{grid}/_emulator/ct",
+                # Hosted 3Bots' /admin: a loopback double over TLS (tests.integration.threebot_double), short wait.
+                "THREEBOT_READY_URL": ready_url(free_port()), "THREEBOT_READY_WAIT": "10",
+                "THREEBOT_READY_INTERVAL": "0.5",
+                "THREEBOT_READY_CA": str(make_certificate(tmp / "threebot-double")[0])}  # fmt: skip
     env = base_env(tmp, EXPLORER_URL=f"{grid}/api/v1", REDIS_URL=redis_url, AUTH_PUBLIC_KEY=AUTH_SIGNER.verify_key_hex,
                    **{**defaults, **overrides})  # fmt: skip
     migrate(TEST_DATABASE_URL, ("pools", "deployer", "chatflow"))

@@ -13,5 +13,6 @@ def test_every_planner_image_is_an_official_flist() -> None:
     used = {images.ubuntu(version) for version in images.UBUNTU_VERSIONS}
     used |= {images.MINIO, images.REDIS, images.PROMETHEUS, images.GRAFANA, images.TCPROUTER, *FLISTS.values()}
     # The community images are settings: their defaults are what `make run` and the tests deploy.
-    used |= {Settings.model_fields[f].default for f in ("flist_gitea", "flist_gollum", "flist_tls_proxy")}
+    community = ("flist_gitea", "flist_gollum", "flist_tls_proxy", "flist_threebot")
+    used |= {Settings.model_fields[f].default for f in community}
     assert used <= set(OFFICIAL_FLISTS), used - set(OFFICIAL_FLISTS)

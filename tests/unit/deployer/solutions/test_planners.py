@@ -55,6 +55,14 @@ SPECS: dict[str, dict[str, Any]] = {
         "parent_domain": "gw1.grid.example",
         "gateway_pool_ids": [3, 7],
     },
+    "threebot": {
+        "name": "bot",
+        "where": WHERE,
+        "network": "net",
+        "ssh_key": SSH_KEY,
+        "parent_domain": "gw1.grid.example",
+        "gateway_pool_ids": [3, 7],
+    },
 }
 CONTAINER_KEYS = {
     "flist",
