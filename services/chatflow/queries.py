@@ -158,6 +158,6 @@ class Queries:
         answer = self.ask(contracts.DEPLOYER_LIST_GATEWAYS, query, "the deployer", cache=True)
         return contracts.GatewayList.model_validate(answer).gateways
 
-    def domain_free(self, owner: str, domain: str) -> contracts.Answer:
-        query = contracts.DomainQuery(owner=owner, domain=domain)
+    def domain_free(self, owner: str, domain: str, parent: str | None = None) -> contracts.Answer:
+        query = contracts.DomainQuery(owner=owner, domain=domain, parent=parent)
         return contracts.Answer.model_validate(self.ask(contracts.DEPLOYER_DOMAIN_FREE, query, "the deployer"))

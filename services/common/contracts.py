@@ -291,9 +291,17 @@ class GatewayList(Payload):
 
 
 class DomainQuery(OwnerQuery):
-    """Is this fully qualified name free: no live solution of ours uses it and it does not resolve (DNS_RESOLVER)?"""
+    """Is this fully qualified name free: no live solution of ours uses it and it does not resolve (DNS_RESOLVER)?
+    With ``parent`` (the managed domain it is under), also: may Let's Encrypt still issue under it this week (else
+    the answer's reason is one of :data:`PARENT_UNUSABLE`, and any other name under that parent is refused too)."""
 
     domain: str = Field(min_length=1, max_length=253)
+    parent: str | None = Field(None, min_length=1, max_length=253)
+
+
+NO_CERTIFICATES_LEFT = "Let's Encrypt's weekly certificate limit is used up"
+CT_LOG_SILENT = "the certificate-transparency log did not answer"
+PARENT_UNUSABLE = (NO_CERTIFICATES_LEFT, CT_LOG_SILENT)
 
 
 class FreeIpsQuery(OwnerQuery):

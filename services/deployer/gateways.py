@@ -19,19 +19,19 @@ from typing import Any
 
 import structlog
 
+from services.common import contracts
 from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
 from services.common.grid_rules import node_is_up
 from services.deployer import domain_store, domains, pool_capacity
 from services.deployer.context import Deployer, PlanningFailed, Transient
 from services.deployer.solutions.base import GatewayRequest, Placed, PlacedGateway
-from services.deployer.solutions.gateway import advanced_label, app_label
+from services.deployer.solutions.gateway import SUFFIX_RANGE, advanced_label, app_label
 
 log = structlog.get_logger(__name__)
 
 NO_DOMAIN = "no gateway domain available; try later"
 NO_GATEWAY = ("none of your pools contains a gateway that is up and has a name server; buy capacity on a farm "
               "with a gateway (Pools) and try again")  # fmt: skip
-SUFFIX_RANGE = (1000, 100000)
 TRIES_PER_PARENT = 10
 LABEL_MAX = 63
 
@@ -179,8 +179,8 @@ def prepare(dep: Deployer, solution_id: str, request: GatewayRequest, owner: str
             if verdicts[parent]:
                 candidates.append((parent, gw))
             else:
-                skipped[parent] = ("Let's Encrypt's weekly certificate limit is used up" if verdicts[parent] is False
-                                   else "the certificate-transparency log did not answer")  # fmt: skip
+                skipped[parent] = (contracts.NO_CERTIFICATES_LEFT if verdicts[parent] is False
+                                   else contracts.CT_LOG_SILENT)  # fmt: skip
     ips = {gw.node_id: _nameserver_ips(dep, gw) for gw in {gw.node_id: gw for _, gw in candidates}.values()}
     candidates = [(parent, gw) for parent, gw in candidates if ips[gw.node_id]]
     return Prepared(request, candidates, ips, skipped)
@@ -225,7 +225,8 @@ def place(dep: Deployer, cur: Any, solution_id: str, prepared: Prepared) -> Plac
             return _placed(request, gw, fqdn, prepared)
         label = request.label or ""
         for attempt in range(TRIES_PER_PARENT if request.suffix else 1):
-            candidate = label if attempt == 0 else with_suffix(label, random.randint(*SUFFIX_RANGE))  # noqa: S311
+            number = request.first_suffix if attempt == 0 else random.randint(*SUFFIX_RANGE)  # noqa: S311
+            candidate = label if number is None else with_suffix(label, number)
             fqdn = f"{candidate}.{parent}"
             if not _taken(dep, cur, solution_id, fqdn):
                 return _placed(request, gw, fqdn, prepared)
@@ -235,13 +236,22 @@ def place(dep: Deployer, cur: Any, solution_id: str, prepared: Prepared) -> Plac
     raise PlanningFailed(f"{NO_DOMAIN}" + (f" ({reasons})" if reasons else ""))
 
 
-def name_free(dep: Deployer, fqdn: str) -> tuple[bool, str]:
-    """(free, why not) for a name a user typed: not used by a live solution of ours, and not resolving.
+def name_free(dep: Deployer, fqdn: str, parent: str | None = None) -> tuple[bool, str]:
+    """(free, why not) for a name a user typed or a wizard shows: not used by a live solution of ours, not resolving,
+    and — with the managed ``parent`` it is under — a certificate may still be issued there this week (what
+    planning checks too: a name shown in an overview must be one planning can use).
 
     Raises:
         Transient: the DNS resolver does not answer.
     """
     fqdn = fqdn.lower().rstrip(".")
+    if parent is not None:
+        timeout = (dep.settings.http_connect_timeout, dep.settings.http_read_timeout)
+        verdict = domains.budget_left(dep.settings.ct_log_url, parent.lower().rstrip("."), timeout)
+        if verdict is False:
+            return False, contracts.NO_CERTIFICATES_LEFT
+        if verdict is None:
+            return False, contracts.CT_LOG_SILENT
     with dep.db.transaction() as cur:
         if domain_store.domain_in_use(cur, fqdn):
             return False, f"{fqdn} is already used by a solution"

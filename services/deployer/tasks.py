@@ -109,7 +109,7 @@ def register(app: Celery, settings: Settings) -> None:
 
     @define_task(app, contracts.DEPLOYER_DOMAIN_FREE, contracts.DomainQuery, time_limit=15)
     def domain_free(payload: contracts.DomainQuery) -> contracts.Answer:
-        free, reason = gateways.name_free(dep, payload.domain)
+        free, reason = gateways.name_free(dep, payload.domain, payload.parent)
         return contracts.Answer(ok=free, reason=reason)
 
     @define_task(app, contracts.DEPLOYER_EXPOSE_TARGETS, contracts.TargetsQuery, time_limit=15)

@@ -102,6 +102,8 @@ def _submit(app: contracts.AppInfo, ctx: Context) -> Submission:
     }
     if app.exposure != "none":
         spec.update(gateway_pool_ids=[pool_id], parent_domain=ctx.get("parent_domain"))
+        if ctx.get("domain_suffix") is not None:
+            spec["domain_suffix"] = ctx.get("domain_suffix")
     return Submission(app.type, spec, {name: ctx.secrets[name] for name in secret_names if ctx.secrets.get(name)})
 
 

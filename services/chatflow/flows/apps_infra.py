@@ -205,7 +205,11 @@ def _placing_field(ctx: Context) -> str:
 
 
 def automatic_domain(ctx: Context) -> str:
-    """``<owner without dots>-<name>.<parent>`` on a gateway of the new pool, a ``-<n>`` suffix while taken."""
+    """``<owner without dots>-<name>.<parent>`` on a gateway of the new pool, a ``-<n>`` suffix while taken.
+
+    The name shown is the one planning uses: a parent where Let's Encrypt may not issue this week is passed over
+    (planning would refuse it), and the suffix goes with the spec (``domain_suffix``, tried first by planning).
+    """
     pool = _pool(ctx)
     verified = [contracts.VerifiedPool(pool_id=pool.pool_id, grid_pool_id=pool.grid_pool_id)] if pool and \
         pool.grid_pool_id else []  # fmt: skip
@@ -215,12 +219,19 @@ def automatic_domain(ctx: Context) -> str:
     if not parents:
         raise _refuse(field, NO_DOMAIN)
     label = f"{ctx.owner.replace('.', '')}-{ctx.get('name')}".replace("_", "-").lower()
-    parent = pick(ctx, "parent", parents)
+    first = parents.index(pick(ctx, "parent", parents))
     draw = random.Random(f"{ctx.session_id}:suffix")  # noqa: S311 — a name suffix, not a secret
-    candidate = f"{label}.{parent}"
-    ctx.answers["parent_domain"] = parent
-    for _ in range(5):
-        if ctx.queries.domain_free(ctx.owner, candidate).ok:
-            return candidate
-        candidate = f"{label}-{draw.randint(1000, 100000)}.{parent}"
-    raise _refuse(field, NO_DOMAIN)
+    reasons = []
+    for parent in parents[first:] + parents[:first]:
+        suffix: int | None = None
+        for _ in range(5):
+            candidate = f"{label}.{parent}" if suffix is None else f"{label}-{suffix}.{parent}"
+            verdict = ctx.queries.domain_free(ctx.owner, candidate, parent)
+            if verdict.ok:
+                ctx.answers.update(parent_domain=parent, domain_suffix=suffix)
+                return candidate
+            if verdict.reason in contracts.PARENT_UNUSABLE:
+                reasons.append(f"{parent}: {verdict.reason}")
+                break
+            suffix = draw.randint(1000, 100000)
+    raise _refuse(field, NO_DOMAIN + (f" ({'; '.join(reasons)})" if reasons else ""))

@@ -78,6 +78,8 @@ class AppSpec(Spec):
     # The user's pools to find a gateway in (SOLUTIONS §1.9); the chatflow verifies each like any pool id.
     gateway_pool_ids: list[PoolId] = Field(default_factory=list, max_length=256)
     parent_domain: Domain | None = None
+    # The ``-<n>`` of the name the wizard showed when ``<owner>-<name>`` was taken (planning tries it first).
+    domain_suffix: int | None = Field(None, ge=gateway.SUFFIX_RANGE[0], le=gateway.SUFFIX_RANGE[1])
 
     @field_validator("email")
     @classmethod

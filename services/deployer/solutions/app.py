@@ -51,7 +51,7 @@ class AppPlanner:
         if self._d().exposure is None:
             return []
         return [GatewayRequest(GATEWAY, tuple(spec.gateway_pool_ids), label=spec.name, parent=spec.parent_domain,
-                               owner_prefix="app")]  # fmt: skip
+                               owner_prefix="app", first_suffix=spec.domain_suffix)]  # fmt: skip
 
     def placements(self, spec: AppSpec) -> list[Placement]:
         d = self._d()

@@ -125,6 +125,8 @@ class GatewayRequest:
     # Prefix ``label`` with the owner (planners do not know it): "advanced" → ``<owner without .3bot>-<label>``
     # (Gitea, Gollum), "app" → ``<owner, dots removed>-<label>`` (apps, SOLUTIONS §1.9).
     owner_prefix: Literal["", "advanced", "app"] = ""
+    # The ``-<n>`` to try first (the name a wizard showed, ``<label>-<n>``, because ``<label>`` was taken then).
+    first_suffix: int | None = None
 
 
 @dataclass(frozen=True)

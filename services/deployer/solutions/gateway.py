@@ -35,7 +35,8 @@ TUNNEL_SECRET = "tunnel_secret"  # noqa: S105 — the name of a generated secret
 # SOLUTIONS §1.9: the helper containers' fixed sizes (cpu, memory MiB, root disk MiB).
 TCPROUTER_SIZE = (1, 1024, 256)
 TLS_PROXY_SIZE = (1, 1024, 512)
-LABEL_MAX = 63 - len("-100000")  # room for the suffix a taken label gets
+SUFFIX_RANGE = (1000, 100000)  # the ``-<n>`` a taken label gets
+LABEL_MAX = 63 - len(f"-{SUFFIX_RANGE[1]}")  # room for that suffix
 
 
 def tunnel_secret(marketplace: Marketplace) -> SealedTemplate:

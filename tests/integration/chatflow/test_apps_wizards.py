@@ -9,6 +9,7 @@ overlap the others'), so the whole module costs about one deployment's time."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sqlite3
 import time
@@ -22,6 +23,7 @@ import yaml
 
 from emulators.grid.keys import open_sealed
 from services.common import contracts
+from services.common.grid_rules import node_is_up
 from services.common.tasks import send
 from services.deployer.apps import loader
 from services.deployer.grid.kinds import Kind
@@ -173,6 +175,34 @@ def shown_text(chat: ChatWorld, app: Deployed) -> str:
     return listed + detail + session + json.dumps(world.events(sid)) + json.dumps(plain, default=str)
 
 
+def app_farms(world: DeployerWorld, currency: str, cru: float) -> list[tuple[int, str]]:
+    query = contracts.AppFarmsQuery(currency=currency, cru=cru, mru=1, sru=1, hru=0)  # type: ignore[arg-type]
+    answer = contracts.FarmList.model_validate(send(world.celery, contracts.POOLS_LIST_APP_FARMS, query).get(60))
+    return [(f.farm_id, f.name) for f in answer.farms]
+
+
+def test_the_real_pools_worker_offers_the_app_farms_that_accept_the_currency_and_have_room(chat: ChatWorld) -> None:
+    """``pools.list_app_farms`` (SOLUTIONS §1.10 6.1): only ``APP_FARMS`` (freefarm here, among eight farms), only
+    for a currency it has a wallet for, and only when its up nodes' free capacity fits — for FreeTFT, only its
+    ``free_to_use`` nodes count. The expected numbers are read from the emulator's explorer."""
+    world = chat.world
+    farm = requests.get(f"{world.grid}/api/v1/farms/1", timeout=10).json()
+    assert farm["name"] == "freefarm" and len(requests.get(f"{world.grid}/api/v1/farms", timeout=10).json()) > 1
+    assert "TFTA" not in {w["asset"] for w in farm["wallet_addresses"]}
+    nodes = requests.get(f"{world.grid}/api/v1/nodes", params={"farm": 1, "size": 500}, timeout=10).json()
+    free = {n["node_id"]: n["total_resources"]["cru"] - max(0, n["reserved_resources"]["cru"])
+            for n in nodes if node_is_up(n["updated"])}  # fmt: skip
+    all_free = sum(free.values())
+    free_to_use = sum(v for n in nodes if n["free_to_use"] and (v := free.get(n["node_id"])) is not None)
+    assert 1 <= free_to_use < all_free - 1
+    assert app_farms(world, "TFT", 1) == [(1, "freefarm")]
+    assert app_farms(world, "TFTA", 1) == []  # no wallet for it: the wizard says "no capacity … this currency"
+    assert app_farms(world, "TFT", all_free + 1) == []
+    assert app_farms(world, "FreeTFT", free_to_use) == [(1, "freefarm")]
+    assert app_farms(world, "FreeTFT", free_to_use + 0.5) == []
+    assert app_farms(world, "TFT", free_to_use + 0.5) == [(1, "freefarm")]
+
+
 @pytest.mark.parametrize("type_", list(APPS))
 def test_the_app_deployed_through_its_wizard(chat: ChatWorld, deployed: dict[str, Deployed], type_: str) -> None:
     world, app, d = chat.world, deployed[type_], definition(type_)
@@ -238,6 +268,40 @@ def test_generated_secrets_are_fresh_per_deployment(chat: ChatWorld, deployed: d
         generated |= {f"{app.type}.{k}": v for k, v in found.items() if k in names}
     # Discourse's and Taiga's FLASK_SECRET_KEY, Mattermost's two passwords, …: never the same value twice.
     assert len(generated) >= 6 and len(set(generated.values())) == len(generated), generated.keys()
+
+
+def test_the_overview_domain_is_the_one_deployed_when_the_name_is_taken_or_the_parent_out_of_certificates(
+    chat: ChatWorld, deployed: dict[str, Deployed]
+) -> None:
+    """A Blog named like the deployed Cryptpad: its name is taken, so the overview shows ``-<n>`` and planning
+    deploys exactly that (it drew another number before). While Let's Encrypt's weekly budget of the only parent is
+    used up, the wizard refuses before the overview (planning would refuse it after)."""
+    world = chat.world
+    end = (datetime.now(UTC) + timedelta(minutes=70)).strftime("%Y-%m-%dT%H:%M")
+    steps = {"name": {"name": "pad"}, "app": REPO, "end": {"end": end}, "currency": {"currency": "TFT"}}
+    view = walk_to(chat, chat.start(OWNER, "blog"), steps, "payment")
+    pool_id = int(view["step"]["fields"][0]["pool_id"])
+    pay(world, [pool_id])
+    assert world.admin("ct", {"domain": "gw1.grid.example", "count": 50}).status_code == 201
+    try:
+        refused = chat.post(f"{SESSIONS}/{view['id']}/answer", OWNER, {"answers": {}})
+        assert refused.status_code == 422, refused.json
+        (error,) = refused.json["errors"]
+        assert error["field"] == "payment" and contracts.NO_CERTIFICATES_LEFT in error["description"], error
+    finally:
+        requests.delete(f"{world.grid}/_emulator/ct", json={"domain": "ct-seed-%.gw1.grid.example"}, timeout=10)
+    view = answer(chat, view, {})
+    assert view["step"]["name"] == "overview"
+    shown = dict(view["step"]["fields"][0]["rows"])["Domain"]
+    assert re.fullmatch(r"https://appsw3bot-pad-\d{4,6}\.gw1\.grid\.example", shown), shown
+    submitted = answer(chat, view, {})
+    sid = str(submitted["solution_id"])
+    assert world.wait(sid, timeout=120)["status"] == "deployed", world.events(sid)
+    (fqdn,) = {w["body"]["domain"] for w in world.workloads(sid) if w["kind"] in GATEWAY_KINDS}
+    assert f"https://{fqdn}" == shown
+    assert world.cancel(OWNER, sid).status_code == 202
+    assert world.wait(sid, ("cancelled",), timeout=90)["status"] == "cancelled"
+    world.assert_gone_from_grid(sid)
 
 
 def test_cancel_leaves_the_grid_clean_and_the_apps_network_while_an_app_uses_it(

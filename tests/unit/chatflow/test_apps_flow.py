@@ -37,6 +37,7 @@ class AppQueries(FakeQueries):
     farm_asks: list[tuple[str, float, float, float, float]] = field(default_factory=list)
     submitted: list[contracts.SubmitSolution] = field(default_factory=list)
     resolving: set[str] = field(default_factory=set)
+    no_certificates: set[str] = field(default_factory=set)  # parents whose weekly budget is used up
 
     def app_farms(self, currency: str, cru: float, mru: float, sru: float, hru: float) -> list[contracts.FarmOffer]:
         self.farm_asks.append((currency, cru, mru, sru, hru))
@@ -53,7 +54,9 @@ class AppQueries(FakeQueries):
     def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[contracts.GatewayOffer]:
         return [GATEWAY] if [p.pool_id for p in pools] == [15] else []
 
-    def domain_free(self, owner: str, domain: str) -> contracts.Answer:
+    def domain_free(self, owner: str, domain: str, parent: str | None = None) -> contracts.Answer:
+        if parent in self.no_certificates:
+            return contracts.Answer(ok=False, reason=contracts.NO_CERTIFICATES_LEFT)
         return contracts.Answer(ok=domain not in self.resolving, reason="taken")
 
 
@@ -140,6 +143,10 @@ def test_a_second_app_reuses_the_apps_network_and_a_taken_name_gets_a_suffix() -
     assert apps.apps_infra.network_handout(w.ctx) == []
     domain = w.ctx.get("domain")
     assert domain.startswith("alice3bot-pad-") and domain.endswith(".gw1.example")
+    # The suffix shown goes with the spec: planning tries exactly that name first.
+    w.answer()
+    suffix = w.submit().spec["domain_suffix"]
+    assert domain == f"alice3bot-pad-{suffix}.gw1.example"
 
 
 def test_no_gateway_in_the_new_pool_stops_before_the_overview() -> None:
@@ -187,3 +194,29 @@ def test_an_app_that_needs_public_ipv6_gets_a_node_with_one(ipv6: bool) -> None:
         queries.public_ipv6 = {NODES[1]}
     w.answer()
     assert w.ctx.get("node_id") == NODES[1] if ipv6 else w.ctx.get("node_id") in NODES[:2]
+
+
+def test_a_parent_without_certificates_left_this_week_is_passed_over() -> None:
+    two = GATEWAY.model_copy(update={"managed_domains": ["gw1.example", "gw2.example"]})
+    queries = AppQueries(networks_list=[contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[])],
+                         no_certificates={"gw1.example"})  # fmt: skip
+    queries.gateways = lambda owner, pools: [two]  # type: ignore[method-assign]
+    w = walk(queries).until("payment", ANSWERS)
+    queries.pay()
+    w.answer()
+    assert w.ctx.get("domain") == "alice3bot-pad.gw2.example"  # whichever parent the session drew first
+    w.answer()
+    spec = w.submit().spec
+    assert spec["parent_domain"] == "gw2.example" and "domain_suffix" not in spec
+
+
+def test_no_parent_with_certificates_left_stops_before_the_overview_saying_why() -> None:
+    queries = AppQueries(networks_list=[contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[])],
+                         no_certificates={"gw1.example"})  # fmt: skip
+    w = walk(queries).until("payment", ANSWERS)
+    queries.pay()
+    with pytest.raises(ApiError) as refused:
+        w.answer()
+    assert refused.value.errors[0].description == (f"{apps.apps_infra.NO_DOMAIN} "
+                                                   f"(gw1.example: {contracts.NO_CERTIFICATES_LEFT})")  # fmt: skip
+    assert w.step.name == "payment"
