@@ -56,9 +56,13 @@ Flags:
 
 Time: an emulator clock (real time + a persisted offset) drives every simulated behaviour: node heartbeats
 (``updated``), deploy/delete latencies, pool burn and ``empty_at``, pools running dry, the 1-hour expiry of unpaid
-reservations, automatic payments. Nothing runs in the background: each request first replays, in time order,
-whatever became due (lifecycle.py; a read does so in a short write transaction only when something is due), so
-restarts and clock jumps lose nothing. HTTP-signature replay checks use
+reservations, automatic payments. The nodes act on their own, as real ones do: a background thread of the server
+(node_agents.py) applies each event shortly after it comes due (it looks every 0.05 s, then applies in write
+transactions of 10 events), so a listing never pays for a backlog. Each request still first replays, in time
+order, whatever is due and not applied yet (lifecycle.py; a read does so in a short write transaction only when
+something is due), so a read sees everything due by its time, and restarts and clock jumps lose nothing (a clock
+jump applies what it skipped over before it answers, each event at its own time). ``create_app`` alone (the
+Flask test client) starts no thread: there requests replay everything. HTTP-signature replay checks use
 the real clock (clients sign with theirs).
 
 Admin endpoints (local only, no HTTP signature, not affected by injected faults):

@@ -33,6 +33,7 @@ from emulators.grid.config import (
     parse_seconds,
 )
 from emulators.grid.dns_server import DnsSockets
+from emulators.grid.node_agents import NodeAgents
 from emulators.grid.world import open_world
 
 ENV_PREFIX = "GRID_EMULATOR_"
@@ -240,10 +241,13 @@ class _Server(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         # Runs in the worker process after the fork, so the SQLite connection is opened there, and the DNS
-        # threads (sockets bound in the arbiter) run next to the app, sharing its world.
+        # threads (sockets bound in the arbiter) and the node agents' thread run next to the app, sharing its world.
         app = create_app(self._config)
+        world = app.extensions["grid_world"]
         if self._dns is not None:
-            dns_server.serve(self._dns, app.extensions["grid_world"])
+            dns_server.serve(self._dns, world)
+        # The nodes act as their workloads come due, whether or not anybody asks (node_agents.py).
+        NodeAgents(world).start()
         return app
 
 

@@ -1,16 +1,20 @@
-"""Time-based behaviour of the simulated grid, applied lazily.
+"""Time-based behaviour of the simulated grid: nodes reporting results, nodes confirming deletions, pools running
+dry, automatic payments.
 
-Nothing runs in the background: every request first calls `advance(conn, now)`, which replays, in time order,
-everything that should have happened since the last request — nodes reporting results, nodes confirming
-deletions, pools running dry, automatic payments. Each event is applied *at its own time* (a pool burns up to the
-moment a workload started, not up to "now"), so the outcome does not depend on when somebody happened to look,
-and a restart (or a jump of the emulator clock) loses nothing.
+The nodes work on their own, as real ones do: a background thread of the server (node_agents.py) applies each
+event shortly after it comes due, in short transactions of its own. Every request still calls `advance(conn, now)`
+first, which replays whatever is due and not applied yet (normally nothing): a read sees everything due by its
+time, a jump of the emulator clock applies what it skipped over, and the Flask test client (no background thread)
+behaves the same. Each event is applied *at its own time* (a pool burns up to the moment a workload started, not up
+to "now"), so the outcome does not depend on who applied it or when somebody happened to look, and a restart loses
+nothing.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import structlog
 
@@ -23,23 +27,38 @@ from emulators.grid.workloads import request_deletion
 log = structlog.get_logger("grid-emulator")
 
 # A safety net against a logic error turning one request into an endless loop; far above any real backlog.
-_MAX_EVENTS_PER_CALL = 100_000
+MAX_EVENTS_PER_REPLAY = 100_000
+
+
+@dataclass
+class Replay:
+    """One replay up to ``now``, possibly spread over several transactions: time never runs backwards inside it
+    (events found later can be due earlier: a pool that is already empty when a workload starts in it)."""
+
+    now: float
+    cursor: float = float("-inf")
+    applied: int = 0
 
 
 def advance(conn: sqlite3.Connection, now: float, knobs: Knobs) -> int:
     """Apply every event due at or before ``now``; returns how many were applied."""
-    cursor = float("-inf")
-    for applied in range(_MAX_EVENTS_PER_CALL):
+    replay = Replay(now)
+    if not step(conn, replay, knobs, MAX_EVENTS_PER_REPLAY):
+        log.error("lifecycle backlog not drained", events=MAX_EVENTS_PER_REPLAY)
+    return replay.applied
+
+
+def step(conn: sqlite3.Connection, replay: Replay, knobs: Knobs, limit: int) -> bool:
+    """Apply up to ``limit`` events due by ``replay.now``, in time order; True once nothing due is left."""
+    for _ in range(limit):
         event = _next_event(conn)
-        if event is None or event[0] > now:
-            return applied
+        if event is None or event[0] > replay.now:
+            return True
         due, handler = event
-        # Events found later can be due earlier (a pool that is already empty when a workload starts in it);
-        # time never runs backwards inside one replay.
-        cursor = max(cursor, due)
-        handler(conn, cursor, knobs)
-    log.error("lifecycle backlog not drained", events=_MAX_EVENTS_PER_CALL)
-    return _MAX_EVENTS_PER_CALL
+        replay.cursor = max(replay.cursor, due)
+        handler(conn, replay.cursor, knobs)
+        replay.applied += 1
+    return False
 
 
 def next_due(conn: sqlite3.Connection) -> float | None:

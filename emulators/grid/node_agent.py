@@ -69,7 +69,8 @@ def _check_container(conn: sqlite3.Connection, workload: Workload, node: Node, n
         return f"failed to download flist {body['flist']!r}: not found on the hub"
     if any(c["public_ip6"] for c in body["network_connection"]) and not node_network.has_public_ipv6(node):
         return f"node {node.node_id} has no public IPv6 address to give (public_ip6)"
-    mounted = workload_store.volume_mounts(conn, node.node_id, workload.id)
+    # Read only when needed: the mounts of a node running hundreds of containers are hundreds of bodies to decode.
+    mounted = workload_store.volume_mounts(conn, node.node_id, workload.id) if body["volumes"] else set()
     for mount in body["volumes"]:
         volume_id = mount["volume_id"]
         head, _, _ = volume_id.partition("-")

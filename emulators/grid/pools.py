@@ -165,10 +165,10 @@ def refresh(conn: sqlite3.Connection, pool_id: int, now: float, save: bool = Tru
     if pool is None:
         return None
     pool.burn.burn_until(now)
-    active = workload_store.active_in_pool(conn, pool_id)
+    cu, su = workload_store.active_units_in_pool(conn, pool_id)
     # Summed from the workloads each time (not incremented) so floating-point error never accumulates.
-    pool.burn.active_cu = round(sum(w.cu for w in active), 6)
-    pool.burn.active_su = round(sum(w.su for w in active), 6)
+    pool.burn.active_cu = round(cu, 6)
+    pool.burn.active_su = round(su, 6)
     pool.empty_at = pool.burn.empty_at()
     if save:
         pool_store.save_pool(conn, pool)

@@ -153,6 +153,16 @@ def active_in_pool(conn: sqlite3.Connection, pool_id: int) -> list[Workload]:
     return [_workload(row) for row in rows]
 
 
+def active_units_in_pool(conn: sqlite3.Connection, pool_id: int) -> tuple[float, float]:
+    """(CU, SU) the pool's deployed workloads burn per second, summed by SQLite: a node reporting one more
+    workload must not decode every other workload of a pool of hundreds (that made replays quadratic)."""
+    row = conn.execute(
+        "SELECT total(cu) AS cu, total(su) AS su FROM workloads WHERE pool_id = :pool_id AND active = 1",
+        {"pool_id": pool_id},
+    ).fetchone()
+    return float(row["cu"]), float(row["su"])
+
+
 def active_ids_by_pool(conn: sqlite3.Connection, pool_ids: Sequence[int]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {pool_id: [] for pool_id in pool_ids}
     for pool_id in pool_ids:
