@@ -3,7 +3,7 @@
 // to the API in the shape the contract asks for. Secrets are never pre-filled from earlier answers.
 
 import { api, poll } from "./api.js";
-import { h, displayValue, keyValueList, statusBadge, SETTLED } from "./dom.js";
+import { h, displayValue, keyValueList, publicUrl, statusBadge, SETTLED, urlLink } from "./dom.js";
 import { renderMarkdown } from "./markdown.js";
 import { isWireguardLink, wireguardDownload } from "./wireguard.js";
 
@@ -330,6 +330,7 @@ function progressView(field, ctx) {
   const id = field.solution_id;
   const status = h("p", { className: "progress-status", role: "status", text: "Starting…" });
   const failure = h("p", { role: "alert" });
+  const address = h("p", { className: "progress-url" });  // a deployed solution's https:// address, as a link
   const events = h("ol", { className: "events", "aria-label": "Progress" });
   const outputs = h("div", { className: "outputs" });
   const wireguard = h("div");
@@ -351,12 +352,16 @@ function progressView(field, ctx) {
     const last = sol.events?.length ? sol.events[sol.events.length - 1].message : "";
     status.replaceChildren(statusBadge(sol.status), last && last !== sol.status ? ` ${last}` : "");
     failure.textContent = sol.error || "";
+    const url = sol.status === "deployed" ? publicUrl(sol) : null;
+    address.replaceChildren(...(url ? ["Open it at ", urlLink(url, `Open ${sol.Name ?? sol.name} at ${url}`)] : []));
     events.replaceChildren(...(sol.events || []).map((e) =>
       h("li", { className: e.level === "error" ? "event-error" : null },
         h("time", { datetime: e.at, text: new Date(e.at).toLocaleTimeString() }), " ", e.message)));
-    const shown = Object.entries(sol.outputs || {}).filter(([, v]) => !isWireguardLink(v));
+    // Saved under another name (apps.conf), the deployer's sentence naming its own file would mislead.
+    const shown = Object.entries(sol.outputs || {})
+      .filter(([k, v]) => !isWireguardLink(v) && !(field.filename && k === "WireGuard config"));
     outputs.replaceChildren(...(shown.length ? [h("h3", { text: "Details" }), keyValueList(shown)] : []));
-    showWireguard(sol.wireguard_config === "available");
+    showWireguard(field.offers_file !== false && sol.wireguard_config === "available");
     if (SETTLED.has(sol.status)) {
       ctx.block(field.name, false);
       ctx.settled?.(sol.status);
@@ -366,6 +371,6 @@ function progressView(field, ctx) {
   }, POLL_MS);
 
   const body = h("div", { className: "progress" },
-    status, failure, wireguard, outputs, h("details", { open: true }, h("summary", { text: "Every step" }), events));
+    status, address, failure, wireguard, outputs, h("details", { open: true }, h("summary", { text: "Every step" }), events));
   return { label: false, heading: true, body, destroy: () => poller.stop() };
 }

@@ -20,7 +20,8 @@ const instructions = (filename) => {
  */
 export function wireguardDownload(id, onGone = () => {}, saveAs = "") {
   const button = h("button", { type: "button", className: "primary" }, "Download the WireGuard configuration");
-  const problem = h("p", { role: "alert", className: "field-error" });
+  // Hidden while empty, like every field error: an empty alert is still an error box to a reader (and a driver).
+  const problem = h("p", { role: "alert", className: "field-error", hidden: true });
   const box = h("div", { className: "wireguard" },
     h("p", { className: "warning" }, h("strong", { text: "It can be downloaded once only: " }),
       "it holds your laptop's private key, which the marketplace does not keep."),
@@ -28,6 +29,7 @@ export function wireguardDownload(id, onGone = () => {}, saveAs = "") {
   button.addEventListener("click", async () => {
     button.disabled = true;
     problem.textContent = "";
+    problem.hidden = true;
     try {
       const fetched = await fetchFile(`/api/solutions/${encodeURIComponent(id)}/wireguard`,
         `wg-${String(id).slice(0, 8)}.conf`);
@@ -44,6 +46,7 @@ export function wireguardDownload(id, onGone = () => {}, saveAs = "") {
         return;
       }
       problem.textContent = `The configuration could not be downloaded: ${error.message} Nothing was used up; try again.`;
+      problem.hidden = false;
       button.disabled = false;
     }
   });

@@ -279,11 +279,17 @@ class Download(Display):
 
 @dataclass
 class Progress(Display):
-    """A deployment's progress; ``filename`` names its WireGuard download when set (the apps network's apps.conf)."""
+    """A deployment's progress; ``filename`` names its WireGuard download when set (the apps network's apps.conf).
+
+    ``offers_file`` False: the download is not offered here (the apps network's step, while an app's wizard goes
+    on: its file is offered once, on the last page, under ``filename``).
+    """
 
     solution_id: str = ""
     filename: str = ""
+    offers_file: bool = True
     kind: ClassVar[str] = "progress"
 
     def as_json(self) -> dict[str, Any]:
-        return {**super().as_json(), "solution_id": self.solution_id, "filename": self.filename}
+        return {**super().as_json(), "solution_id": self.solution_id, "filename": self.filename,
+                "offers_file": self.offers_file}  # fmt: skip

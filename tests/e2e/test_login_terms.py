@@ -11,7 +11,9 @@ from tests.integration.auth.conftest import Stack, forget_terms
 
 def _sign_in(page: Page, stack: Stack, user: str) -> None:
     page.goto(f"{stack.proxy}/")
-    expect(page).to_have_url(re.compile(r"/auth/login\?next=/$"))
+    # The catalogue is public: signed out it stays, with a Sign in link that comes back to it.
+    page.get_by_role("link", name="Sign in").click()
+    expect(page).to_have_url(re.compile(r"/auth/login\?next=(/|%2F)$"))
     page.get_by_role("button", name="Sign in with 3Bot Connect").click()
     expect(page.get_by_role("button", name="Approve")).to_be_visible()
     page.get_by_label(user).check()
@@ -36,8 +38,11 @@ def test_sign_in_accept_terms_see_menu_and_sign_out(stack: Stack, page: Page) ->
 
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(re.compile(r"/auth/login"))
+    # Signed out again: a page of one's own sends to the sign-in (and back); the public catalogue offers it.
+    page.goto(f"{stack.proxy}/solutions.html?type=ubuntu")
+    expect(page).to_have_url(re.compile(r"/auth/login\?next=(/|%2F)solutions\.html"))
     page.goto(f"{stack.proxy}/")
-    expect(page).to_have_url(re.compile(r"/auth/login\?next=(/|%2F)$"))
+    expect(page.get_by_role("link", name="Sign in")).to_be_visible()
 
 
 def test_declining_the_terms_signs_out(stack: Stack, page: Page) -> None:

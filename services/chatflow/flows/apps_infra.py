@@ -156,7 +156,9 @@ def network_step(app: App) -> Step:
         text = ("Your private **apps network** (`10.100.0.0/16`) is being created. Its WireGuard file, `apps.conf`, "
                 "is offered once at the end. Continue when it is deployed.")  # fmt: skip
         solution_id = ctx.get("network_solution_id")
-        progress = [Progress("network_progress", "Apps network", solution_id=solution_id)] if solution_id else []
+        # The file is not offered here: apps.conf is offered once, at the end (network_handout).
+        progress = [Progress("network_progress", "Apps network", solution_id=solution_id, offers_file=False)
+                    ] if solution_id else []  # fmt: skip
         return [Info("network", "Apps network", markdown=text), *progress]
 
     def check(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:

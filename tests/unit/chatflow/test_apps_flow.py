@@ -111,7 +111,8 @@ def test_first_app_creates_the_apps_network_waits_for_it_then_shows_the_plan_and
                                                            "ip_range": "10.100.0.0/16"}  # fmt: skip
     assert [(p.pool_id, p.grid_pool_id) for p in network.pools] == [(15, 115)]
     assert w.step.name == "network"
-    assert any(isinstance(q, Progress) for q in w.step.questions(w.ctx))
+    (progress,) = [q.as_json() for q in w.step.questions(w.ctx) if isinstance(q, Progress)]
+    assert progress["offers_file"] is False  # apps.conf is offered once, at the end — not here as wg-<id>.conf
     with pytest.raises(Refused):
         w.answer()  # not deployed yet
     queries.networks_list = [contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[NODES[0]])]
@@ -130,7 +131,8 @@ def test_first_app_creates_the_apps_network_waits_for_it_then_shows_the_plan_and
                                "ssh_key": "", "answers": {"size": "5"}, "gateway_pool_ids": [15],
                                "parent_domain": "gw1.example"}  # fmt: skip
     handout = apps.apps_infra.network_handout(w.ctx)
-    assert [q.as_json().get("filename") for q in handout if isinstance(q, Progress)] == ["apps.conf"]
+    assert [(q.as_json()["filename"], q.as_json()["offers_file"]) for q in handout if isinstance(q, Progress)] == [
+        ("apps.conf", True)]  # fmt: skip
 
 
 def test_a_second_app_reuses_the_apps_network_and_a_taken_name_gets_a_suffix() -> None:
