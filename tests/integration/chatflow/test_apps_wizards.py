@@ -84,12 +84,13 @@ def answer(chat: ChatWorld, view: dict[str, Any], answers: dict[str, Any], statu
     return dict(chat.answer(OWNER, view, answers, status))
 
 
-def walk_to(chat: ChatWorld, view: dict[str, Any], answers: dict[str, dict[str, Any]], stop: str) -> dict[str, Any]:
+def walk_to(chat: ChatWorld, view: dict[str, Any], answers: dict[str, dict[str, Any]], stop: str,
+            owner: str = OWNER) -> dict[str, Any]:  # fmt: skip
     """Answer step after step (by step name) until the wizard shows ``stop``."""
     for _ in range(12):
         if view["step"]["name"] == stop:
             return view
-        view = answer(chat, view, answers[view["step"]["name"]])
+        view = dict(chat.answer(owner, view, answers[view["step"]["name"]]))
     raise AssertionError(f"the wizard never reached {stop}: {view['step']}")
 
 
@@ -302,6 +303,57 @@ def test_the_overview_domain_is_the_one_deployed_when_the_name_is_taken_or_the_p
     assert world.cancel(OWNER, sid).status_code == 202
     assert world.wait(sid, ("cancelled",), timeout=90)["status"] == "cancelled"
     world.assert_gone_from_grid(sid)
+
+
+def test_two_first_apps_at_once_create_one_apps_network(chat: ChatWorld) -> None:
+    """A user with no apps network paying two apps at the same moment (two tabs): one network is created, the
+    other wizard waits for it; both apps deploy in it and only the creating session offers ``apps.conf``."""
+    world, owner = chat.world, "appsrace.3bot"
+    end = (datetime.now(UTC) + timedelta(minutes=70)).strftime("%Y-%m-%dT%H:%M")
+    views = []
+    for name in ("one", "two"):
+        steps = {"name": {"name": name}, "app": APPS["ubuntu_simple"][1], "end": {"end": end},
+                 "currency": {"currency": "TFT"}}  # fmt: skip
+        views.append(walk_to(chat, chat.start(owner, "ubuntu_simple"), steps, "payment", owner))
+    pay(world, [int(v["step"]["fields"][0]["pool_id"]) for v in views])
+    views = [dict(chat.answer(owner, v, {})) for v in views]
+    assert [v["step"]["name"] for v in views] == ["network", "network"]
+    (net,) = sql("SELECT id FROM deployer.solutions WHERE owner = %s AND type = 'network'", owner)
+    progress = [[f["solution_id"] for f in v["step"]["fields"] if f["kind"] == "progress"] for v in views]
+    assert progress == [[str(net["id"])], []]
+    assert world.wait(str(net["id"]), timeout=60)["status"] == "deployed"
+    submitted = [dict(chat.answer(owner, dict(chat.answer(owner, v, {})), {})) for v in views]
+    for view in submitted:
+        assert world.wait(view["solution_id"], timeout=120)["status"] == "deployed", world.events(view["solution_id"])
+    offered = [[f for f in v["step"]["fields"] if f.get("filename") == "apps.conf"] for v in submitted]
+    assert [len(fields) for fields in offered] == [1, 0]
+    for view in submitted:
+        assert world.cancel(owner, view["solution_id"]).status_code == 202
+        assert world.wait(view["solution_id"], ("cancelled",), timeout=90)["status"] == "cancelled"
+    assert world.cancel(owner, str(net["id"])).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("type_", "field", "value"),
+    [
+        ("cryptpad", "size", "7"),
+        ("discourse", "smtp_host", "smtp.example.com; reboot"),
+        ("discourse", "smtp_user", "a'b"),
+        ("taiga", "email_user", "not-an-address"),
+        ("publisher", "type", "admin"),
+        ("publisher", "url", "https://example.com/x' && id '"),
+        ("wiki", "branch", "$(id)"),
+        ("website", "title", "t" * 201),
+    ],
+)
+def test_hostile_app_answers_get_422_naming_the_field(chat: ChatWorld, type_: str, field: str, value: str) -> None:
+    owner = "appsbad.3bot"
+    view = dict(chat.answer(owner, chat.start(owner, type_), {"name": "bad"}))
+    assert view["step"]["name"] == "app"
+    bad = chat.post(f"{SESSIONS}/{view['id']}/answer", owner, {"answers": {**APPS[type_][1], field: value}})
+    assert bad.status_code == 422 and [e["field"] for e in bad.json["errors"]] == [field], bad.json
+    assert chat.get(f"{SESSIONS}/{view['id']}", owner).json["step"]["name"] == "app"
+    assert chat.delete(f"{SESSIONS}/{view['id']}", owner).status_code in (200, 204)
 
 
 def test_cancel_leaves_the_grid_clean_and_the_apps_network_while_an_app_uses_it(
