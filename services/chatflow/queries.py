@@ -161,3 +161,9 @@ class Queries:
     def domain_free(self, owner: str, domain: str, parent: str | None = None) -> contracts.Answer:
         query = contracts.DomainQuery(owner=owner, domain=domain, parent=parent)
         return contracts.Answer.model_validate(self.ask(contracts.DEPLOYER_DOMAIN_FREE, query, "the deployer"))
+
+    def phonebook_key(self, name: str) -> contracts.PhonebookKey:
+        """The explorer identity called ``name`` (found, and its key) — asked of the deployer, which holds the
+        explorer client; a hosted 3Bot's backup password is checked against it here (LOGIN_PROTOCOL §9.4)."""
+        query = contracts.PhonebookQuery(name=name)
+        return contracts.PhonebookKey.model_validate(self.ask(contracts.DEPLOYER_PHONEBOOK_KEY, query, "the deployer"))

@@ -217,6 +217,7 @@ DEPLOYER_DOMAIN_FREE = "deployer.domain_free"
 DEPLOYER_DELEGATED_DOMAINS = "deployer.delegated_domains"
 DEPLOYER_EXPOSE_TARGETS = "deployer.expose_targets"
 DEPLOYER_APP_CATALOGUE = "deployer.app_catalogue"
+DEPLOYER_PHONEBOOK_KEY = "deployer.phonebook_key"
 POOLS_LIST_POOLS = "pools.list_pools"
 POOLS_LIST_FARMS = "pools.list_farms"
 POOLS_BUY = "pools.buy_capacity"
@@ -288,6 +289,17 @@ class GatewayList(Payload):
     """Answer of ``deployer.list_gateways``."""
 
     gateways: list[GatewayOffer]
+
+
+class PhonebookQuery(Payload):
+    """Is there an explorer identity of this name (a hosted 3Bot's ``<owner>_<name>``), and with which key?"""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class PhonebookKey(Payload):
+    found: bool
+    pubkey: str = ""  # hex Ed25519 verify key, when found
 
 
 class DomainQuery(OwnerQuery):

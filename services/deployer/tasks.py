@@ -8,7 +8,7 @@ import contextlib
 from celery import Celery
 from redis import Redis
 
-from services.common import contracts
+from services.common import contracts, grid_identity
 from services.common.db import Database, DatabaseUnavailable
 from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
 from services.common.identity import load_identity
@@ -111,6 +111,12 @@ def register(app: Celery, settings: Settings) -> None:
     def domain_free(payload: contracts.DomainQuery) -> contracts.Answer:
         free, reason = gateways.name_free(dep, payload.domain, payload.parent)
         return contracts.Answer(ok=free, reason=reason)
+
+    # The 3Bot wizard's §9.4 check: only the name crosses, the password stays in the chatflow.
+    @define_task(app, contracts.DEPLOYER_PHONEBOOK_KEY, contracts.PhonebookQuery, time_limit=15)
+    def phonebook_key(payload: contracts.PhonebookQuery) -> contracts.PhonebookKey:
+        user = grid_identity.lookup_tid(settings, payload.name)
+        return contracts.PhonebookKey(found=user is not None, pubkey=str(user.get("pubkey", "")) if user else "")
 
     @define_task(app, contracts.DEPLOYER_EXPOSE_TARGETS, contracts.TargetsQuery, time_limit=15)
     def expose_targets(payload: contracts.TargetsQuery) -> contracts.ExposeTargets:

@@ -15,6 +15,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from urllib.parse import urlsplit
 
 UP, HANG = "up", "hang"
 
@@ -85,3 +86,10 @@ class ThreebotDouble:
         self._stop.set()
         self.server.shutdown()
         self.server.server_close()
+
+
+def for_env(env: dict[str, str]) -> ThreebotDouble:
+    """The double a world's workers ask (its THREEBOT_READY_URL's port, its THREEBOT_READY_CA's certificate)."""
+    port = urlsplit(env["THREEBOT_READY_URL"].replace("{fqdn}", "x")).port
+    assert port is not None
+    return ThreebotDouble(port, Path(env["THREEBOT_READY_CA"]).parent)

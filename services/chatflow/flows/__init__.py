@@ -15,6 +15,7 @@ from services.chatflow.flows import (
     monitoring,
     network,
     pools,
+    threebot,
     ubuntu,
 )
 
@@ -33,5 +34,6 @@ FLOWS: dict[str, Flow] = {
         exposed.FLOW,
         delegated_domain.FLOW,
         gateway4to6.FLOW,
+        threebot.FLOW,
     )
 }

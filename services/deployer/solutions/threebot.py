@@ -18,6 +18,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, Field, StrictBool
 
+from services.common.hosted_3bot import password_problem
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions import gateway
 from services.deployer.solutions.base import (
@@ -35,7 +36,6 @@ from services.deployer.solutions.listing import container_listing, find, public_
 
 HTTP_PORT, TLS_PORT = 80, 443
 BACKUP_PASSWORD = "backup_password"  # noqa: S105 — the name of the user's secret, not a secret
-PASSWORD_MAX_BYTES = 32  # LOGIN_PROTOCOL §9.4: the seed is the password left-padded to 32 bytes
 SDK_BRANCH = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"
 SDK_BRANCH_HELP = "a git branch or tag: letters, digits, '.', '_', '-' and '/', at most 100 characters"
 
@@ -51,15 +51,6 @@ def _ssh_keys(value: str) -> str:
 
 SshKeys = Annotated[str, Field(max_length=16_384), AfterValidator(_ssh_keys)]
 SdkBranch = Annotated[str, Field(max_length=100), matching(SDK_BRANCH, SDK_BRANCH_HELP)]
-
-
-def password_problem(password: str) -> str | None:
-    """Why ``password`` cannot be a backup password (None: it can)."""
-    if not password:
-        return "the backup password is required"
-    if len(password.encode()) > PASSWORD_MAX_BYTES or not password.isprintable():
-        return f"the backup password is at most {PASSWORD_MAX_BYTES} bytes of printable text"
-    return None
 
 
 def _default_resources() -> ContainerResources:

@@ -13,9 +13,7 @@ import json
 import shutil
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -25,7 +23,7 @@ from services.deployer.grid.kinds import Kind
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
 from tests.integration.deployer.test_gitea import ct, dig, gateway_of_farm, grid_pool
 from tests.integration.deployer.test_gollum import logs_text
-from tests.integration.threebot_double import HANG, UP, ThreebotDouble
+from tests.integration.threebot_double import HANG, UP, ThreebotDouble, for_env
 
 pytestmark = [
     pytest.mark.stack,
@@ -38,9 +36,7 @@ SECOND_KEY = "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 bob@desk"
 
 @pytest.fixture
 def double(world: DeployerWorld) -> Iterator[ThreebotDouble]:
-    port = urlsplit(world.env["THREEBOT_READY_URL"].replace("{fqdn}", "x")).port
-    assert port is not None
-    served = ThreebotDouble(port, Path(world.env["THREEBOT_READY_CA"]).parent)
+    served = for_env(world.env)
     yield served
     served.stop()
 
