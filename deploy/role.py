@@ -180,7 +180,12 @@ def main(argv: list[str]) -> None:
         # exit code 2, not a worker restart loop (each process parses them again itself).
         from services.common.settings import load_or_exit
 
-        load_or_exit()
+        settings = load_or_exit()
+        if argv[0] in ("backup-web", "backup-worker"):
+            # The backup processes also need their two servers, key and known-hosts file (LOGIN_PROTOCOL §9).
+            from services.backup.config import backup_config_or_exit
+
+            backup_config_or_exit(settings)
     os.environ.update(extra)
     os.execv(args[0], args)  # noqa: S606 — replace this process: signals go straight to the real program
 

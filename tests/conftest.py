@@ -18,6 +18,7 @@ import pytest
 import requests
 from celery import Celery
 
+from deploy.local_backup import make_ssh_key
 from deploy.test_servers import DEFAULT_TEST_DATABASE_URL, DEFAULT_TEST_REDIS_URL
 from services.common import assertion
 from services.common.identity import Identity
@@ -83,7 +84,14 @@ def base_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "IDENTITY_SEED_FILE": str(tmp / "identity.seed"),
         "AUTH_SIGNING_SEED_FILE": str(tmp / "auth-signing.seed"),
         "LOCAL_DIR": str(tmp),
+        # The backup processes refuse to start without their servers: two that do not answer, a real key.
+        "BACKUP_SERVER1": f"marketplace-backup@127.0.0.1:{closed_port()}",
+        "BACKUP_SERVER2": f"marketplace-backup@127.0.0.2:{closed_port()}",
+        "BACKUP_SSH_KEY_FILE": str(tmp / "backup_ssh_key"),
+        "BACKUP_KNOWN_HOSTS_FILE": str(tmp / "backup_known_hosts"),
     }
+    make_ssh_key(tmp / "backup_ssh_key")
+    (tmp / "backup_known_hosts").touch()
     env.update(overrides)
     return env
 

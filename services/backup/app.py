@@ -7,7 +7,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from services.common.settings import Settings
+from services.backup.config import backup_config_or_exit
+from services.backup.views import BackupContext, bp
+from services.common.explorer import Explorer
+from services.common.identity import load_identity
+from services.common.settings import Settings, load_or_exit
 from services.common.web import create_service_app
 
 SERVICE = "backup"
@@ -18,6 +22,12 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the backup app (settings from the environment when not given).
 
     Raises:
-        SystemExit: malformed environment, or the backup schema lacks migrations.
+        SystemExit: malformed environment (a BACKUP_* variable included), or the backup schema lacks migrations.
     """
-    return create_service_app(SERVICE, PREFIX, settings)
+    settings = settings or load_or_exit()
+    config = backup_config_or_exit(settings)
+    app = create_service_app(SERVICE, PREFIX, settings)
+    identity = load_identity(settings.identity_seed_file, create=settings.is_dev)
+    app.extensions["backup"] = BackupContext(config, identity, Explorer(settings, identity))
+    app.register_blueprint(bp)
+    return app

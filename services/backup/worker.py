@@ -1,10 +1,33 @@
-"""The backup worker: `celery -A services.backup.worker worker -Q backup`."""
+"""The backup worker: `celery -A services.backup.worker worker -Q backup`.
+
+It completes accounts one server missed during `init` (beat sends `backup.complete_accounts` every
+BACKUP_RETRY_INTERVAL). Like the web app it stops at start when a BACKUP_* variable is missing or malformed.
+"""
 
 from __future__ import annotations
 
+from celery import Celery
+
+from services.backup import accounts
+from services.backup.config import backup_config_or_exit
+from services.common import contracts
+from services.common.db import Database
+from services.common.settings import Settings
+from services.common.tasks import define_task
 from services.common.worker import lazy_app
 
 SERVICE = "backup"
 
+
+def register(app: Celery, settings: Settings) -> None:
+    config = backup_config_or_exit(settings)
+    db = Database(settings.database_url, minconn=1, maxconn=settings.db_pool_max)
+
+    @define_task(app, contracts.BACKUP_COMPLETE, contracts.CompleteAccounts, time_limit=240)
+    def complete_accounts(payload: contracts.CompleteAccounts) -> int:
+        """Copy every incomplete account to the server that missed it; returns how many were copied."""
+        return accounts.complete(db, config)
+
+
 # `app` is built when Celery first reads it (settings are parsed at process start, not at import).
-__getattr__ = lazy_app(SERVICE, needs_grid_identity=False)
+__getattr__ = lazy_app(SERVICE, register=register, needs_grid_identity=False)

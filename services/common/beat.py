@@ -57,6 +57,9 @@ def create_beat(settings: Settings | None = None) -> Celery:
          settings.threebot_ready_interval),
         ("chatflow expire sessions", contracts.CHATFLOW_EXPIRE, contracts.ExpireSessions(),
          settings.chatflow_expiry_interval),
+        # Backup accounts created on one server while the other was down (LOGIN_PROTOCOL §9.3).
+        ("backup complete accounts", contracts.BACKUP_COMPLETE, contracts.CompleteAccounts(),
+         settings.backup_retry_interval),
     ):  # fmt: skip
         entries[name] = {
             "task": task,

@@ -498,3 +498,12 @@ CHATFLOW_EXPIRE = "chatflow.expire_sessions"
 
 class ExpireSessions(Payload):
     """Beat: delete wizard sessions past their expiry."""
+
+
+# -- backup -----------------------------------------------------------------------------------------------------
+
+BACKUP_COMPLETE = "backup.complete_accounts"
+
+
+class CompleteAccounts(Payload):
+    """Beat: copy every backup account that one server missed (it was down during `init`) onto that server."""

@@ -242,6 +242,16 @@ class Settings(BaseModel):
     backup_server2: SshTarget = Field("", alias="BACKUP_SERVER2")
     backup_ssh_key_file: Path | None = Field(None, alias="BACKUP_SSH_KEY_FILE")
     backup_known_hosts_file: Path | None = Field(None, alias="BACKUP_KNOWN_HOSTS_FILE")
+    # The restic REST port of each backup server (its `setup.sh --listen`); `init` answers host:port (LOGIN §9.1).
+    backup_rest_port1: Port = Field(8443, alias="BACKUP_REST_PORT1")
+    backup_rest_port2: Port = Field(8443, alias="BACKUP_REST_PORT2")
+    # `init` rate limits (LOGIN §9.3): per 3Bot name and per client address, per window; the worker's retry period
+    # for accounts one server missed.
+    backup_rate_limit_name: Annotated[int, Field(ge=1, le=10000)] = Field(10, alias="BACKUP_RATE_LIMIT_NAME")
+    backup_rate_limit_address: Annotated[int, Field(ge=1, le=10000)] = Field(60, alias="BACKUP_RATE_LIMIT_ADDRESS")
+    backup_rate_window: Annotated[int, Field(ge=1, le=86400)] = Field(60, alias="BACKUP_RATE_WINDOW")
+    backup_retry_interval: Annotated[float, Field(ge=1, le=3600)] = Field(60.0, alias="BACKUP_RETRY_INTERVAL")
+    backup_ssh_timeout: Annotated[float, Field(gt=0, le=120)] = Field(10.0, alias="BACKUP_SSH_TIMEOUT")
 
     # Outbound HTTP: every call has a timeout (connect, total) — GRID_API §2.4, LOGIN_PROTOCOL §7.3.
     http_connect_timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, alias="HTTP_CONNECT_TIMEOUT")
