@@ -6,7 +6,10 @@
    under ``.local/`` on ports 55432 / 56379 (``deploy.local_servers``, shared with ``make test``; stopped again
    on exit).
 4. Create the dev identity seed if missing, migrate every schema.
-5. Print the URL and the test users, then run every process of the ``Procfile`` under honcho.
+5. Backup servers: with BACKUP_SERVER1 empty and root, two real ones on loopback (``deploy.local_backup``: the
+   project's setup script, sshd + rclone's restic REST server, stopped on exit); without root the backup web
+   service and worker are left out (they cannot start without servers) and the banner says so.
+6. Print the URL and the test users, then run every process of the ``Procfile`` under honcho.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import uuid
 from contextlib import suppress
 from pathlib import Path
 
+from deploy import local_backup
 from deploy.local_servers import Plan, ensure_database, hide_password, servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -28,6 +32,8 @@ PACKAGES = {"caddy": "caddy", "redis-server": "redis-server", "pg_ctlcluster": "
 TEST_USERS = ("alice.3bot", "bob.3bot", "carol.3bot")
 PRIVATE_PG_PORT = 55432
 PRIVATE_REDIS_PORT = 56379
+BACKUP_STATE = Path("/var/lib/marketplace-local-backup")  # root-owned parents: sshd's chroot rules
+BACKUP_PROCESSES = ("backup", "backup-worker")
 
 
 def load_env_file(path: Path, environ: dict[str, str]) -> None:
@@ -71,6 +77,35 @@ def banner(env: dict[str, str]) -> str:
     )
 
 
+def start_backup_servers(env: dict[str, str], local: Path) -> tuple[list[subprocess.Popen[bytes]], str]:
+    """Two local backup servers when none are configured (root only); returns their processes and a status line.
+
+    Without root (or without sshd/rclone) none are started and BACKUP_SERVER1 stays empty: the caller leaves the
+    backup processes out.
+    """
+    if env.get("BACKUP_SERVER1"):
+        return [], f"Backup servers: {env['BACKUP_SERVER1']}, {env.get('BACKUP_SERVER2', '')}"
+    missing = local_backup.missing_binaries()
+    if os.geteuid() != 0 or missing:
+        why = f"missing {', '.join(missing)}" if missing else "not root"
+        return [], f"Backup servers: none ({why}); backup-web and backup-worker are not started (README)"
+    BACKUP_STATE.mkdir(mode=0o755, exist_ok=True)
+    pair, backup_env = local_backup.prepare(BACKUP_STATE, local / "backup_ssh_key")
+    env.update(backup_env)
+    procs = []
+    logs = local / "backup-servers.log"
+    with logs.open("ab") as log:
+        for server in pair:
+            for command in (server.sshd_command(), server.rest_command()):
+                procs.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
+    return procs, f"Backup servers: {pair[0].target}, {pair[1].target} (REST over TLS, log {logs})"
+
+
+def procfile_names(path: Path) -> list[str]:
+    return [line.split(":", 1)[0].strip() for line in path.read_text().splitlines() if ":" in line and
+            not line.lstrip().startswith("#")]  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--env-file", default=str(ROOT / "dev.env"))
@@ -98,9 +133,13 @@ def main(argv: list[str] | None = None) -> int:
         ensure_database(settings.database_url)
         load_identity(settings.identity_seed_file, create=settings.is_dev)
         migrate(settings.database_url)
-        print(banner(env), flush=True)
+        backup_procs, backup_line = start_backup_servers(env, local)
+        names = procfile_names(Path(args.procfile))
+        if not env.get("BACKUP_SERVER1"):
+            names = [name for name in names if name not in BACKUP_PROCESSES]
+        print(banner(env) + f"  {backup_line}\n", flush=True)
         honcho = subprocess.Popen(
-            [sys.executable, "-m", "honcho", "start", "-f", args.procfile, "-d", str(ROOT), "--no-colour"],
+            [sys.executable, "-m", "honcho", "start", "-f", args.procfile, "-d", str(ROOT), "--no-colour", *names],
             env=env,
         )
 
@@ -112,7 +151,14 @@ def main(argv: list[str] | None = None) -> int:
 
         signal.signal(signal.SIGINT, forward)
         signal.signal(signal.SIGTERM, forward)
-        return honcho.wait()
+        try:
+            return honcho.wait()
+        finally:
+            for proc in backup_procs:
+                with suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+            for proc in backup_procs:
+                proc.wait(timeout=20)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,11 @@ when it is back (:func:`complete`). Only bcrypt hashes leave this process; the p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+import redis
 import structlog
 
 from services.backup import htpasswd, store
@@ -19,6 +22,39 @@ from services.common.db import Database
 log = structlog.get_logger(__name__)
 
 
+LOCK_LEASE = 120  # seconds: far above one read-change-replace (each SSH step has BACKUP_SSH_TIMEOUT)
+
+
+@dataclass(frozen=True)
+class Backend:
+    """What the account operations use: the account records, the lock server, the two backup servers."""
+
+    db: Database
+    redis: redis.Redis
+    config: BackupConfig
+
+
+@contextmanager
+def server_lock(backend: Backend, server: BackupServer) -> Iterator[None]:
+    """Hold the write lock of one backup server for the block: every web and worker process replacing that
+    server's `.htpasswd` takes it, so no update is lost. A Redis lock, not a database one: waiting for it holds
+    no pooled connection (20 concurrent `init`s exhausted a 10-connection pool with a PostgreSQL advisory lock).
+
+    Raises:
+        ServerUnavailable: the lock was not obtained within the lease (a stuck writer elsewhere).
+    """
+    lock = backend.redis.lock(f"backup:htpasswd-lock:{server.key}", timeout=LOCK_LEASE, blocking_timeout=LOCK_LEASE)
+    if not lock.acquire():
+        raise ServerUnavailable(f"{server.key}: another update holds its lock")
+    try:
+        yield
+    finally:
+        try:
+            lock.release()
+        except redis.exceptions.LockError:  # the lease ran out: nothing left to release
+            log.warning("backup server lock expired before release", server=server.key)
+
+
 @dataclass(frozen=True)
 class Outcome:
     """Which servers now hold (or verified) the account, and which could not be reached."""
@@ -27,13 +63,13 @@ class Outcome:
     missed: tuple[BackupServer, ...]
 
 
-def _put_entry(db: Database, config: BackupConfig, server: BackupServer, username: str, hashed: str) -> None:
-    """Set ``username``'s entry on ``server`` (read, change, atomic replace) under the server's write lock.
+def _write_entry(config: BackupConfig, server: BackupServer, username: str, hashed: str) -> None:
+    """Set ``username``'s entry on ``server``: read, change, atomic replace. The caller holds the server's lock.
 
     Raises:
         ServerUnavailable: unreachable, refused, or its file does not parse (left untouched).
     """
-    with store.server_lock(db, server.key), sftp_session(config, server) as sftp:
+    with sftp_session(config, server) as sftp:
         try:
             entries = htpasswd.parse(read_htpasswd(sftp))
         except (htpasswd.HtpasswdError, UnicodeDecodeError) as exc:
@@ -51,31 +87,33 @@ def _get_entry(config: BackupConfig, server: BackupServer, username: str) -> str
             raise ServerUnavailable(f"{server.key}: its .htpasswd does not parse") from None
 
 
-def create(db: Database, config: BackupConfig, threebot_name: str, username: str, password: bytes) -> Outcome:
+def create(backend: Backend, threebot_name: str, username: str, password: bytes) -> Outcome:
     """Create or replace the account on both servers; record which hold it (nothing recorded if neither)."""
     hashed = htpasswd.hash_password(password)
     done: list[BackupServer] = []
     missed: list[BackupServer] = []
-    for server in config.servers:
+    for server in backend.config.servers:
         try:
-            _put_entry(db, config, server, username, hashed)
+            with server_lock(backend, server):
+                _write_entry(backend.config, server, username, hashed)
             done.append(server)
         except ServerUnavailable as exc:
             log.warning("backup account not written", server=server.key, threebot=threebot_name, reason=str(exc))
             missed.append(server)
     if done:
         names = {server.index for server in done}
-        store.record(db, threebot_name, username, 1 in names, 2 in names)
+        store.record(backend.db, threebot_name, username, 1 in names, 2 in names)
     log.info("backup account created", threebot=threebot_name, servers=[s.key for s in done],
              missing=[s.key for s in missed])  # fmt: skip
     return Outcome(tuple(done), tuple(missed))
 
 
-def verify(db: Database, config: BackupConfig, threebot_name: str, username: str, password: bytes) -> Outcome | None:
+def verify(backend: Backend, threebot_name: str, username: str, password: bytes) -> Outcome | None:
     """Check the password on every server that should hold the account; None on any mismatch or missing entry.
 
     Servers that cannot be reached are returned as ``missed`` (none reached: the caller answers 503).
     """
+    db, config = backend.db, backend.config
     account = store.get(db, threebot_name)
     done: list[BackupServer] = []
     missed: list[BackupServer] = []
@@ -97,32 +135,35 @@ def verify(db: Database, config: BackupConfig, threebot_name: str, username: str
     return Outcome(tuple(done), tuple(missed))
 
 
-def complete(db: Database, config: BackupConfig) -> int:
+def complete(backend: Backend) -> int:
     """Copy each incomplete account's entry from a server that holds it to the one that missed it.
 
+    The source entry is read under the target's lock and the copy recorded only if the account did not change
+    meanwhile, so a concurrent `init` (new password) is never overwritten by the old entry.
     Returns the number of entries copied (the rest wait for the next run).
     """
+    db, config = backend.db, backend.config
     copied = 0
     for account in store.incomplete(db):
         sources = [s for s in config.servers if account.done(s.index)]
         targets = [s for s in config.servers if not account.done(s.index)]
         if not sources:
             continue
-        try:
-            hashed = _get_entry(config, sources[0], account.username)
-        except ServerUnavailable as exc:
-            log.warning("backup completion: source unreachable", server=sources[0].key, reason=str(exc))
-            continue
-        if hashed is None:
-            log.error("backup completion: entry missing on its source", threebot=account.threebot_name)
-            continue
         for target in targets:
             try:
-                _put_entry(db, config, target, account.username, hashed)
+                with server_lock(backend, target):
+                    current = store.get(db, account.threebot_name)
+                    if current is None or current != account:
+                        break  # changed by an `init` since listed: the next pass sees the new state
+                    hashed = _get_entry(config, sources[0], account.username)
+                    if hashed is None:
+                        log.error("backup completion: entry missing on its source", threebot=account.threebot_name)
+                        break
+                    _write_entry(config, target, account.username, hashed)
             except ServerUnavailable as exc:
-                log.info("backup completion: still unreachable", server=target.key, reason=str(exc))
+                log.info("backup completion: not yet", server=target.key, reason=str(exc))
                 continue
-            store.mark_done(db, account.threebot_name, target.index)
-            copied += 1
-            log.info("backup account completed", threebot=account.threebot_name, server=target.key)
+            if store.mark_done(db, account, target.index):
+                copied += 1
+                log.info("backup account completed", threebot=account.threebot_name, server=target.key)
     return copied

@@ -1,9 +1,7 @@
-"""SQL of the backup service: the account records and the per-server write lock."""
+"""SQL of the backup service: the account records."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +15,7 @@ class Account:
     server1_done: bool
     server2_done: bool
     created_at: datetime
+    updated_at: datetime
     last_verified: datetime | None
 
     def done(self, index: int) -> bool:
@@ -27,17 +26,7 @@ class Account:
         return self.server1_done and self.server2_done
 
 
-_COLUMNS = "threebot_name, username, server1_done, server2_done, created_at, last_verified"
-
-
-@contextmanager
-def server_lock(db: Database, server_key: str) -> Iterator[None]:
-    """Hold the write lock of one backup server (a transaction-scoped PostgreSQL advisory lock) for the block:
-    every web and worker process replacing that server's `.htpasswd` takes it, so no update is lost."""
-    with db.transaction() as cur:
-        cur.execute("SET LOCAL lock_timeout = '60s'")
-        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"backup.htpasswd.{server_key}",))
-        yield
+_COLUMNS = "threebot_name, username, server1_done, server2_done, created_at, updated_at, last_verified"
 
 
 def get(db: Database, threebot_name: str) -> Account | None:
@@ -66,13 +55,16 @@ def record(db: Database, threebot_name: str, username: str, server1_done: bool, 
         )
 
 
-def mark_done(db: Database, threebot_name: str, index: int) -> None:
+def mark_done(db: Database, account: Account, index: int) -> bool:
+    """Record that server ``index`` now holds the entry, unless `init` changed the account since ``account`` was
+    read (then the entry copied may be stale: the next pass copies the current one). True when recorded."""
     column = "server1_done" if index == 1 else "server2_done"
     with db.transaction() as cur:
         cur.execute(
-            f"UPDATE backup.accounts SET {column} = true, updated_at = now() WHERE threebot_name = %s",
-            (threebot_name,),
+            f"UPDATE backup.accounts SET {column} = true WHERE threebot_name = %s AND updated_at = %s",
+            (account.threebot_name, account.updated_at),
         )
+        return bool(cur.rowcount)
 
 
 def mark_verified(db: Database, threebot_name: str) -> None:

@@ -53,6 +53,11 @@ def _rate_limit(bucket: str, key: str, limit: int) -> None:
         raise ApiError(429, message, (FieldError("rate_limited", message),), {"Retry-After": str(wait)})
 
 
+def _backend() -> accounts.Backend:
+    d = deps()
+    return accounts.Backend(d.db, d.redis, ctx().config)
+
+
 @bp.post("/api/backup/public_key")
 @csrf_exempt
 def public_key() -> Response:
@@ -76,9 +81,9 @@ def init() -> Any:
         if owner is not None and owner != req.threebot_name:
             message = "another 3Bot name already owns this backup account"
             raise ApiError(409, message, (FieldError("conflict", message, "threebot_name"),))
-        outcome = accounts.create(db, c.config, req.threebot_name, req.username, password)
+        outcome = accounts.create(_backend(), req.threebot_name, req.username, password)
     else:
-        verified = accounts.verify(db, c.config, req.threebot_name, req.username, password)
+        verified = accounts.verify(_backend(), req.threebot_name, req.username, password)
         if verified is None:
             raise ApiError(401, "the password does not match the backup account",
                            (FieldError("wrong_password", "the password does not match"),))  # fmt: skip

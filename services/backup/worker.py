@@ -6,6 +6,7 @@ BACKUP_RETRY_INTERVAL). Like the web app it stops at start when a BACKUP_* varia
 
 from __future__ import annotations
 
+import redis
 from celery import Celery
 
 from services.backup import accounts
@@ -21,12 +22,16 @@ SERVICE = "backup"
 
 def register(app: Celery, settings: Settings) -> None:
     config = backup_config_or_exit(settings)
-    db = Database(settings.database_url, minconn=1, maxconn=settings.db_pool_max)
+    backend = accounts.Backend(
+        Database(settings.database_url, minconn=1, maxconn=settings.db_pool_max),
+        redis.Redis.from_url(settings.redis_url, socket_timeout=10, socket_connect_timeout=5),
+        config,
+    )
 
     @define_task(app, contracts.BACKUP_COMPLETE, contracts.CompleteAccounts, time_limit=240)
     def complete_accounts(payload: contracts.CompleteAccounts) -> int:
         """Copy every incomplete account to the server that missed it; returns how many were copied."""
-        return accounts.complete(db, config)
+        return accounts.complete(backend)
 
 
 # `app` is built when Celery first reads it (settings are parsed at process start, not at import).
