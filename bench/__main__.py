@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from bench import bench_deploy, bench_inflight, bench_login, bench_node_search, bench_platform, bench_wizard
+from bench import (
+    bench_apps_wizard,
+    bench_deploy,
+    bench_inflight,
+    bench_login,
+    bench_node_search,
+    bench_platform,
+    bench_wizard,
+)
 
 
 def main() -> None:
@@ -14,6 +22,7 @@ def main() -> None:
         bench_deploy.run,
         bench_inflight.run,
         bench_wizard.run,
+        bench_apps_wizard.run,
     ):
         print(run(), end="\n\n", flush=True)
 

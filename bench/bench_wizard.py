@@ -22,6 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -56,14 +57,14 @@ TARGET_P99_MS = 50.0
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJlbmNobWFyayBrZXkgZm9yIHRoZSB3aXphcmQ bench@host"
 
 
-def _names() -> list[str]:
-    return [f"wiz{i:02d}.3bot" for i in range(USERS)]
+def _names(count: int = USERS) -> list[str]:
+    return [f"wiz{i:02d}.3bot" for i in range(count)]
 
 
-def _users_file(path: Path) -> Path:
+def _users_file(path: Path, names: list[str]) -> Path:
     """The connect emulator's test users: one phone per benchmark user (deterministic keys)."""
     users = [{"double_name": n, "email": f"{n.split('.')[0]}@example.com",
-              "seed": hashlib.sha256(n.encode()).hexdigest()} for n in _names()]  # fmt: skip
+              "seed": hashlib.sha256(n.encode()).hexdigest()} for n in names]  # fmt: skip
     path.write_text(json.dumps(users))
     return path
 
@@ -89,7 +90,7 @@ def _login(proxy: str, connect: str, user: str) -> requests.Session:
     return browser
 
 
-def _pools(settings: Settings, grid: str, celery: Any) -> dict[str, int]:
+def _pools(settings: Settings, grid: str, celery: Any, names: list[str]) -> dict[str, int]:
     """An active pool per user: bought through the pools service, paid through the emulator."""
     from services.pools import service as pools
 
@@ -97,7 +98,7 @@ def _pools(settings: Settings, grid: str, celery: Any) -> dict[str, int]:
     explorer = Explorer(settings, load_identity(settings.identity_seed_file, create=True))
     owned: dict[str, int] = {}
     try:
-        for owner in _names():
+        for owner in names:
             pool_id, _ = pools.create_pool(db, explorer, settings, owner, uuid.uuid4().hex, 1, "TFT",
                                            40 * 30 * 86400, 400 * 30 * 86400, 30)  # fmt: skip
             owned[owner] = int(pool_id)
@@ -109,7 +110,7 @@ def _pools(settings: Settings, grid: str, celery: Any) -> dict[str, int]:
         with db.transaction() as cur:
             cur.execute("SELECT count(*) AS n FROM pools.pools WHERE id = ANY(%s) AND state = 'active'",
                         (list(owned.values()),))  # fmt: skip
-            if cur.fetchone()["n"] != USERS:
+            if cur.fetchone()["n"] != len(names):
                 raise SystemExit("benchmark pools did not all become active")
     finally:
         db.close()
@@ -149,25 +150,40 @@ def _networks(settings: Settings, celery: Any, pools: dict[str, int], timeout: f
     raise SystemExit("benchmark networks did not deploy in time")
 
 
+@dataclass
+class WizardStack:
+    proxy: str  # Caddy, as the browser reaches it
+    grid: str  # the grid emulator (its payment API)
+    database: str  # the stack's database (what a benchmark waits for is read there: no pools/deployer web runs)
+    sessions: dict[str, requests.Session]  # user → signed in, terms accepted
+    pools: dict[str, int]  # user → an active pool (with a deployed network "net")
+
+
 @contextmanager
-def _stack() -> Iterator[tuple[str, dict[str, requests.Session], dict[str, int]]]:
-    """Every process the wizard needs, 50 signed-in users with a pool and a network: (proxy, sessions, pools)."""
+def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_wizard") -> Iterator[WizardStack]:
+    """Every process the wizard needs, ``users`` signed-in users with a pool and a network "net" each. ``beat``:
+    the Celery beat too (the pools' payment watch every second, the deployer's grid poller), for wizards that wait
+    for a payment. ``database``: the name of the scratch database (one per benchmark)."""
+    names = _names(users)
     ports = {k: free_port() for k in ("PROXY_PORT", "AUTH_PORT", "CHATFLOW_PORT", "CONNECT_EMULATOR_PORT")}
-    grid_port = free_port()
+    grid_port, dns_port = free_port(), free_port()
     grid = f"http://127.0.0.1:{grid_port}"
     connect = f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}"
     proxy = f"http://localhost:{ports['PROXY_PORT']}"
-    with scratch_database("bench_wizard") as database_url:
+    with scratch_database(database) as database_url:
         env = bench_env(
             APP_ENV="dev", DATABASE_URL=database_url, EXPLORER_URL=f"{grid}/api/v1",
             MARKETPLACE_DOMAIN=f"localhost:{ports['PROXY_PORT']}", THREEBOT_LOGIN_URL=connect, OPENKYC_URL=connect,
             LOGIN_RATE_LIMIT="10000", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", QUERY_TIMEOUT="10",
             DEPLOY_POLL_INTERVAL="0.2", DEPLOYER_PORT="9", POOLS_PORT="9", BACKUP_PORT="9",
+            # The gateways' DNS and the certificate-transparency log are the emulator's (the apps' domains).
+            DNS_RESOLVER=f"127.0.0.1:{dns_port}", CT_LOG_URL=f"{grid}/_emulator/ct",
             **{k: str(v) for k, v in ports.items()},
         )  # fmt: skip
         local = Path(env["LOCAL_DIR"])
         env["AUTH_SIGNING_SEED_FILE"] = str(local / "auth.seed")
-        env["CONNECT_EMULATOR_USERS_FILE"] = str(_users_file(local / "users.json"))
+        env["CONNECT_EMULATOR_USERS_FILE"] = str(_users_file(local / "users.json", names))
+        env["PAYMENT_WATCH_INTERVAL"] = "1"
         settings = load_settings(env)
         # Made once here, before the processes start, so none of them races another to create a key.
         load_identity(settings.identity_seed_file, create=True)
@@ -177,8 +193,8 @@ def _stack() -> Iterator[tuple[str, dict[str, requests.Session], dict[str, int]]
         broker.flushdb()
         broker.close()
         celery = make_celery(settings)
-        grid_args = ["--port", str(grid_port), "--state", str(local / "grid.sqlite3"), "--nodes", "50",
-                     "--deploy-latency", "0", "--delete-latency", "0"]  # fmt: skip
+        grid_args = ["--port", str(grid_port), "--dns-port", str(dns_port), "--state", str(local / "grid.sqlite3"),
+                     "--nodes", "50", "--deploy-latency", "0", "--delete-latency", "0"]  # fmt: skip
         role = [PYTHON, "-m", "deploy.role"]
         try:
             with ExitStack() as stack:
@@ -187,6 +203,8 @@ def _stack() -> Iterator[tuple[str, dict[str, requests.Session], dict[str, int]]
                 stack.enter_context(process([*role, "connect-emulator"], env, http_ok(f"{connect}/_emulator/healthz")))
                 stack.enter_context(process([*role, "pools-worker"], env, lambda: True))
                 stack.enter_context(process([*role, "deployer-worker"], env, lambda: True))
+                if beat:
+                    stack.enter_context(process([*role, "beat"], env, lambda: True))
                 for service in ("auth", "chatflow"):
                     port = ports[f"{service.upper()}_PORT"]
                     stack.enter_context(process([*role, f"{service}-web"], env,
@@ -194,11 +212,11 @@ def _stack() -> Iterator[tuple[str, dict[str, requests.Session], dict[str, int]]
                 stack.enter_context(process([*role, "proxy"], env, http_ok(f"{proxy}/api/chatflows/healthz")))
                 for ping in (contracts.POOLS_PING, contracts.DEPLOYER_PING):
                     send(celery, ping, contracts.Ping()).get(timeout=60)
-                pools = _pools(settings, grid, celery)
+                pools = _pools(settings, grid, celery, names)
                 _networks(settings, celery, pools)
-                sessions = {user: _login(proxy, connect, user) for user in _names()}
+                sessions = {user: _login(proxy, connect, user) for user in names}
                 try:
-                    yield proxy, sessions, pools
+                    yield WizardStack(proxy, grid, database_url, sessions, pools)
                 finally:
                     for browser in sessions.values():
                         browser.close()
@@ -293,7 +311,8 @@ def _ok(samples: list[Sample]) -> list[Sample]:
 
 
 def run() -> str:
-    with _stack() as (proxy, sessions, pools):
+    with wizard_stack() as running:
+        proxy, sessions, pools = running.proxy, running.sessions, running.pools
         users = list(sessions)
         answers = {user: _answers(pools[user]) for user in users}
 
