@@ -311,7 +311,7 @@ def _ok(samples: list[Sample]) -> list[Sample]:
 
 
 def run() -> str:
-    with wizard_stack() as running:
+    with wizard_stack(USERS) as running:
         proxy, sessions, pools = running.proxy, running.sessions, running.pools
         users = list(sessions)
         answers = {user: _answers(pools[user]) for user in users}
