@@ -6,6 +6,8 @@ deployed (``active_from``, exact whoever looked when), so the number in flight (
 is known at every sample. Reported: explorer GETs per minute over the span where the number in flight stays
 within 90 % of its peak (the target: one listing per tick, whatever that number), and per solution the time from
 the grid deploying its container to the solution being ``deployed`` (its ``finished_at``; target ≤ one tick).
+Also printed: how many due events (deployments, deletions, payments) the emulator's node agents applied in the
+background and how many a request had to replay inside its answer (``GET /_emulator/stats``).
 If sending all N takes longer than the latency, fewer than N are ever in flight together: the peak is printed.
 
 ``BENCH_INFLIGHT_N`` (500), ``BENCH_INFLIGHT_LATENCY`` (30 s), ``BENCH_INFLIGHT_WORKERS`` (4),
@@ -21,6 +23,8 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
+
+import requests
 
 from bench.deploy_world import (
     Watcher,
@@ -85,6 +89,12 @@ def _containers(w: World, watcher: Watcher, ids: list[str]) -> list[Container]:
             for r in rows]  # fmt: skip
 
 
+def _lifecycle_events(w: World) -> dict[str, int]:
+    """Due events the emulator applied so far: by its node agents in the background, or replayed by a request that
+    found them due and not applied yet (what a listing pays for inside its answer)."""
+    return dict(requests.get(f"{w.grid}/_emulator/stats", timeout=10).json()["lifecycle_events"])
+
+
 def _in_flight(containers: list[Container], at: float) -> int:
     return sum(1 for c in containers if c.sent <= at < c.deployed)
 
@@ -113,6 +123,7 @@ def run() -> str:
             total = time.time() - t_submit
             sampler.stop()
             calls_all = difference(explorer_requests(w), calls_start)
+            events = _lifecycle_events(w)
             containers = _containers(w, watcher, ids)
             watcher.close()
         transactions = committed_transactions() - before_tx - watcher.transactions
@@ -143,6 +154,8 @@ def run() -> str:
         f"| submission → all {N} deployed | {total:.1f} s |",
         f"| explorer calls per deployment (whole run) | {sum(calls_all.values()) / N:.1f} |",
         f"| transactions per deployment (whole run) | {transactions / N:.1f} |",
+        f"| due events the emulator applied in the background / replayed inside requests | "
+        f"{events['background']} / {events['requests']} |",
         "at the peak, per minute: "
         + ", ".join(f"{k} {n * 60 / span:.0f}" for k, n in sorted(window.items(), key=lambda item: -item[1])),
         "whole run, per deployment: "
