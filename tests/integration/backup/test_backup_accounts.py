@@ -121,3 +121,14 @@ def test_hostile_names_are_refused(backups: Backups, name: str) -> None:
     assert response.status_code == 400, response.text
     assert response.json()["errors"][0]["field"] == "threebot_name"
     assert [s.htpasswd.read_bytes() for s in backups.servers] == before
+
+
+def test_the_setup_script_is_idempotent(backups: Backups, explorer: str) -> None:
+    """Running setup.sh again on a live server changes nothing that matters: accounts, certificate, host key."""
+    bot = ThreeBot(explorer, "idem_bot")
+    assert backups.init(bot.name, bot.seal(b"idempotent pw", backups.public_key()), True).status_code == 200
+    server = backups.servers[0]
+    before = (server.htpasswd.read_bytes(), server.cert.read_bytes(), server.known_hosts_line())
+    server.setup(Path(backups.env["BACKUP_SSH_KEY_FILE"] + ".pub"))
+    assert (server.htpasswd.read_bytes(), server.cert.read_bytes(), server.known_hosts_line()) == before
+    assert backups.init(bot.name, bot.seal(b"idempotent pw", backups.public_key()), False).status_code == 200

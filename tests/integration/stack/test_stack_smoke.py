@@ -112,6 +112,12 @@ def test_whole_stack_starts_answers_and_stops_cleanly(
         response = requests.get(f"{proxy}/api/nothing-here", timeout=5)
         assert response.status_code == 401
         assert response.json()["message"] == "sign in first"
+        # The two server-to-server backup calls need no session and no Origin (LOGIN_PROTOCOL §9.1).
+        key = requests.post(f"{proxy}/api/backup/public_key", timeout=5)
+        assert key.status_code == 200, key.text
+        assert key.json() == load_identity(Path(env["IDENTITY_SEED_FILE"])).box_public_key_b64
+        init = requests.post(f"{proxy}/api/backup/init", json={"threebot_name": "Bad Name"}, timeout=5)
+        assert init.status_code == 400, init.text
         # A browser opening the site without a session lands on the sign-in page.
         page = requests.get(f"{proxy}/", headers={"Accept": "text/html"}, timeout=5)
         assert page.url.startswith(f"{proxy}/auth/login?next=/")
