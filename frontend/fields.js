@@ -362,7 +362,8 @@ function progressView(field, ctx) {
       .filter(([k, v]) => !isWireguardLink(v) && !(field.filename && k === "WireGuard config"));
     outputs.replaceChildren(...(shown.length ? [h("h3", { text: "Details" }), keyValueList(shown)] : []));
     showWireguard(field.offers_file !== false && sol.wireguard_config === "available");
-    if (SETTLED.has(sol.status)) {
+    // A deployed hosted 3Bot still "initialising" (its /admin not answering yet) is watched until it is up or not.
+    if (SETTLED.has(sol.status) && sol.outputs?.Status !== "initialising") {
       ctx.block(field.name, false);
       ctx.settled?.(sol.status);
       return true;

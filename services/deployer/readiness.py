@@ -6,7 +6,8 @@ its outputs (its workloads are on the grid and stay there whatever follows). Bea
 ``THREEBOT_READY_INTERVAL``: one GET of each waiting 3Bot's ``THREEBOT_READY_URL`` (``https://{fqdn}/admin``;
 tests point it at a loopback double), with the outbound timeouts and ``THREEBOT_READY_CA`` when set. A success
 (any status below 400: the admin page or its redirect to the login) → ``Status: up``; no success within
-``THREEBOT_READY_WAIT`` of the deployment's end → ``Status`` and ``error`` say :data:`FAILURE`, an event says so,
+``THREEBOT_READY_WAIT`` of the deployment's end (decided at the first tick after it, so up to one try's
+timeout — at most the interval — later) → ``Status`` and ``error`` say :data:`FAILURE`, an event says so,
 and the workloads stay for support to inspect (the user cancels as for any solution). Nothing of this waits in a
 web process, and a restarted worker simply continues with the next tick.
 """
@@ -38,9 +39,11 @@ def url_of(settings: Settings, fqdn: str) -> str:
 def answers(settings: Settings, url: str) -> bool:
     """True when ``url`` answers with a status below 400 (connection errors and timeouts are "not yet")."""
     verify: bool | str = str(settings.threebot_ready_ca) if settings.threebot_ready_ca else True
+    # One try never outlasts the interval: a 3Bot that accepts and never answers holds a worker slot one tick.
+    read = min(settings.http_read_timeout, settings.threebot_ready_interval)
     try:
-        response = requests.get(url, timeout=(settings.http_connect_timeout, settings.http_read_timeout),
-                                verify=verify, allow_redirects=False)  # fmt: skip
+        response = requests.get(url, timeout=(min(settings.http_connect_timeout, read), read), verify=verify,
+                                allow_redirects=False)  # fmt: skip
     except requests.RequestException:
         return False
     response.close()

@@ -39,7 +39,7 @@ def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
 
 
 @contextmanager
-def running_stack(tmp: Path, database_name: str) -> Iterator[dict[str, str]]:
+def running_stack(tmp: Path, database_name: str, **overrides: str) -> Iterator[dict[str, str]]:
     """The whole stack (``deploy.run_local``) on free ports, on a database of its own, started from empty tables:
     ``<database_name>_<the test database's name>`` (one per module and per test run: runs of other worktrees on
     the same PostgreSQL server use theirs at the same time — with one shared name their deployers polled each
@@ -49,7 +49,7 @@ def running_stack(tmp: Path, database_name: str) -> Iterator[dict[str, str]]:
     ports, env, _ = _stack_env(
         tmp, PAYMENT_WATCH_INTERVAL="1", GRID_EMULATOR_AUTO_PAY_AFTER="1", GRID_EMULATOR_DEPLOY_LATENCY="0.2",
         DEPLOY_POLL_INTERVAL="0.5", NODE_INDEX_REFRESH="5", REDIS_URL=redis_db_url(10),
-        DATABASE_URL=database,
+        DATABASE_URL=database, **overrides,
     )  # fmt: skip
     _fresh_state(database, env["REDIS_URL"])
     processes = Processes(tmp / "logs")

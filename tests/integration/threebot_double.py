@@ -40,7 +40,9 @@ class ThreebotDouble:
     """Serves on ``port`` until :meth:`stop`; ``behaviour[fqdn]`` is ``UP`` or ``HANG``; ``asked`` counts tries."""
 
     def __init__(self, port: int, directory: Path) -> None:
+        self.port, self.directory = port, directory
         self.behaviour: dict[str, str] = {}
+        self.default = ""  # the behaviour of a 3Bot not in ``behaviour``
         self.asked: dict[str, int] = {}
         self._stop = threading.Event()
         double = self
@@ -49,7 +51,7 @@ class ThreebotDouble:
             def do_GET(self) -> None:
                 fqdn, _, rest = self.path.lstrip("/").partition("/")
                 double.asked[fqdn] = double.asked.get(fqdn, 0) + 1
-                mode = double.behaviour.get(fqdn)
+                mode = double.behaviour.get(fqdn, double.default)
                 if mode == HANG:
                     double._stop.wait(60)  # never answers while the test runs
                     return
