@@ -1,9 +1,9 @@
 """Gollum (issue 12): a wiki backed by a GitHub repository, on a public HTTPS name through a gateway of the user's
 pools (raw tunnel, pattern T: the image obtains its certificate and terminates TLS itself on ports 80/443).
 
-Workloads, each stage awaited before the next: (0) the subdomain, in the **gateway** pool (the original paid it
-from the app pool); (1) the Gollum container in the user's pool; (2) the reverse proxy, in the gateway pool;
-(3) the tcprouter client on the app node, forwarding ports 80/443 to Gollum.
+Workloads (the stages of ``tunnelled.py``), each awaited before the next: (0) the subdomain, in the **gateway**
+pool (the original paid it from the app pool); (1) the Gollum container in the user's pool; (2) the reverse proxy,
+in the gateway pool; (3) the tcprouter client on the app node, forwarding ports 80/443 to Gollum.
 
 The GitHub token is a secret of the solution: only ever a sealed ``GITHUB_TOKEN`` in the container's secret
 environment. Every other answer is a closed alphabet (``services.common.text_rules``) and the two entrypoint
@@ -21,8 +21,6 @@ from services.common import text_rules
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions import gateway
 from services.deployer.solutions.base import (
-    GatewayRequest,
-    Placement,
     PlanContext,
     Sealed,
     Spec,
@@ -39,9 +37,9 @@ from services.deployer.solutions.fields import (
     Where,
     matching,
 )
-from services.deployer.solutions.listing import container_listing, find, public_domain, wids
+from services.deployer.solutions.listing import container_listing, find, public_domain
+from services.deployer.solutions.tunnelled import TunnelledContainer
 
-HTTP_PORT, TLS_PORT = 80, 443
 GITHUB_TOKEN = "github_token"  # noqa: S105 — the name of the user's secret, not a secret
 
 Email = Annotated[str, Field(max_length=text_rules.EMAIL_MAX), matching(text_rules.EMAIL, text_rules.EMAIL_HELP)]
@@ -67,40 +65,11 @@ class GollumSpec(Spec):
     gateway_pool_ids: list[PoolId] = Field(min_length=1, max_length=256)
 
 
-class Gollum:
+class Gollum(TunnelledContainer):
     spec_model: ClassVar[type[Spec]] = GollumSpec
     type: ClassVar[str] = "gollum"
 
-    def gateways(self, spec: GollumSpec) -> list[GatewayRequest]:
-        return [GatewayRequest("gateway", tuple(spec.gateway_pool_ids), label=spec.name, parent=spec.parent_domain,
-                               owner_prefix="advanced")]  # fmt: skip
-
-    def placements(self, spec: GollumSpec) -> list[Placement]:
-        where = spec.where
-        return [
-            Placement("container", where.pool_id, spec.resources.query(), where.node_id, ip=where.ip),
-            # The tunnel client beside Gollum on its node, with its own IP in the network.
-            Placement("tcprouter", where.pool_id, gateway.tcprouter_resources(), colocate="container"),
-        ]
-
-    def network_of(self, spec: GollumSpec) -> str | None:
-        return spec.network
-
-    def build(self, spec: GollumSpec, ctx: PlanContext, stage: int) -> list[WorkloadPlan] | None:
-        gw, app = ctx.placed["gateway"], ctx.placed["container"]
-        assert ctx.network is not None and app.ip is not None  # the deployer placed them
-        if stage == 0:
-            return [gateway.subdomain(gw)]
-        if stage == 1:
-            return [self._container(spec, ctx)]
-        if stage == 2:
-            return [gateway.reverse_proxy(gw, ctx.marketplace)]
-        if stage == 3:
-            return [gateway.tcprouter_client(gw, ctx.placed["tcprouter"], ctx.marketplace, network=ctx.network,
-                                             target_ip=app.ip, port=HTTP_PORT, tls_port=TLS_PORT)]  # fmt: skip
-        return None
-
-    def _container(self, spec: GollumSpec, ctx: PlanContext) -> WorkloadPlan:
+    def container(self, spec: GollumSpec, ctx: PlanContext) -> WorkloadPlan:
         app, fqdn = ctx.placed["container"], gateway.gateway_of(ctx.placed["gateway"]).domain
         assert ctx.network is not None and app.ip is not None
         env = {
@@ -114,10 +83,6 @@ class Gollum:
                                   disk=res.disk, network=ctx.network, ip=app.ip, entrypoint=command, environment=env,
                                   secret_environment={"GITHUB_TOKEN": Sealed(GITHUB_TOKEN)})  # fmt: skip
         return WorkloadPlan("container", Kind.CONTAINER, "container", fields)
-
-    def listing(self, spec: GollumSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
-        return {"Name": spec.name, "wids": wids(workloads), **container_listing(workloads, "container", spec.network),
-                "Domain": public_domain(workloads)}  # fmt: skip
 
     def outputs(self, spec: GollumSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
         container = find(workloads, "container")

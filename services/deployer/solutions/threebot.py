@@ -22,8 +22,6 @@ from services.common.hosted_3bot import password_problem
 from services.deployer.grid.kinds import Kind
 from services.deployer.solutions import gateway
 from services.deployer.solutions.base import (
-    GatewayRequest,
-    Placement,
     PlanContext,
     Sealed,
     Spec,
@@ -32,9 +30,9 @@ from services.deployer.solutions.base import (
     container_fields,
 )
 from services.deployer.solutions.fields import ContainerResources, Domain, NetworkName, PoolId, Where, matching
-from services.deployer.solutions.listing import container_listing, find, public_domain, wids
+from services.deployer.solutions.listing import container_listing, find, public_domain
+from services.deployer.solutions.tunnelled import TunnelledContainer
 
-HTTP_PORT, TLS_PORT = 80, 443
 BACKUP_PASSWORD = "backup_password"  # noqa: S105 — the name of the user's secret, not a secret
 SDK_BRANCH = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"
 SDK_BRANCH_HELP = "a git branch or tag: letters, digits, '.', '_', '-' and '/', at most 100 characters"
@@ -78,47 +76,15 @@ class ThreebotSpec(Spec):
         return {BACKUP_PASSWORD: problem} if problem else {}
 
 
-class Threebot:
+class Threebot(TunnelledContainer):
     spec_model: ClassVar[type[Spec]] = ThreebotSpec
     type: ClassVar[str] = "threebot"
+    suffix: ClassVar[bool] = False  # the 3Bot's identity is its name: a taken name fails planning
 
-    def gateways(self, spec: ThreebotSpec) -> list[GatewayRequest]:
-        return [GatewayRequest("gateway", tuple(spec.gateway_pool_ids), label=spec.name, parent=spec.parent_domain,
-                               owner_prefix="advanced", suffix=False)]  # fmt: skip
+    def public_ipv6(self, spec: ThreebotSpec) -> bool:
+        return spec.public_ipv6
 
-    def placements(self, spec: ThreebotSpec) -> list[Placement]:
-        where = spec.where
-        return [
-            Placement(
-                "container",
-                where.pool_id,
-                spec.resources.query(),
-                where.node_id,
-                ip=where.ip,
-                public_ipv6=spec.public_ipv6,
-            ),
-            # The tunnel client on the 3Bot's node (§3.12), with its own IP in the network.
-            Placement("tcprouter", where.pool_id, gateway.tcprouter_resources(), colocate="container"),
-        ]
-
-    def network_of(self, spec: ThreebotSpec) -> str | None:
-        return spec.network
-
-    def build(self, spec: ThreebotSpec, ctx: PlanContext, stage: int) -> list[WorkloadPlan] | None:
-        gw, app = ctx.placed["gateway"], ctx.placed["container"]
-        assert ctx.network is not None and app.ip is not None  # the deployer placed them
-        if stage == 0:
-            return [gateway.subdomain(gw)]
-        if stage == 1:
-            return [self._container(spec, ctx)]
-        if stage == 2:
-            return [gateway.reverse_proxy(gw, ctx.marketplace)]
-        if stage == 3:
-            return [gateway.tcprouter_client(gw, ctx.placed["tcprouter"], ctx.marketplace, network=ctx.network,
-                                             target_ip=app.ip, port=HTTP_PORT, tls_port=TLS_PORT)]  # fmt: skip
-        return None
-
-    def _container(self, spec: ThreebotSpec, ctx: PlanContext) -> WorkloadPlan:
+    def container(self, spec: ThreebotSpec, ctx: PlanContext) -> WorkloadPlan:
         app, fqdn = ctx.placed["container"], gateway.gateway_of(ctx.placed["gateway"]).domain
         assert ctx.network is not None and app.ip is not None
         env = {
@@ -138,10 +104,6 @@ class Threebot:
     def ready_fqdn(self, spec: ThreebotSpec, workloads: list[WorkloadView]) -> str:
         """The name whose ``/admin`` must answer before the 3Bot is up ("initialising", §3.12)."""
         return public_domain(workloads)
-
-    def listing(self, spec: ThreebotSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
-        return {"Name": spec.name, "wids": wids(workloads), **container_listing(workloads, "container", spec.network),
-                "Domain": public_domain(workloads)}  # fmt: skip
 
     def outputs(self, spec: ThreebotSpec, workloads: list[WorkloadView]) -> dict[str, Any]:
         container = find(workloads, "container")
