@@ -72,15 +72,16 @@ class LocalBackupServer:
     def target(self) -> str:
         return f"{SFTP_USER}@127.0.0.1:{self.ssh_port}"
 
-    def setup(self, authorized_key: Path) -> None:
-        """Run the project's setup script for this server (idempotent), then write its sshd config."""
+    def setup(self, authorized_key: Path, extra: list[str] | None = None) -> None:
+        """Run the project's setup script for this server (idempotent; ``extra`` options such as ``--cert``), then
+        write its sshd config."""
         self.base.mkdir(parents=True, exist_ok=True)
         self.base.chmod(0o755)
         subprocess.run(
             [str(SETUP), "--authorized-key", str(authorized_key), "--data", str(self.data), "--etc", str(self.etc),
              "--listen", f"127.0.0.1:{self.rest_port}", "--tls-name", "127.0.0.1", "--name", f"backup{self.index}",
              "--sshd-dropin", str(self.base / "sshd.d"), "--systemd-dir", str(self.base / "systemd"),
-             "--sftp-user", SFTP_USER, "--no-start"],
+             "--sftp-user", SFTP_USER, "--no-start", *(extra or [])],
             check=True, stdout=subprocess.DEVNULL,
         )  # fmt: skip
         self.new_host_key(keep=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import filecmp
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import quote
@@ -132,3 +133,50 @@ def test_the_setup_script_is_idempotent(backups: Backups, explorer: str) -> None
     server.setup(Path(backups.env["BACKUP_SSH_KEY_FILE"] + ".pub"))
     assert (server.htpasswd.read_bytes(), server.cert.read_bytes(), server.known_hosts_line()) == before
     assert backups.init(bot.name, bot.seal(b"idempotent pw", backups.public_key()), False).status_code == 200
+    # The systemd unit it writes is one systemd accepts (no systemd runs here: it is verified, not started).
+    if shutil.which("systemd-analyze"):
+        unit = server.base / "systemd" / f"backup{server.index}.service"
+        verified = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True)
+        assert verified.returncode == 0 and not verified.stderr.strip(), verified.stderr
+
+
+def test_setup_with_an_operator_certificate_from_a_ca(backups: Backups, tmp_path: Path) -> None:
+    """`setup.sh --cert --key`: the REST server presents the operator's certificate; restic trusts the CA only."""
+    from deploy.local_backup import free_port
+    from services.backup import htpasswd
+    from tests.integration.backup.conftest import STATE, _wait_port
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], check=True, capture_output=True, cwd=tmp_path)
+
+    openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+            "-subj", "/CN=Test backup CA", "-keyout", "ca.key", "-out", "ca.pem")  # fmt: skip
+    openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=127.0.0.1",
+            "-keyout", "server.key", "-out", "server.csr")  # fmt: skip
+    (tmp_path / "san.ext").write_text("subjectAltName=IP:127.0.0.1\n")
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
+            "-extfile", "san.ext", "-out", "server.pem")  # fmt: skip
+    server = LocalBackupServer(3, STATE / f"ca-{os.getpid()}-{free_port()}", free_port(), free_port())
+    try:
+        server.setup(Path(backups.env["BACKUP_SSH_KEY_FILE"] + ".pub"),
+                     ["--cert", str(tmp_path / "server.pem"), "--key", str(tmp_path / "server.key")])  # fmt: skip
+        server.htpasswd.write_text(htpasswd.render({"ca_user": htpasswd.hash_password(b"ca password 1")}))
+        rest = backups.processes.start("rest-ca", server.rest_command(), {})
+        _wait_port(server.rest_port, rest)
+        assert server.cert.read_bytes() == (tmp_path / "server.pem").read_bytes()
+        ok = subprocess.run(
+            ["restic", "--no-cache", "-r", f"rest:https://ca_user:ca%20password%201@127.0.0.1:{server.rest_port}/ca_user/",
+             "--cacert", str(tmp_path / "ca.pem"), "init"],
+            env={**os.environ, "RESTIC_PASSWORD": "ca password 1"}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert ok.returncode == 0, ok.stderr
+        untrusted = subprocess.run(
+            ["restic", "--no-cache", "-r", f"rest:https://ca_user:ca%20password%201@127.0.0.1:{server.rest_port}/ca_user/",
+             "snapshots"],
+            env={**os.environ, "RESTIC_PASSWORD": "ca password 1"}, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert untrusted.returncode != 0 and "certificate" in untrusted.stderr
+        rest.terminate()
+        rest.wait(timeout=10)
+    finally:
+        subprocess.run(["rm", "-rf", "--one-file-system", str(server.base)], check=False)
