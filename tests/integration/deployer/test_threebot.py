@@ -97,6 +97,7 @@ def test_threebot_deploys_in_the_right_pools_comes_up_keeps_the_password_sealed_
                                                 "SSHKEY": f"{SSH_KEY}\n{SECOND_KEY}"}  # fmt: skip
     assert set(container["body"]["secret_environment"]) == {"BACKUP_PASSWORD"}
     assert sol["outputs"]["Admin URL"] == f"https://{fqdn}/admin"
+    assert sol["secrets"] is None  # the sealed password is gone from our database once deployed (migration 0009)
 
     up = wait_status(world, sid, timeout=30)
     assert up["outputs"]["Status"] == readiness.UP and up["error"] is None and up["status"] == "deployed"
