@@ -123,7 +123,9 @@ def backups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backups]:
             "grid", [PYTHON, "-m", "emulators.grid", "--port", str(grid_port), "--state", str(tmp / "grid.db")], {}
         )
         wait_http(f"http://127.0.0.1:{grid_port}/_emulator/healthz", proc=grid)
-        env = base_env(tmp, REDIS_URL=REDIS, EXPLORER_URL=f"http://127.0.0.1:{grid_port}/api/v1",
+        # DB_POOL_MAX: the app is served here by werkzeug with a thread per request (gunicorn: 4 threads per
+        # process), so 20 concurrent inits need more than the default 10 pooled connections.
+        env = base_env(tmp, REDIS_URL=REDIS, DB_POOL_MAX="40", EXPLORER_URL=f"http://127.0.0.1:{grid_port}/api/v1",
                        BACKUP_RATE_LIMIT_ADDRESS="10000", BACKUP_RATE_LIMIT_NAME="50", BACKUP_SSH_TIMEOUT="5",
                        BACKUP_RETRY_INTERVAL="2", **backup_env)  # fmt: skip
         settings = load_settings(env)
