@@ -32,7 +32,8 @@ PACKAGES = {"caddy": "caddy", "redis-server": "redis-server", "pg_ctlcluster": "
 TEST_USERS = ("alice.3bot", "bob.3bot", "carol.3bot")
 PRIVATE_PG_PORT = 55432
 PRIVATE_REDIS_PORT = 56379
-BACKUP_STATE = Path("/var/lib/marketplace-local-backup")  # root-owned parents: sshd's chroot rules
+# Root-owned parents (sshd's chroot rules); LOCAL_BACKUP_DIR moves it (the tests, a second stack).
+BACKUP_STATE = "/var/lib/marketplace-local-backup"
 BACKUP_PROCESSES = ("backup", "backup-worker")
 
 
@@ -89,8 +90,9 @@ def start_backup_servers(env: dict[str, str], local: Path) -> tuple[list[subproc
     if os.geteuid() != 0 or missing:
         why = f"missing {', '.join(missing)}" if missing else "not root"
         return [], f"Backup servers: none ({why}); backup-web and backup-worker are not started (README)"
-    BACKUP_STATE.mkdir(mode=0o755, exist_ok=True)
-    pair, backup_env = local_backup.prepare(BACKUP_STATE, local / "backup_ssh_key")
+    state = Path(env.get("LOCAL_BACKUP_DIR") or BACKUP_STATE)
+    state.mkdir(mode=0o755, parents=True, exist_ok=True)
+    pair, backup_env = local_backup.prepare(state, local / "backup_ssh_key")
     env.update(backup_env)
     procs = []
     logs = local / "backup-servers.log"

@@ -5,21 +5,24 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 import requests
 
 from tests.conftest import PYTHON, Processes, wait_http
-from tests.integration.backup.conftest import ThreeBot
+from tests.integration.backup.conftest import STATE, ThreeBot
 from tests.integration.stack.test_stack_smoke import _port_open, _stack_env, _stack_pids
 
 
 @pytest.mark.stack
 @pytest.mark.skipif(os.geteuid() != 0, reason="the local backup servers need root")
 def test_make_run_starts_two_local_backup_servers(tmp_path: Path, processes: Processes) -> None:
-    ports, env, stack_id = _stack_env(tmp_path, BACKUP_SERVER1="", BACKUP_SERVER2="")
+    state = STATE / f"stack-{uuid.uuid4().hex[:12]}"
+    ports, env, stack_id = _stack_env(tmp_path, BACKUP_SERVER1="", BACKUP_SERVER2="", LOCAL_BACKUP_DIR=str(state))
     for name in ("BACKUP_SSH_KEY_FILE", "BACKUP_KNOWN_HOSTS_FILE"):
         env.pop(name)
     proxy = f"http://127.0.0.1:{ports['PROXY_PORT']}"
@@ -39,6 +42,7 @@ def test_make_run_starts_two_local_backup_servers(tmp_path: Path, processes: Pro
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
+        subprocess.run(["rm", "-rf", "--one-file-system", str(state)], check=False)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and (_stack_pids(stack_id) or any(_port_open(p) for p in servers)):
         time.sleep(0.2)
