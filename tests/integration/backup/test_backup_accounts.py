@@ -90,6 +90,13 @@ def test_init_errors(backups: Backups, explorer: str) -> None:
     assert backups.init(bot.name, bot.seal(b"password123", key), "yes").status_code == 400  # type: ignore[arg-type]
     # new=false for an account that was never created: nothing matches → 401.
     assert backups.init(bot.name, bot.seal(b"password123", key), False).status_code == 401
+    # Two 3Bot names mapping to one account name (before the first '.'): the second cannot take it over.
+    assert backups.init(bot.name, bot.seal(b"password123", key), True).status_code == 200
+    before = [s.htpasswd.read_bytes() for s in backups.servers]
+    squatter = ThreeBot(explorer, "carol_bot.evil")
+    response = backups.init(squatter.name, squatter.seal(b"taken over!", key), True)
+    assert response.status_code == 409, response.text
+    assert [s.htpasswd.read_bytes() for s in backups.servers] == before
 
 
 @pytest.mark.parametrize(
