@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
+import redis
 from flask import Flask
 
 from services.backup.app import create_app
@@ -18,6 +19,11 @@ SEALED = base64.b64encode(b"\x01" * 60).decode()  # well-formed, never decrypts:
 
 @pytest.fixture
 def app(make_settings: Callable[..., Settings], migrated_database: str) -> Iterator[Flask]:
+    # Counters of earlier runs in this window would answer 429 before the test's own calls: start from none.
+    client = redis.Redis.from_url(redis_db_url(9))
+    for key in client.scan_iter("backup:rate:*"):
+        client.delete(key)
+    client.close()
     built = create_app(make_settings(REDIS_URL=redis_db_url(9), BACKUP_RATE_LIMIT_NAME="3",
                                      BACKUP_RATE_LIMIT_ADDRESS="5", BACKUP_RATE_WINDOW="3600"))  # fmt: skip
     yield built
@@ -35,13 +41,14 @@ def _init(app: Flask, name: str, address: str) -> tuple[int, dict[str, str]]:
 
 def test_per_name_limit(app: Flask) -> None:
     name = f"rl_{uuid.uuid4().hex[:10]}"
+    net = f"10.1.{uuid.uuid4().int % 250}"  # fresh addresses: the address limit must not be what answers
     # Under the limit the request goes on (here: the explorer is down → 503); over it: 429 with Retry-After.
-    statuses = [_init(app, name, f"10.1.{i}.1")[0] for i in range(3)]
+    statuses = [_init(app, name, f"{net}.{i + 1}")[0] for i in range(3)]
     assert 429 not in statuses and 403 not in statuses  # server-to-server: no same-origin check
-    status, headers = _init(app, name, "10.1.9.1")
+    status, headers = _init(app, name, f"{net}.9")
     assert status == 429
     assert 0 < int(headers["Retry-After"]) <= 3600
-    assert _init(app, f"other_{uuid.uuid4().hex[:8]}", "10.1.9.2")[0] != 429  # another name is not affected
+    assert _init(app, f"other_{uuid.uuid4().hex[:8]}", f"{net}.10")[0] != 429  # another name is not affected
 
 
 def test_per_address_limit(app: Flask) -> None:
