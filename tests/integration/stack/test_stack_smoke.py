@@ -118,10 +118,14 @@ def test_whole_stack_starts_answers_and_stops_cleanly(
         assert key.json() == load_identity(Path(env["IDENTITY_SEED_FILE"])).box_public_key_b64
         init = requests.post(f"{proxy}/api/backup/init", json={"threebot_name": "Bad Name"}, timeout=5)
         assert init.status_code == 400, init.text
-        # A browser opening the site without a session lands on the sign-in page.
+        # The catalogue is public (issue 13): a browser without a session gets the page itself, not a redirect,
+        # and the catalogue's list answers; a page of one's own still sends the browser to sign in first.
         page = requests.get(f"{proxy}/", headers={"Accept": "text/html"}, timeout=5)
-        assert page.url.startswith(f"{proxy}/auth/login?next=/")
-        assert "Sign in with 3Bot Connect" in page.text
+        assert page.status_code == 200 and page.url == f"{proxy}/", page.url
+        assert requests.get(f"{proxy}/api/chatflows", timeout=5).status_code == 200
+        mine = requests.get(f"{proxy}/solutions.html", headers={"Accept": "text/html"}, timeout=5)
+        assert mine.url.startswith(f"{proxy}/auth/login?next="), mine.url
+        assert "Sign in with 3Bot Connect" in mine.text
 
         # A ping round trip through every worker queue.
         client = celery_clients(load_settings(env))
