@@ -13,18 +13,18 @@ what the grid says in ``observe.py``; stage -1 (the network) in ``network_stage.
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg2
 import structlog
 
+from services.common.db import Cursor, DatabaseUnavailable
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
 from services.common.identity import IdentityError
 from services.deployer import finishing, network_stage, networks, observe, planning, states, store, teardown, wakeups
 from services.deployer.context import Deployer, Moved, PlanningFailed, Transient
-from services.deployer.grid.render import render
-from services.deployer.passes import SOLUTION_LOCK, Pass, fail, teardown_seconds
+from services.deployer.passes import SOLUTION_LOCK, Pass, add_recorded, fail, record, secrets_of, teardown_seconds
 from services.deployer.solutions import PLANNERS
 from services.deployer.solutions.base import PlanContext
 
@@ -44,45 +44,81 @@ def advance(dep: Deployer, solution_id: str, wake_token: str | None = None) -> s
     """
     outcome = "busy"
     with dep.db.connection() as conn:
+        try:
+            for _ in range(MAX_RUNS):
+                loaded = _lock_and_load(dep, conn, solution_id)
+                if loaded is None:
+                    wakeups.request(dep, solution_id)
+                    loaded = _lock_and_load(dep, conn, solution_id)
+                    if loaded is None:
+                        return outcome  # the holder runs again after it releases the lock
+                try:
+                    woken, p = loaded
+                    outcome = _advance_locked(p, solution_id, None if woken else wake_token)
+                finally:
+                    _release(conn, solution_id, locked=True)
+                wake_token = None
+                if outcome == "unknown" or not wakeups.pending(dep, solution_id):
+                    return outcome
+            dep.wake(solution_id)  # still asked for: a fresh message, with a fresh time limit
+            return outcome
+        finally:
+            if not conn.closed:
+                conn.rollback()
+
+
+def _lock_and_load(dep: Deployer, conn: Any, solution_id: str) -> tuple[bool, Pass | None] | None:
+    """The solution's lock and the pass's one load, in one transaction on the lock's connection (a session lock
+    outlives the transaction that took it); None when another pass holds the lock. Returns whether a wake request
+    was taken — before the load: this pass sees what the wake is about — and the pass (None: no such solution).
+
+    The load is the solution and its workloads, carried through every step and kept up to date by the pass's own
+    writes (each a compare-and-set: a writer that got there first makes the pass stop), and what planning reads
+    besides when the solution is still to be planned (``planning.known``).
+    """
+    locked = False
+    try:
+        with conn.cursor(cursor_factory=Cursor) as cur:
+            cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s)) AS ok", (SOLUTION_LOCK, solution_id))
+            locked = bool(cur.fetchone()["ok"])
+            if not locked:
+                conn.commit()
+                return None
+            woken = wakeups.take(dep, solution_id)
+            sol = store.solution(cur, solution_id)
+            p = None
+            if sol is not None:
+                p = Pass(dep, sol, store.workloads_of(cur, solution_id))
+                if sol["status"] in (states.SUBMITTED, states.PLANNING):
+                    p.known = planning.known(cur, solution_id)
+        conn.commit()
+    except BaseException as exc:
+        _release(conn, solution_id, locked)
+        if isinstance(exc, psycopg2.OperationalError):
+            raise DatabaseUnavailable(str(exc).splitlines()[0]) from None
+        raise
+    return woken, p
+
+
+def _release(conn: Any, solution_id: str, locked: bool) -> None:
+    """End what is open on the lock's connection and let the lock go (one autocommit statement)."""
+    if conn.closed:
+        return  # the session and its lock went with it
+    conn.rollback()
+    if locked:
         conn.autocommit = True
         try:
-            with conn.cursor() as lock_cur:
-                for _ in range(MAX_RUNS):
-                    if not _try_lock(lock_cur, solution_id):
-                        wakeups.request(dep, solution_id)
-                        if not _try_lock(lock_cur, solution_id):
-                            return outcome  # the holder runs again after it releases the lock
-                    try:
-                        if wakeups.take(dep, solution_id):
-                            wake_token = None  # taken before the load: this pass sees what the wake is about
-                        outcome = _advance_locked(dep, solution_id, wake_token)
-                    finally:
-                        lock_cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (SOLUTION_LOCK, solution_id))
-                    wake_token = None
-                    if outcome == "unknown" or not wakeups.pending(dep, solution_id):
-                        return outcome
-                dep.wake(solution_id)  # still asked for: a fresh message, with a fresh time limit
-                return outcome
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_unlock(%s, hashtext(%s))", (SOLUTION_LOCK, solution_id))
         finally:
             conn.autocommit = False
 
 
-def _try_lock(lock_cur: Any, solution_id: str) -> bool:
-    lock_cur.execute("SELECT pg_try_advisory_lock(%s, hashtext(%s))", (SOLUTION_LOCK, solution_id))
-    return bool(lock_cur.fetchone()[0])
-
-
-def _advance_locked(dep: Deployer, solution_id: str, wake_token: str | None) -> str:
-    # The one load of the pass: the solution and its workloads, carried through every step and kept up to date
-    # by the pass's own writes (each a compare-and-set: a writer that got there first makes the pass stop).
-    with dep.db.transaction() as cur:
-        sol = store.solution(cur, solution_id)
-        rows = store.workloads_of(cur, solution_id) if sol is not None else []
-    if sol is None:
+def _advance_locked(p: Pass | None, solution_id: str, wake_token: str | None) -> str:
+    if p is None:
         return "unknown"
-    if wake_token is not None and str(sol["wake_token"]) != wake_token:
+    if wake_token is not None and str(p.sol["wake_token"]) != wake_token:
         return "stale"
-    p = Pass(dep, sol, rows)
     outcome = "waiting"
     try:
         for _ in range(MAX_STEPS):
@@ -97,7 +133,7 @@ def _advance_locked(dep: Deployer, solution_id: str, wake_token: str | None) -> 
         outcome = _unavailable(p, str(exc))
     except Exception as exc:  # noqa: BLE001 — anything but Transient ends the deployment, never a crash loop
         outcome = _crashed(p, exc)
-    wakeups.after_pass(dep, solution_id, outcome)
+    wakeups.after_pass(p.dep, solution_id, outcome)
     return outcome
 
 
@@ -152,8 +188,10 @@ def _step(p: Pass) -> str:
     planner = PLANNERS[p.sol["type"]]
     spec = planner.spec_model.model_validate(p.sol["spec"])
     if status in (states.SUBMITTED, states.PLANNING):
+        secrets = secrets_of(p.dep, p.sol)  # undecryptable: the deployment fails (not a wait, as planning's would)
         try:
-            planned = planning.plan(p.dep, p.id, planner, spec, p.sol)  # p.sol updated to what it committed
+            # p.sol is updated to what it committed, p.rows to the first stage's rows when they were recorded too.
+            planned = planning.plan(p, planner, spec, secrets)
         except PlanningFailed as exc:
             return fail(p, str(exc))
         except (ExplorerUnavailable, IdentityError) as exc:
@@ -193,32 +231,11 @@ def _deploy_step(p: Pass, planner: Any, spec: Any) -> str:
 
 
 def _record(p: Pass, ctx: PlanContext, plans: list[Any], stage: int) -> None:
-    """Record every workload of the stage (rendered, signed, secrets sealed, marked attempted) before any is sent.
-
-    One transaction: a crash before it leaves nothing; after it, the rows are marked attempted, so a later pass
-    looks each up on the grid before sending it (the POST may have happened). This pass sends them at once
-    without that lookup: it knows it has not sent them yet.
-    """
-    dep = p.dep
-    secrets = dep.identity.decrypt_secrets(p.sol["secrets"]) if p.sol["secrets"] else {}
-    with dep.db.transaction() as cur:
-        ids = []
-        for plan in plans:
-            placed = ctx.placed[plan.role]
-            row_id = store.record_workload(cur, solution_id=p.id, key=plan.key, kind=plan.kind.value,
-                                           role=plan.role, stage=stage, node_id=placed.node_id,
-                                           pool_id=placed.grid_pool_id, body={},
-                                           network_id=p.sol["network_id"])  # fmt: skip
-            body = render(plan, placed, tid=dep.tid, identity=dep.identity,
-                          metadata=networks.metadata(p.sol, row_id), secrets=secrets,
-                          epoch=int(time.time()))  # fmt: skip
-            store.set_body(cur, row_id, body)
-            store.mark_attempt(cur, row_id)
-            ids.append(row_id)
-        recorded = store.workloads_by_ids(cur, ids)
-    known = {w["id"] for w in p.rows}
-    p.rows.extend(w for w in recorded if w["id"] not in known)
-    p.fresh.update(ids)
+    """Record every workload of the stage before any is sent, in one transaction (``passes.record``)."""
+    secrets = secrets_of(p.dep, p.sol)
+    with p.dep.db.transaction() as cur:
+        recorded = record(cur, p.dep, p.sol, ctx.placed, plans, stage, secrets)
+    add_recorded(p, recorded)
 
 
 def _drive(p: Pass, planner: Any, spec: Any, current: list[dict[str, Any]], stage: int) -> str:

@@ -159,16 +159,19 @@ class PoolVerdicts:
                             {"s": self.solution_id, "g": grid_pool_id, "cu": cu, "su": su})  # fmt: skip
 
 
-def read_pools(dep: Deployer, solution_id: str, placements: list[Placement]) -> PoolVerdicts:
+def read_pools(dep: Deployer, solution_id: str, placements: list[Placement], grid_ids: dict[int, int] | None = None,
+               owner: str | None = None) -> PoolVerdicts:  # fmt: skip
     """Every grid pool the placements may use, before any lock is taken: a read shared by the planners of the
-    pool for ``SHARED_READ`` seconds, else one GET each (then shared).
+    pool for ``SHARED_READ`` seconds, else one GET each (then shared). ``grid_ids`` (:func:`verified`) and
+    ``owner``: as the caller read them already (else read here, in a transaction of their own).
 
     Raises:
         Transient: the explorer cannot be read now (planning tries again later).
     """
-    with dep.db.transaction() as cur:
-        grid_ids = verified(cur, solution_id)
-        owner = _owner(cur, solution_id)
+    if grid_ids is None:
+        with dep.db.transaction() as cur:
+            grid_ids = verified(cur, solution_id)
+            owner = _owner(cur, solution_id)
     version = _version(dep, owner)
     reads: list[datetime] = []  # when each pool's answer was asked for (the race is closed from the oldest)
     wanted = list(dict.fromkeys(pool_id for p in placements for pool_id in (p.pool_id, *p.alternatives)))

@@ -247,20 +247,20 @@ def record_workload(cur: Any, *, solution_id: str, key: str | None, kind: str, r
     return int(cur.fetchone()["id"])
 
 
-def set_body(cur: Any, workload_id: int, body: dict[str, Any]) -> None:
+def set_body(cur: Any, workload_id: int, body: dict[str, Any], *, attempted: bool = False) -> dict[str, Any]:
+    """Write the rendered body (and, with ``attempted``, mark the row attempted: it may be sent from now on);
+    returns the row."""
     cur.execute(
-        "UPDATE deployer.workloads SET body = %(body)s, updated_at = now() WHERE id = %(id)s",
+        "UPDATE deployer.workloads SET body = %(body)s, updated_at = now()"
+        + (", attempted_at = now()" if attempted else "")
+        + " WHERE id = %(id)s RETURNING *",
         {"id": workload_id, "body": json_param(body)},
     )
+    return dict(cur.fetchone())
 
 
 def workloads_of(cur: Any, solution_id: str) -> list[dict[str, Any]]:
     cur.execute("SELECT * FROM deployer.workloads WHERE solution_id = %(id)s ORDER BY id", {"id": solution_id})
-    return [dict(r) for r in cur.fetchall()]
-
-
-def workloads_by_ids(cur: Any, workload_ids: list[int]) -> list[dict[str, Any]]:
-    cur.execute("SELECT * FROM deployer.workloads WHERE id = ANY(%(ids)s) ORDER BY id", {"ids": workload_ids})
     return [dict(r) for r in cur.fetchall()]
 
 
