@@ -12,18 +12,16 @@ from __future__ import annotations
 import traceback
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import psycopg2.extensions
 import psycopg2.pool
 import pytest
-from redis import Redis
 
 from services.common.db import Database
-from services.common.explorer import Explorer
 from services.deployer import lifecycle
 from services.deployer.context import Deployer
-from services.deployer.grid.client import GridClient
 from tests.conftest import TEST_DATABASE_URL
 from tests.integration.deployer.conftest import DeployerWorld, sql
 from tests.integration.deployer.test_lifecycle import ubuntu_spec
@@ -70,15 +68,11 @@ class _CountingDatabase(Database):
 
 
 @pytest.fixture
-def counting(world: DeployerWorld) -> Iterator[Deployer]:
-    explorer = Explorer(world.settings, world.identity)
+def counting(dep: Deployer) -> Iterator[Deployer]:
+    """The ``dep`` fixture's deployer on a database whose connections count their commits."""
     db = _CountingDatabase(TEST_DATABASE_URL)
-    redis = Redis.from_url(world.env["REDIS_URL"])
-    yield Deployer(db=db, grid=GridClient(explorer), identity=world.identity, settings=world.settings,
-                   celery=world.celery, redis=redis)  # fmt: skip
-    redis.close()
+    yield replace(dep, db=db)
     db.close()
-    explorer.close()
 
 
 def test_an_ubuntu_in_place_is_deployed_by_one_pass_of_four_commits(world: DeployerWorld, counting: Deployer) -> None:
