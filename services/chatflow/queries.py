@@ -152,9 +152,11 @@ class Queries:
         answer = self.ask(contracts.DEPLOYER_SUBMIT, payload, "the deployer")
         return contracts.SubmitResult.model_validate(answer)
 
-    def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[contracts.GatewayOffer]:
-        """The gateways usable in the owner's pools (SOLUTIONS §1.9), each with the pool that pays for it."""
-        query = contracts.GatewaysQuery(owner=owner, pools=pools)
+    def gateways(self, owner: str, pools: list[contracts.VerifiedPool],
+                 node_ids: list[str] | None = None) -> list[contracts.GatewayOffer]:  # fmt: skip
+        """The gateways usable in the owner's pools (SOLUTIONS §1.9), each with the pool that pays for it; without
+        pools, those among ``node_ids`` (a farm's, before its pool is bought; pool 0)."""
+        query = contracts.GatewaysQuery(owner=owner, pools=pools, node_ids=node_ids or [])
         answer = self.ask(contracts.DEPLOYER_LIST_GATEWAYS, query, "the deployer", cache=True)
         return contracts.GatewayList.model_validate(answer).gateways
 

@@ -271,6 +271,8 @@ class GatewaysQuery(OwnerQuery):
     of these pools (SOLUTIONS §1.9)."""
 
     pools: list[VerifiedPool] = Field(max_length=256)
+    # Before a pool exists (the apps wizard's plan): the gateways among a farm's node ids, offered with pool 0.
+    node_ids: list[str] = Field(default_factory=list, max_length=10_000)
 
 
 class GatewayOffer(BaseModel):
@@ -454,6 +456,7 @@ class FarmOffer(BaseModel):
     farm_id: int
     label: str
     name: str = ""
+    node_ids: list[str] = []  # its nodes and gateways, as a pool bought on it holds them (app farms only)
 
 
 class AppFarmsQuery(Payload):

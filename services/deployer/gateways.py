@@ -101,15 +101,26 @@ def discover(explorer: Explorer, grid_ids: dict[int, int], pool_ids: tuple[int, 
         Transient: the explorer cannot be read now.
     """
     pools = read_pools(explorer, grid_ids, pool_ids)
-    if not pools:
-        return []
+    return usable(_listing(explorer), pools, grid_ids) if pools else []
+
+
+def discover_among(explorer: Explorer, node_ids: list[str]) -> list[Gateway]:
+    """The usable gateways among ``node_ids`` before any pool holds them (a farm's, for the apps wizard's plan):
+    pool 0 stands for the pool not bought yet.
+
+    Raises:
+        Transient: the explorer cannot be read now.
+    """
+    return usable(_listing(explorer), {0: list(node_ids)}, {0: 0}) if node_ids else []
+
+
+def _listing(explorer: Explorer) -> list[dict[str, Any]]:
     try:
-        listing = explorer.list_all("/gateways")
+        return explorer.list_all("/gateways")
     except ExplorerRejected as exc:
         raise Transient(f"the grid explorer refused to list gateways: {exc.message}") from None
     except ExplorerUnavailable as exc:
         raise Transient(f"the grid explorer is unavailable ({exc})") from None
-    return usable(listing, pools, grid_ids)
 
 
 @dataclass

@@ -100,7 +100,8 @@ def register(app: Celery, settings: Settings) -> None:
     @define_task(app, contracts.DEPLOYER_LIST_GATEWAYS, contracts.GatewaysQuery, time_limit=15)
     def list_gateways(payload: contracts.GatewaysQuery) -> contracts.GatewayList:
         grid_ids = {p.pool_id: p.grid_pool_id for p in payload.pools}
-        found = gateways.discover(explorer, grid_ids, tuple(grid_ids))
+        found = gateways.discover(explorer, grid_ids, tuple(grid_ids)) if grid_ids else \
+            gateways.discover_among(explorer, payload.node_ids)  # fmt: skip
         offers = [contracts.GatewayOffer(node_id=g.node_id, pool_id=g.pool_id, grid_pool_id=g.grid_pool_id,
                                          managed_domains=list(g.managed_domains), dns_nameserver=list(g.nameservers),
                                          tcp_router_port=g.tcp_router_port, continent=g.location[0],

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from services.common import grid_price
 from services.common.settings import Settings
 from services.pools import payment
 from services.pools.grid import MAX_INT64
@@ -49,7 +50,7 @@ def payment_view(settings: Settings, reservation: dict[str, Any]) -> dict[str, A
             address=reservation["escrow_address"],
             currency=payment.asset_code(reservation["escrow_asset"]),
             asset=reservation["escrow_asset"],
-            amount=payment.display_amount(reservation["escrow_amount"]),
+            amount=grid_price.display_amount(reservation["escrow_amount"]),
             amount_stroops=reservation["escrow_amount"],
             memo=f"p-{reservation['grid_reservation_id']}",
             qr_text=payment.payment_uri(reservation),

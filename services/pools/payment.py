@@ -3,20 +3,12 @@
 from __future__ import annotations
 
 import io
-from decimal import Decimal
 from typing import Any
 
 import qrcode
 import qrcode.image.svg
 
-STROOPS_PER_TOKEN = 10_000_000
-
-
-def display_amount(stroops: int) -> str:
-    """``6670800`` → ``"0.66708"``: plain decimal, no exponent, no trailing zeros."""
-    value = (Decimal(stroops) / STROOPS_PER_TOKEN).normalize()
-    text = format(value, "f")
-    return text
+from services.common.grid_price import display_amount
 
 
 def asset_code(asset: str) -> str:

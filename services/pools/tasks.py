@@ -71,7 +71,8 @@ def register(app: Celery, settings: Settings) -> None:
     def list_app_farms(payload: contracts.AppFarmsQuery) -> contracts.FarmList:
         need = {"cru": payload.cru, "mru": payload.mru, "sru": payload.sru, "hru": payload.hru}
         offers = farms.app_offers(explorer, settings.app_farms, payload.currency, need)
-        return contracts.FarmList(farms=[contracts.FarmOffer(farm_id=o["id"], label=farms.label(o), name=o["name"])
+        return contracts.FarmList(farms=[contracts.FarmOffer(farm_id=o["id"], label=farms.label(o), name=o["name"],
+                                                             node_ids=o["node_ids"])
                                          for o in offers])  # fmt: skip
 
     @define_task(app, contracts.POOLS_BUY, contracts.BuyCapacity, time_limit=60)

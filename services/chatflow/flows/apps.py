@@ -2,8 +2,9 @@
 
 The definitions live with the deployer (one data file per app) and reach the chatflow through the
 ``deployer.app_catalogue`` query; a flow is built from each entry: Start (terms, checked by the web layer) → name
-→ the app's questions → end date → currency (farm and a new pool bought) → payment → the apps network on first
-use → overview (farm, node, domain, CU/SU, price) → deploy. No app has code of its own here.
+→ the app's questions → end date → currency → plan (farm, node, domain, CU/SU, price: shown before paying, issue
+13) → a new pool bought and paid → the apps network on first use → overview (the plan checked again in the paid
+pool) → deploy. No app has code of its own here.
 """
 
 from __future__ import annotations
@@ -61,29 +62,27 @@ def _answer_text(q: contracts.AppQuestion, value: Any) -> str:
 
 
 def _rows(app: contracts.AppInfo, ctx: Context) -> list[tuple[str, str]]:
-    """The plan before deploying (issue 13): the answers, farm, node, domain, CU/SU and the price."""
+    """The plan before deploying: the answers, the pool and network, the app's size, then the plan as paid."""
     pay: dict[str, str] = ctx.get("payment", {})
     rows = [("Name", str(ctx.get("name")))]
     rows += [(q.label, _answer_text(q, ctx.get(q.name))) for q in app.questions
              if q.kind != "secret" and ctx.get(q.name) not in (None, "")]  # fmt: skip
     rows += [
-        ("Farm", str(ctx.get("farm"))),
         ("Pool", f"a new pool, paid (memo {pay.get('memo', '')})"),
         ("Network", f"{apps_infra.APPS_NETWORK} ({apps_infra.APPS_RANGE})"),
-        ("Node", str(ctx.get("node_id"))),
         ("CPU", str(app.cpu)),
         ("Memory (MiB)", str(app.memory)),
         ("Root disk (MiB)", str(app.disk)),
     ]
-    if app.exposure != "none":
-        rows.append(("Domain", f"https://{ctx.get('domain')}"))
-    rows += [
-        ("Compute units (CU)", f"{ctx.get('cu', 0):g} — {ctx.get('cus', 0)} CU-seconds bought"),
-        ("Storage units (SU)", f"{ctx.get('su', 0):g} — {ctx.get('sus', 0)} SU-seconds bought"),
-        ("Price", f"{pay.get('amount', '')} {pay.get('currency', '')}"),
-        ("Until", str(ctx.get("end"))),
-    ]
-    return rows
+    return rows + apps_infra.plan_rows(app, ctx)
+
+
+def _overview_help(ctx: Context) -> str:
+    moved = ctx.get("planned_node")
+    note = (f"Node {moved} of the plan no longer has room in the paid pool: the app goes on node "
+            f"{ctx.get('node_id')} instead. ") if moved else ""  # fmt: skip
+    return note + ("Your capacity is paid. Deploy starts this plan: every workload is waited for, and all of them "
+                   "are removed again if one fails.")  # fmt: skip
 
 
 def _submit(app: contracts.AppInfo, ctx: Context) -> Submission:
@@ -110,17 +109,17 @@ def _submit(app: contracts.AppInfo, ctx: Context) -> Submission:
 def build(app: contracts.AppInfo) -> Flow:
     """The wizard of one app definition."""
     asked = [question(q) for q in app.questions] + ssh_key_field(app)
-    overview_help = ("Your capacity is paid. Deploy starts this plan: every workload is waited for, and all of them "
-                     "are removed again if one fails.")  # fmt: skip
     steps = [
         common.name_step(app.type),
         Step("app", f"{app.title} settings", asked, when=lambda ctx: bool(asked)),
         apps_infra.end_date_step(),
         apps_infra.currency_step(app),
+        apps_infra.plan_step(app),
         apps_infra.payment_step(app),
         apps_infra.network_step(app),
         Step("overview", "Overview",
-             lambda ctx: [Confirm("confirm", "Deploy this?", help=overview_help, rows=_rows(app, ctx))]),
+             lambda ctx: [Confirm("confirm", "Deploy this?", help=_overview_help(ctx),
+                                          rows=_rows(app, ctx))]),
     ]  # fmt: skip
     return Flow(type=app.type, title=app.title, description=app.description, family=FAMILY, icon=ICONS + app.icon,
                 steps=steps, submit=lambda ctx: _submit(app, ctx), after_submit=apps_infra.network_handout)  # fmt: skip

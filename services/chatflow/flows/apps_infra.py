@@ -1,5 +1,6 @@
-"""The infrastructure steps every app shares (SOLUTIONS §1.10 steps 4-6): end date, currency, farm and a new pool,
-payment, the ``<owner>_apps`` network, the node and the automatic domain.
+"""The infrastructure steps every app shares (SOLUTIONS §1.10 steps 4-6): end date, currency and the plan (farm,
+node, automatic domain, CU/SU, price) confirmed before a new pool is bought and paid, the payment, the
+``<owner>_apps`` network, and the node and domain checked again in the paid pool.
 
 Nothing here is chosen at random per request: a choice among equals (farm, node, parent domain, name suffix) is
 drawn from the session id, so answering a step again (a retry, a double click) makes the same choice and the
@@ -16,11 +17,12 @@ from typing import Any, TypeVar
 
 from services.chatflow.flow import Context, Step
 from services.chatflow.flows import pools
-from services.chatflow.questions import Choice, Choices, DateTime, Info, Progress, Question
+from services.chatflow.questions import Choice, Choices, Confirm, DateTime, Info, Progress, Question
 from services.common import contracts
 from services.common.app_sizing import app_resources, pool_units
 from services.common.capacity import cu_su
 from services.common.errors import ApiError, FieldError
+from services.common.grid_price import reservation_price
 
 APPS_NETWORK = "apps"  # the grid name is <owner>_apps (SOLUTIONS §0.3)
 APPS_RANGE = "10.100.0.0/16"
@@ -30,6 +32,7 @@ DEFAULT_AHEAD = 65 * 60
 NO_CAPACITY = "no capacity available for this currency; choose another currency"
 NO_DOMAIN = "no gateway domain available; try later"
 NO_NODE = "no node of the new pool has room for this app; try again later"
+NO_FARM_NODE = "no node of the farm has room for this app; try again later or choose another currency"
 T = TypeVar("T")
 App = contracts.AppInfo
 
@@ -70,34 +73,79 @@ def duration(ctx: Context) -> int:
     return max(MIN_AHEAD, int((end - start).total_seconds()))
 
 
-# -- 5-6.3 currency, farm, pool, payment ----------------------------------------------------------------------
+# -- 5-6.3 currency and the plan, then the pool and its payment ----------------------------------------------
+# Departure from §1.10's order (issue 13): the farm, node, domain, CU/SU and price are planned on the farm's nodes
+# and shown for confirmation BEFORE the pool is bought and paid; after the payment the node is checked again in
+# the paid pool (place).
 
 
 def currency_step(app: App) -> Step:
-    """The currency; answering it picks a farm of ``APP_FARMS`` with room and buys the new pool (§1.10 6.1-6.2)."""
+    """The currency; answering it plans the deployment on a farm of ``APP_FARMS`` with room (nothing bought yet)."""
 
     def check(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:
         size = app_resources(app, ctx.answers)
         farms = ctx.queries.app_farms(answers["currency"], size.cru, size.mru, size.sru, size.hru)
         return {} if farms else {"currency": NO_CAPACITY}
 
-    def then(ctx: Context) -> None:
-        size = app_resources(app, ctx.answers)
-        farms = ctx.queries.app_farms(ctx.get("currency"), size.cru, size.mru, size.sru, size.hru)
-        if not farms:
-            raise _refuse("currency", NO_CAPACITY)
-        farm = pick(ctx, "farm", sorted(farms, key=lambda f: f.farm_id))
-        cu, su = cu_su(size)
-        seconds = duration(ctx)
-        cus, sus = pool_units(app, ctx.answers, seconds)
-        order = {"currency": ctx.get("currency"), "cus": cus, "sus": sus, "days": -(-seconds // 86400),
-                 "farm_id": farm.farm_id, "pool_id": None}  # fmt: skip
-        pools.purchase_pool(ctx, order, "currency")
-        ctx.answers.update(farm=farm.name or farm.label.split(" ")[0], cu=cu, su=su, cus=cus, sus=sus)
-
     field = Choice("currency", "Pay with", choices=CURRENCIES, default="FreeTFT",
                    help="a new capacity pool is bought for this app, on a farm that accepts this currency")  # fmt: skip
-    return Step("currency", "Currency", [field], check=check, then=then)
+    return Step("currency", "Currency", [field], check=check, then=lambda ctx: plan(ctx, app))
+
+
+def plan(ctx: Context, app: App) -> None:
+    """The farm (§1.10 6.1), the pool's CU/SU and price, and the node and domain among the farm's nodes.
+
+    Raises:
+        ApiError: 422 on the currency when no farm, node or gateway domain fits.
+    """
+    size = app_resources(app, ctx.answers)
+    farms = ctx.queries.app_farms(ctx.get("currency"), size.cru, size.mru, size.sru, size.hru)
+    if not farms:
+        raise _refuse("currency", NO_CAPACITY)
+    farm = pick(ctx, "farm", sorted(farms, key=lambda f: f.farm_id))
+    cu, su = cu_su(size)
+    cus, sus = pool_units(app, ctx.answers, duration(ctx))
+    ctx.answers.update(farm=farm.name or farm.label.split(" ")[0], farm_id=farm.farm_id, farm_nodes=farm.node_ids,
+                       cu=cu, su=su, cus=cus, sus=sus, price=reservation_price(cus, sus))  # fmt: skip
+    nodes = _fitting(ctx, app, farm.node_ids)
+    if not nodes:
+        raise _refuse("currency", NO_FARM_NODE)
+    ctx.answers.update(node_id=pick(ctx, "node", nodes), planned_node=None)
+    if app.exposure != "none":
+        ctx.answers["domain"] = automatic_domain(ctx, ctx.queries.gateways(ctx.owner, [], farm.node_ids), "currency")
+
+
+def plan_step(app: App) -> Step:
+    """The plan, confirmed before the pool is bought and its QR shown; confirming buys it (§1.10 6.2)."""
+
+    def fields(ctx: Context) -> list[Question]:
+        text = ("Nothing is bought yet. Confirming reserves a new capacity pool on this farm and shows its payment "
+                "QR code; the app is deployed after the payment, on this node and domain.")  # fmt: skip
+        return [Confirm("plan", "Buy and pay for this plan?", help=text, rows=plan_rows(app, ctx))]
+
+    def then(ctx: Context) -> None:
+        seconds = duration(ctx)
+        order = {"currency": ctx.get("currency"), "cus": ctx.get("cus"), "sus": ctx.get("sus"),
+                 "days": -(-seconds // 86400), "farm_id": ctx.get("farm_id"), "pool_id": None}  # fmt: skip
+        pools.purchase_pool(ctx, order, "plan")
+        # The explorer's amount is the one to pay (the QR shows it); it is the planned price unless the grid differs.
+        ctx.answers["price"] = ctx.get("payment", {}).get("amount") or ctx.get("price")
+
+    return Step("plan", "Plan", fields, then=then)
+
+
+def plan_rows(app: App, ctx: Context) -> list[tuple[str, str]]:
+    """Farm, node, domain, CU/SU and the price in the chosen currency (issue 13)."""
+    rows = [("Farm", str(ctx.get("farm"))), ("Node", str(ctx.get("node_id")))]
+    if app.exposure != "none":
+        rows.append(("Domain", f"https://{ctx.get('domain')}"))
+    rows += [
+        ("Compute units (CU)", f"{ctx.get('cu', 0):g} — {ctx.get('cus', 0)} CU-seconds bought"),
+        ("Storage units (SU)", f"{ctx.get('su', 0):g} — {ctx.get('sus', 0)} SU-seconds bought"),
+        ("Price", f"{ctx.get('price', '')} {ctx.get('currency', '')}"),
+        ("Until", str(ctx.get("end"))),
+    ]
+    return rows
 
 
 def _pool(ctx: Context) -> contracts.PoolSummary | None:
@@ -182,8 +230,9 @@ def network_handout(ctx: Context) -> list[Question]:
 
 
 def place(ctx: Context, app: App) -> None:
-    """The node (fits the app and its helper; has a public IPv6 address when the app needs one) and, for an app
-    with a public name, the automatic domain (§1.9).
+    """Check the plan again in the paid pool: the planned node (fits the app and its helper; has a public IPv6
+    address when the app needs one) or, when it no longer fits, another node of the pool (kept in ``planned_node``
+    to say so), and for an app with a public name the automatic domain (§1.9) on the pool's gateways.
 
     Raises:
         ApiError: 422 when the new pool has no node with room or no gateway domain is available.
@@ -191,14 +240,26 @@ def place(ctx: Context, app: App) -> None:
     size = app_resources(app, ctx.answers)
     pool_id = int(ctx.get("pool_id"))
     capable = ctx.queries.capable_pools(ctx.owner, size.cru, size.mru, size.sru, size.hru, 1)
-    node_ids = next((p.node_ids for p in capable if p.pool_id == pool_id), [])
-    query = contracts.NodeChoicesQuery(node_ids=node_ids, cru=size.cru, mru=size.mru, sru=size.sru, hru=size.hru,
-                                       public_ipv6=app.public_ipv6)  # fmt: skip
-    nodes = sorted(ctx.queries.node_choices(query)) if node_ids else []
+    nodes = _fitting(ctx, app, next((p.node_ids for p in capable if p.pool_id == pool_id), []))
     if not nodes:
         raise _refuse(_placing_field(ctx), NO_NODE)
-    ctx.answers["node_id"] = pick(ctx, "node", nodes)
-    ctx.answers["domain"] = automatic_domain(ctx) if app.exposure != "none" else None
+    planned = ctx.get("planned_node") or ctx.get("node_id")
+    moved = planned not in nodes
+    ctx.answers.update(planned_node=planned if moved else None, node_id=pick(ctx, "node", nodes) if moved else planned)
+    if app.exposure != "none":
+        pool = _pool(ctx)
+        verified = [contracts.VerifiedPool(pool_id=pool.pool_id, grid_pool_id=pool.grid_pool_id)] if pool and \
+            pool.grid_pool_id else []  # fmt: skip
+        offers = ctx.queries.gateways(ctx.owner, verified) if verified else []
+        ctx.answers["domain"] = automatic_domain(ctx, offers, _placing_field(ctx))
+
+
+def _fitting(ctx: Context, app: App, node_ids: list[str]) -> list[str]:
+    """The up nodes among ``node_ids`` with room for the app and its helper (and public IPv6 when it needs it)."""
+    size = app_resources(app, ctx.answers)
+    query = contracts.NodeChoicesQuery(node_ids=node_ids, cru=size.cru, mru=size.mru, sru=size.sru, hru=size.hru,
+                                       public_ipv6=app.public_ipv6)  # fmt: skip
+    return sorted(ctx.queries.node_choices(query)) if node_ids else []
 
 
 def _placing_field(ctx: Context) -> str:
@@ -206,18 +267,15 @@ def _placing_field(ctx: Context) -> str:
     return "network" if ctx.get("network_pending") else "payment"
 
 
-def automatic_domain(ctx: Context) -> str:
-    """``<owner without dots>-<name>.<parent>`` on a gateway of the new pool, a ``-<n>`` suffix while taken.
+def automatic_domain(ctx: Context, offers: list[contracts.GatewayOffer], field: str) -> str:
+    """``<owner without dots>-<name>.<parent>`` on one of the gateways ``offers`` (the farm's when planning, the
+    paid pool's after), a ``-<n>`` suffix while taken; a refusal is shown on ``field``.
 
     The name shown is the one planning uses: a parent where Let's Encrypt may not issue this week is passed over
     (planning would refuse it), and the suffix goes with the spec (``domain_suffix``, tried first by planning).
+    Drawn from the session, the check after the payment finds the planned name again while it is still free.
     """
-    pool = _pool(ctx)
-    verified = [contracts.VerifiedPool(pool_id=pool.pool_id, grid_pool_id=pool.grid_pool_id)] if pool and \
-        pool.grid_pool_id else []  # fmt: skip
-    offers = ctx.queries.gateways(ctx.owner, verified) if verified else []
     parents = sorted({d for offer in offers for d in offer.managed_domains})
-    field = _placing_field(ctx)
     if not parents:
         raise _refuse(field, NO_DOMAIN)
     label = f"{ctx.owner.replace('.', '')}-{ctx.get('name')}".replace("_", "-").lower()

@@ -4,7 +4,8 @@ import pytest
 
 from services.common.capacity import Resources, can_carry, cu_su
 from services.common.errors import ApiError
-from services.pools.payment import display_amount, payment_uri
+from services.common.grid_price import display_amount
+from services.pools.payment import payment_uri
 from services.pools.views import Purchase
 
 
