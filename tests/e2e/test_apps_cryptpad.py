@@ -1,8 +1,9 @@
 """Cryptpad from the public catalogue, in a phone-width Chromium on the whole stack as `make run` starts it (issue
 13): a new user with nothing browses the catalogue signed out (the apps first), picks Cryptpad, is asked to sign in
 (3Bot Connect emulator) and to accept the terms, lands on the same app's wizard, answers the name, the app's
-question, the end date and the currency, pays the new pool (the emulator pays the reservation after 1 s), waits
-for the apps network, sees the overview (farm, node, domain, CU/SU, price), deploys, sees the `https://` address
+question, the end date and the currency, sees the plan (farm, node, domain, CU/SU, price) before any payment QR
+code, pays the new pool (the emulator pays the reservation after 1 s), waits for the apps network, sees the
+overview (the planned node and domain, the price paid), deploys, sees the `https://` address
 on the success page and on My solutions, downloads apps.conf once and deletes the app. A screenshot of every page
 is written under pytest's tmp_path (the path is printed)."""
 
@@ -77,10 +78,26 @@ def test_cryptpad_from_the_public_catalogue_for_a_new_user(full_stack: dict[str,
     shots("currency")
     wizard.next()
 
+    # ---- the plan, before paying (issue 13): nothing bought yet, no QR code ----
+    wizard.at("Plan")
+    expect(page.get_by_alt_text("Payment QR code")).to_have_count(0)
+    assert _overview(page, "Farm") == "freefarm"
+    planned_node = _overview(page, "Node")
+    assert re.fullmatch(r"[1-9A-HJ-NP-Za-km-z]{32,44}", planned_node), planned_node  # base58
+    planned_domain = _overview(page, "Domain")
+    assert PUBLIC_NAME.match(planned_domain), planned_domain
+    assert re.match(r"[\d.]+ — \d+ CU-seconds bought", _overview(page, "Compute units (CU)"))
+    assert re.match(r"[\d.]+ — \d+ SU-seconds bought", _overview(page, "Storage units (SU)"))
+    planned_price = _overview(page, "Price")
+    assert re.fullmatch(r"[\d.]+ TFT", planned_price), planned_price
+    shots("plan")
+    wizard.next()
+
     # ---- pay the new pool: the QR code; the emulator pays it ----
     wizard.at("Payment")
     expect(page.get_by_alt_text("Payment QR code")).to_be_visible()
     expect(page.locator(".payment dl")).to_contain_text(re.compile(r"Memo\s*p-\d+"))
+    expect(page.locator(".payment dl")).to_contain_text(re.compile(rf"Amount\s*{re.escape(planned_price[:-4])}"))
     expect(page.locator(".payment-status")).to_contain_text(re.compile(r"Pool \d+ is ready"), timeout=60_000)
     shots("payment")
     wizard.next()
@@ -92,16 +109,16 @@ def test_cryptpad_from_the_public_catalogue_for_a_new_user(full_stack: dict[str,
     shots("apps-network")
     wizard.next()
 
-    # ---- the overview: the plan and its price before deploying ----
+    # ---- the overview: the plan, checked again in the paid pool, before deploying ----
     wizard.at("Overview")
     expect(page.get_by_role("table")).to_contain_text(NAME)
     assert _overview(page, "Farm") == "freefarm"
-    assert re.fullmatch(r"[1-9A-HJ-NP-Za-km-z]{32,44}", _overview(page, "Node")), _overview(page, "Node")  # base58
+    assert _overview(page, "Node") == planned_node
     domain = _overview(page, "Domain")
-    assert PUBLIC_NAME.match(domain), domain
+    assert domain == planned_domain
     assert re.match(r"[\d.]+ — \d+ CU-seconds bought", _overview(page, "Compute units (CU)"))
     assert re.match(r"[\d.]+ — \d+ SU-seconds bought", _overview(page, "Storage units (SU)"))
-    assert re.fullmatch(r"[\d.]+ TFT", _overview(page, "Price")), _overview(page, "Price")
+    assert _overview(page, "Price") == planned_price
     shots("overview")
     wizard.next("Deploy")
 

@@ -1,10 +1,11 @@
 """Every app of the apps family (issue 13, SOLUTIONS §1.10, §4, §6.2) deployed through its wizard over HTTP, against
 the real stack: the grid emulator (its DNS, CT log and payments), the pools and deployer workers, PostgreSQL, Redis.
 
-One user deploys all ten apps, the way a person would: a new pool per app bought and paid (the emulator's payment
-API), the ``<owner>_apps`` network created by the first app and reused by the nine others, the automatic domain the
-overview shows being the one deployed. The wizards are walked side by side (each one's payment and deployment
-overlap the others'), so the whole module costs about one deployment's time."""
+One user deploys all ten apps, the way a person would: the plan (farm, node, domain, CU/SU, price) shown before
+paying (issue 13), a new pool per app bought and paid (the emulator's payment API), the ``<owner>_apps`` network
+created by the first app and reused by the nine others, the node and automatic domain planned being the ones
+deployed. The wizards are walked side by side (each one's payment and deployment overlap the others'), so the whole
+module costs about one deployment's time."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ class Deployed:
     name: str
     session_id: str
     pool_id: int
+    plan: dict[str, str]  # the plan step's rows, shown before the pool was bought
     overview: dict[str, str]
     view: dict[str, Any]  # the submitted session
 
@@ -112,9 +114,19 @@ def deployed(chat: ChatWorld) -> dict[str, Deployed]:
     world = chat.world
     end = (datetime.now(UTC) + timedelta(minutes=70)).strftime("%Y-%m-%dT%H:%M")
     views: dict[str, dict[str, Any]] = {}
+    plans: dict[str, dict[str, str]] = {}
+    bought = sql("SELECT count(*) AS n FROM pools.pools WHERE owner = %s", OWNER)[0]["n"]
     for type_, (name, app) in APPS.items():
         steps = {"name": {"name": name}, "app": app, "end": {"end": end}, "currency": {"currency": "TFT"}}
-        views[type_] = walk_to(chat, chat.start(OWNER, type_), steps, "payment")
+        view = walk_to(chat, chat.start(OWNER, type_), steps, "plan")
+        # The plan comes before the payment: farm, node, domain, CU/SU and price shown, nothing bought yet.
+        (confirm,) = view["step"]["fields"]
+        assert confirm["kind"] == "confirm", confirm
+        plans[type_] = dict(confirm["rows"])
+        assert sql("SELECT count(*) AS n FROM pools.pools WHERE owner = %s", OWNER)[0]["n"] == bought
+        views[type_] = answer(chat, view, {})
+        assert views[type_]["step"]["name"] == "payment", views[type_]["step"]
+        bought += 1
     first = next(iter(APPS))
     # Nothing goes on before the payment.
     unpaid = chat.post(f"{SESSIONS}/{views[first]['id']}/answer", OWNER, {"answers": {}})
@@ -138,7 +150,7 @@ def deployed(chat: ChatWorld) -> dict[str, Deployed]:
         overview = dict(confirm["rows"])
         submitted = answer(chat, view, {})
         assert submitted["status"] == "submitted", submitted
-        found[type_] = Deployed(type_, APPS[type_][0], view["id"], pools[type_], overview, submitted)
+        found[type_] = Deployed(type_, APPS[type_][0], view["id"], pools[type_], plans[type_], overview, submitted)
     for app in found.values():
         sol = world.wait(app.solution_id, timeout=180)
         assert sol["status"] == "deployed", (app.type, world.events(app.solution_id))
@@ -222,10 +234,13 @@ def test_the_app_deployed_through_its_wizard(chat: ChatWorld, deployed: dict[str
         assert w["pool_id"] == grid_pool(app.pool_id) == world.grid_workload(int(w["grid_id"]))["pool_id"], w["key"]
         assert (w["node_id"] in gateways) is on_gateway, w["key"]
         if not on_gateway:
-            assert w["node_id"] == app.overview["Node"], w["key"]
+            assert w["node_id"] == app.overview["Node"] == app.plan["Node"], w["key"]  # the node planned before paying
     container = next(w for w in rows if w["key"] == "container")
     assert container["body"]["network_connection"][0]["network_id"] == f"{OWNER}_apps"
-    assert app.overview["Farm"] == "freefarm" and app.overview["Price"].endswith(" TFT")
+    assert app.overview["Farm"] == app.plan["Farm"] == "freefarm" and app.overview["Price"].endswith(" TFT")
+    # The price planned before paying is the amount the QR code asked (the grid's price, GRID_API §4.5).
+    assert app.plan["Price"] == app.overview["Price"], (app.plan, app.overview)
+    assert "Domain" not in app.plan if pattern == "none" else app.plan["Domain"] == app.overview["Domain"]
 
     (entry,) = world.client().get(f"/api/solutions?type={type_}", headers=world.headers(OWNER)).json["solutions"]
     assert entry["Name"] == app.name and entry["Network"] == "apps" and entry["Pool"] == grid_pool(app.pool_id)
@@ -274,13 +289,15 @@ def test_generated_secrets_are_fresh_per_deployment(chat: ChatWorld, deployed: d
 def test_the_overview_domain_is_the_one_deployed_when_the_name_is_taken_or_the_parent_out_of_certificates(
     chat: ChatWorld, deployed: dict[str, Deployed]
 ) -> None:
-    """A Blog named like the deployed Cryptpad: its name is taken, so the overview shows ``-<n>`` and planning
+    """A Blog named like the deployed Cryptpad: its name is taken, so the plan and overview show ``-<n>`` and planning
     deploys exactly that (it drew another number before). While Let's Encrypt's weekly budget of the only parent is
     used up, the wizard refuses before the overview (planning would refuse it after)."""
     world = chat.world
     end = (datetime.now(UTC) + timedelta(minutes=70)).strftime("%Y-%m-%dT%H:%M")
     steps = {"name": {"name": "pad"}, "app": REPO, "end": {"end": end}, "currency": {"currency": "TFT"}}
-    view = walk_to(chat, chat.start(OWNER, "blog"), steps, "payment")
+    view = walk_to(chat, chat.start(OWNER, "blog"), steps, "plan")
+    planned = dict(view["step"]["fields"][0]["rows"])["Domain"]
+    view = answer(chat, view, {})
     pool_id = int(view["step"]["fields"][0]["pool_id"])
     pay(world, [pool_id])
     assert world.admin("ct", {"domain": "gw1.grid.example", "count": 50}).status_code == 201
@@ -295,6 +312,7 @@ def test_the_overview_domain_is_the_one_deployed_when_the_name_is_taken_or_the_p
     assert view["step"]["name"] == "overview"
     shown = dict(view["step"]["fields"][0]["rows"])["Domain"]
     assert re.fullmatch(r"https://appsw3bot-pad-\d{4,6}\.gw1\.grid\.example", shown), shown
+    assert shown == planned  # the name planned before paying, found again after it
     submitted = answer(chat, view, {})
     sid = str(submitted["solution_id"])
     assert world.wait(sid, timeout=120)["status"] == "deployed", world.events(sid)
@@ -313,7 +331,7 @@ def test_two_first_apps_at_once_create_one_apps_network(chat: ChatWorld) -> None
     views = []
     for name in ("one", "two"):
         steps = {"name": {"name": name}, "app": APPS["ubuntu_simple"][1], "end": {"end": end},
-                 "currency": {"currency": "TFT"}}  # fmt: skip
+                 "currency": {"currency": "TFT"}, "plan": {}}  # fmt: skip
         views.append(walk_to(chat, chat.start(owner, "ubuntu_simple"), steps, "payment", owner))
     pay(world, [int(v["step"]["fields"][0]["pool_id"]) for v in views])
     views = [dict(chat.answer(owner, v, {})) for v in views]
