@@ -2,10 +2,10 @@
 
 One stack (``bench_wizard.wizard_stack``: Caddy with forward_auth, auth-web, chatflow-web, the pools and deployer
 workers, Celery beat, the grid and connect emulators), ``USERS`` signed-in users. Each user walks ``ROUNDS`` Cryptpad
-wizards (start → name → storage size → end date → currency → payment → [apps network] → overview → submitted),
-each followed by an Ubuntu wizard (start → name … confirm → submitted, in the pool and network the stack gave
-them), all users at once — the two wizards alternate so both meet the same load, including the deployments they
-submitted running in the background — then one user alone walks both again. Every request a person's click sends
+wizards (start → name → storage size → end date → currency → plan → payment → [apps network] → overview →
+submitted), each followed by an Ubuntu wizard (start → name … confirm → submitted, in the pool and network the stack
+gave them), all users at once — the two wizards alternate so both meet the same load, including the deployments
+they submitted running in the background — then one user alone walks both again. Every request a person's click sends
 is timed: the start POST and each answer POST, through Caddy. What a person waits for between clicks is not:
 paying the new pool (the benchmark pays it through the emulator's payment API, then waits for the pools service to
 activate it) and the apps network being deployed (only a user's first app creates it).
@@ -36,7 +36,7 @@ WAIT_S = 120  # for a payment to be credited or the apps network to deploy
 def _app_answers(round_: int) -> dict[str, dict[str, Any]]:
     end = (datetime.now(UTC) + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
     return {"name": {"name": f"pad{round_}"}, "app": {"size": "5"}, "end": {"end": end},
-            "currency": {"currency": "TFT"}, "payment": {}, "network": {}, "overview": {}}  # fmt: skip
+            "currency": {"currency": "TFT"}, "plan": {}, "payment": {}, "network": {}, "overview": {}}  # fmt: skip
 
 
 def _ubuntu_answers(pool: int, round_: int) -> dict[str, dict[str, Any]]:

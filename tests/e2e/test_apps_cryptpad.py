@@ -86,8 +86,8 @@ def test_cryptpad_from_the_public_catalogue_for_a_new_user(full_stack: dict[str,
     assert re.fullmatch(r"[1-9A-HJ-NP-Za-km-z]{32,44}", planned_node), planned_node  # base58
     planned_domain = _overview(page, "Domain")
     assert PUBLIC_NAME.match(planned_domain), planned_domain
-    assert re.match(r"[\d.]+ — \d+ CU-seconds bought", _overview(page, "Compute units (CU)"))
-    assert re.match(r"[\d.]+ — \d+ SU-seconds bought", _overview(page, "Storage units (SU)"))
+    assert re.match(r"[\d.]+ — \d+ CU-seconds to buy", _overview(page, "Compute units (CU)"))
+    assert re.match(r"[\d.]+ — \d+ SU-seconds to buy", _overview(page, "Storage units (SU)"))
     planned_price = _overview(page, "Price")
     assert re.fullmatch(r"[\d.]+ TFT", planned_price), planned_price
     shots("plan")

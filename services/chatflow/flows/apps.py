@@ -74,7 +74,7 @@ def _rows(app: contracts.AppInfo, ctx: Context) -> list[tuple[str, str]]:
         ("Memory (MiB)", str(app.memory)),
         ("Root disk (MiB)", str(app.disk)),
     ]
-    return rows + apps_infra.plan_rows(app, ctx)
+    return rows + apps_infra.plan_rows(app, ctx, bought=True)
 
 
 def _overview_help(ctx: Context) -> str:

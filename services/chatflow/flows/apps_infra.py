@@ -134,14 +134,15 @@ def plan_step(app: App) -> Step:
     return Step("plan", "Plan", fields, then=then)
 
 
-def plan_rows(app: App, ctx: Context) -> list[tuple[str, str]]:
-    """Farm, node, domain, CU/SU and the price in the chosen currency (issue 13)."""
+def plan_rows(app: App, ctx: Context, bought: bool = False) -> list[tuple[str, str]]:
+    """Farm, node, domain, CU/SU and the price in the chosen currency (issue 13), before or after buying."""
+    units = "bought" if bought else "to buy"
     rows = [("Farm", str(ctx.get("farm"))), ("Node", str(ctx.get("node_id")))]
     if app.exposure != "none":
         rows.append(("Domain", f"https://{ctx.get('domain')}"))
     rows += [
-        ("Compute units (CU)", f"{ctx.get('cu', 0):g} — {ctx.get('cus', 0)} CU-seconds bought"),
-        ("Storage units (SU)", f"{ctx.get('su', 0):g} — {ctx.get('sus', 0)} SU-seconds bought"),
+        ("Compute units (CU)", f"{ctx.get('cu', 0):g} — {ctx.get('cus', 0)} CU-seconds {units}"),
+        ("Storage units (SU)", f"{ctx.get('su', 0):g} — {ctx.get('sus', 0)} SU-seconds {units}"),
         ("Price", f"{ctx.get('price', '')} {ctx.get('currency', '')}"),
         ("Until", str(ctx.get("end"))),
     ]
