@@ -153,7 +153,9 @@ def deployed(chat: ChatWorld) -> dict[str, Deployed]:
         found[type_] = Deployed(type_, APPS[type_][0], view["id"], pools[type_], plans[type_], overview, submitted)
     for app in found.values():
         sol = world.wait(app.solution_id, timeout=180)
-        assert sol["status"] == "deployed", (app.type, world.events(app.solution_id))
+        # The nodes every app went on, to tell a full node shared by two of them from another failure.
+        nodes = {a.type: a.overview["Node"] for a in found.values()}
+        assert sol["status"] == "deployed", (app.type, world.events(app.solution_id), nodes)
     return found
 
 
