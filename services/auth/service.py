@@ -17,6 +17,7 @@ import nacl.signing
 
 from services.auth import provider
 from services.auth.provider import LoginRejected
+from services.common import jsonin
 from services.common.identity import Identity, IdentityError
 from services.common.settings import Settings
 
@@ -63,7 +64,7 @@ class LoggedIn:
 
 def _parse_outer(raw: str) -> tuple[str, str]:
     try:
-        outer = json.loads(raw)
+        outer = jsonin.loads(raw)
     except ValueError:
         raise LoginRejected("the login response is not valid JSON") from None
     if not isinstance(outer, dict):
@@ -93,7 +94,7 @@ def verify_attempt(settings: Settings, identity: Identity, raw: str, expected_st
     except (binascii.Error, ValueError, nacl.exceptions.BadSignatureError, nacl.exceptions.CryptoError):
         raise LoginRejected("the login response is not signed by this 3Bot's key") from None
     try:
-        attempt = json.loads(message)
+        attempt = jsonin.loads(message)
     except ValueError:
         raise LoginRejected("the signed login attempt is not valid JSON") from None
     if not isinstance(attempt, dict):
@@ -114,7 +115,7 @@ def verify_attempt(settings: Settings, identity: Identity, raw: str, expected_st
     try:
         nonce = base64.b64decode(data["nonce"], validate=True)
         plaintext = identity.box_decrypt(user_key, nonce + base64.b64decode(data["ciphertext"], validate=True))
-        scope = json.loads(plaintext)
+        scope = jsonin.loads(plaintext)
     except (binascii.Error, ValueError, IdentityError):
         raise LoginRejected("the login data could not be decrypted") from None
     email_scope = scope.get("email") if isinstance(scope, dict) else None

@@ -26,6 +26,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from services.common import db as dbmod
 from services.common.assertion import User, auth_public_key, current_user, require_terms
 from services.common.errors import ApiError, FieldError, register_error_handlers
+from services.common.jsonin import JSONProvider
 from services.common.log import configure_logging
 from services.common.migrations import SchemaBehind, ensure_current
 from services.common.settings import Settings, load_or_exit
@@ -197,8 +198,9 @@ def create_service_app(
             raise SystemExit(3) from None
 
     app = Flask(f"marketplace.{service}")
+    app.json = JSONProvider(app)  # deep request bodies are a 400, not a RecursionError (services/common/jsonin.py)
     app.config.update(MAX_CONTENT_LENGTH=1024 * 1024)
-    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False
     app.extensions[EXTENSION] = Dependencies(
         settings=settings,
         db=dbmod.Database(settings.database_url, minconn=settings.db_pool_min, maxconn=settings.db_pool_max),
