@@ -119,9 +119,18 @@ def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool, holder: str) -> 
         NoNodeFits: nothing fits (the message says what is missing).
     """
     if p.node_id is not None:
-        node_fits(cur, p.node_id, query, over_provisioning=over)
-        reserve(cur, p.node_id, p.resources, over_provisioning=over, holder=holder)
-        return p.node_id
+        try:
+            node_fits(cur, p.node_id, query, over_provisioning=over)
+            reserve(cur, p.node_id, p.resources, over_provisioning=over, holder=holder)
+        except NoNodeFits as exc:
+            if not p.node_planned:
+                raise
+            # A node the wizard planned (not one the user chose) that concurrent deployments filled since.
+            store.add_event(cur, holder, f"node {p.node_id} planned for {p.role} no longer fits ({exc}); "
+                            "another node of the pool is used", level="warning")  # fmt: skip
+            query = replace(query, exclude=(*query.exclude, p.node_id))
+        else:
+            return p.node_id
     for _ in range(3):
         node = find_nodes(cur, query, 1, over_provisioning=over)[0]
         try:

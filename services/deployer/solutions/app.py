@@ -58,7 +58,7 @@ class AppPlanner:
         # The app's placement carries the helper's share too, so its node fits both (§1.10 step 5); the helper is
         # then put on that node and charges nothing more.
         needs = app_sizing.app_resources(catalogue.info(d), {VOLUME_QUESTION: _volume_size(spec)})
-        app = Placement(APP, spec.pool_id, needs, spec.node_id, public_ipv6=d.public_ipv6)
+        app = Placement(APP, spec.pool_id, needs, spec.node_id, public_ipv6=d.public_ipv6, node_planned=True)
         if d.exposure is not None and d.exposure.pattern == "C":
             return [app, Placement(HELPER, spec.pool_id, Resources(), colocate=APP)]
         return [app]

@@ -94,6 +94,9 @@ class Placement:
     public_ipv6: bool = False
     alternatives: tuple[int, ...] = ()
     colocate: str | None = None  # on the node of the placement with this role (resolved before this one)
+    # ``node_id`` is the marketplace's plan (the apps wizard showed it), not the user's pick: when it no longer fits
+    # at planning (another deployment took its room since), another fitting node of the pool is used, and said.
+    node_planned: bool = False
 
 
 @dataclass(frozen=True)

@@ -167,3 +167,44 @@ def test_an_app_added_as_a_definition_file_deploys_with_no_python_change(world: 
     assert world.cancel(owner, sid).status_code == 202
     assert world.wait(sid, ("cancelled",), timeout=60)["status"] == "cancelled"
     world.assert_gone_from_grid(sid)
+
+
+def test_a_planned_node_filled_since_the_overview_moves_the_app_to_another_node_of_its_pool(
+    world: DeployerWorld, ct: None
+) -> None:
+    """The apps wizard plans a node before payment; concurrent apps may fill it before this one is planned. That
+    node is the marketplace's plan, not the user's pick: the app goes on another fitting node of its pool, and an
+    event says so (before, the deployment failed and rolled back: "node … has only 0 free CPU cores")."""
+    owner = "apps3.3bot"
+    pool = world.pool(owner, farm_id=1, key="moved")
+    apps_network(world, owner, pool)
+    node = sql("SELECT node_id FROM deployer.nodes WHERE farm_id = 1 ORDER BY node_id LIMIT 1")[0]["node_id"]
+    # Another deployment took all of that node's room (as one planned in between would: reserved and held).
+    sql(
+        "INSERT INTO deployer.node_holds (node_id, holder, cru, mru, sru, hru, expires_at) "
+        "VALUES (%s, 'another-deployment', 1000, 1000000, 1000000, 1000000, now() + interval '1 hour')",
+        node,
+    )
+    sql(
+        "UPDATE deployer.nodes SET reserved_cru = reserved_cru + 1000, reserved_mru = reserved_mru + 1000000, "
+        "reserved_sru = reserved_sru + 1000000, reserved_hru = reserved_hru + 1000000 WHERE node_id = %s",
+        node,
+    )
+    try:
+        pad = world.deploy(owner, "cryptpad", {**app_spec("moved", pool, {"size": "5"}), "node_id": node},
+                           timeout=180)  # fmt: skip
+    finally:
+        sql("DELETE FROM deployer.node_holds WHERE holder = 'another-deployment'")
+        sql(
+            "UPDATE deployer.nodes SET reserved_cru = reserved_cru - 1000, reserved_mru = reserved_mru - 1000000, "
+            "reserved_sru = reserved_sru - 1000000, reserved_hru = reserved_hru - 1000000 WHERE node_id = %s",
+            node,
+        )
+    pad_id = str(pad["id"])
+    assert pad["status"] == "deployed", world.events(pad_id)
+    rows = check_placement(world, pad_id, pool, ["subdomain", "volume", "container", "reverse_proxy", "tls_proxy"])
+    assert rows[2]["node_id"] != node
+    assert any(f"node {node} planned for" in e and "another node of the pool" in e for e in world.events(pad_id))
+    assert world.cancel(owner, pad_id).status_code in (200, 202)
+    assert world.wait(pad_id)["status"] == "cancelled"
+    world.assert_gone_from_grid(pad_id)
