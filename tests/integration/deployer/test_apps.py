@@ -148,8 +148,17 @@ def test_an_app_added_as_a_definition_file_deploys_with_no_python_change(world: 
     world.start_worker("deployer-worker-apps-1")
     world.start_worker("deployer-worker-apps-2")
     settings = world.settings.model_copy(update={"app_definitions_dir": directory})
+    saved = dict(PLANNERS)
     app_registry.install(settings, PLANNERS)  # what the web app does as it starts (its listing)
+    try:
+        _deploy_the_new_app(world)
+    finally:
+        # The registry is this process's: later tests (the unit tests of the registry too) see the shipped apps.
+        PLANNERS.clear()
+        PLANNERS.update(saved)
 
+
+def _deploy_the_new_app(world: DeployerWorld) -> None:
     owner = "apps2.3bot"
     pool = world.pool(owner, farm_id=1, key="notes")
     apps_network(world, owner, pool)
