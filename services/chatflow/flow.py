@@ -40,6 +40,7 @@ class Context:
 
 Fields = list[Question] | Callable[[Context], list[Question]]
 Check = Callable[[Context, Mapping[str, Any]], Mapping[str, str]]
+Probe = Callable[[Mapping[str, Any]], Mapping[str, str]]
 
 
 def always(ctx: Context) -> bool:
@@ -49,13 +50,17 @@ def always(ctx: Context) -> bool:
 @dataclass
 class Step:
     """``check`` returns ``{field: message}`` for answers another service refuses (a taken name);
-    ``then`` runs once the step is accepted and may store more answers (``ctx.answers``)."""
+    ``then`` runs once the step is accepted and may store more answers (``ctx.answers``).
+    ``probe`` asks a remote outside our services about the step's raw answers (does the hub have this image?); it
+    runs before the session's row lock is taken, so a slow remote never holds the lock, and so it sees only the
+    answers sent, never the session. It returns ``{field: message}`` like ``check``."""
 
     name: str
     title: str
     fields: Fields
     when: Callable[[Context], bool] = always
     check: Check | None = None
+    probe: Probe | None = None
     then: Callable[[Context], None] | None = None
 
     def questions(self, ctx: Context) -> list[Question]:

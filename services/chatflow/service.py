@@ -2,12 +2,13 @@
 
 Identity is the caller given by the web layer (from the verified assertion only). Secret answers live only in
 ``secret_answers``, encrypted to the marketplace identity; they are never put in the view, the logs or the clear
-``answers``. A session is read and changed under its row lock, so two tabs answering at once take turns.
+``answers``. A session is read and changed under its row lock, so two tabs answering at once take turns; a step's
+``probe`` of a remote (the flist hub) runs before that lock, so a slow remote holds none.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,7 @@ class Engine:
             ApiError: 422 with one error per field; 409 when the session is no longer open.
             ServiceUnavailable: a service the step asks did not answer (503, retryable).
         """
+        probed = self._probe(owner, session_id, answers)
         with self.db.transaction() as cur:
             row = store.get(cur, session_id, owner, lock=True)
             if row is None:
@@ -152,7 +154,10 @@ class Engine:
             ctx = self._context(row)
             ctx.email = email
             step = flow.steps[row["step"]]
-            self._accept(ctx, step, answers)
+            if step.probe is not None and (probed is None or probed[0] != row["step"]):
+                message = "the wizard moved on in another tab; send the answers again"
+                raise ApiError(409, message, (FieldError("moved_on", message),))
+            self._accept(ctx, step, answers, probed[1] if probed else {})
             history = [*row["history"], row["step"]]
             following = flow.next_index(ctx, row["step"])
             status, spec, solution_id, index = "open", None, None, row["step"]
@@ -174,7 +179,16 @@ class Engine:
             # are idempotent on the session id).
             return self.view(row)
 
-    def _accept(self, ctx: Context, step: Any, answers: dict[str, Any]) -> None:
+    def _probe(self, owner: str, session_id: str, answers: dict[str, Any]) -> tuple[int, Mapping[str, str]] | None:
+        """(step index, refusals) of the current step's probe, asked before the row lock; ``None`` without one."""
+        with self.db.transaction() as cur:
+            row = store.get(cur, session_id, owner)
+        if row is None or row["status"] != "open" or (flow := self.flow(row["solution_type"])) is None:
+            return None
+        step = flow.steps[row["step"]]
+        return None if step.probe is None else (row["step"], step.probe(answers))
+
+    def _accept(self, ctx: Context, step: Any, answers: dict[str, Any], probed: Mapping[str, str]) -> None:
         questions = step.questions(ctx)
         errors: list[FieldError] = []
         clean: dict[str, Any] = {}
@@ -187,6 +201,8 @@ class Engine:
                 errors.append(FieldError(exc.code, str(exc), q.name))
         unknown = set(answers) - {q.name for q in questions}
         errors += [FieldError("unknown", "not a field of this step", name) for name in sorted(unknown)]
+        if not errors:
+            errors += [FieldError("refused", message, name) for name, message in probed.items()]
         if not errors and step.check is not None:
             errors += [FieldError("refused", message, name) for name, message in step.check(ctx, clean).items()]
         if errors:

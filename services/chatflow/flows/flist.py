@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 
@@ -13,7 +14,12 @@ from services.chatflow.flow import Context, Flow, Step, Submission
 from services.chatflow.flows import common
 from services.chatflow.questions import Choice, Dropdown, Integer, String, Text
 
-HUB_TIMEOUT = 5  # seconds per HEAD request (SOLUTIONS §3.4)
+HUB_TIMEOUT = 5  # seconds per connect or read of one HEAD request (SOLUTIONS §3.4)
+HUB_DEADLINE = 12.0  # seconds for the whole check (both HEADs), however slowly the hub dribbles its answer
+# The one parser of an image URL: the request is made from the very text this matched. No userinfo, port,
+# backslash, query or fragment can slip through for another parser (urllib3's) to read as another host.
+HUB_IMAGE = re.compile(r"https://(?:[a-z0-9-]+\.)*hub\.grid\.tf(?:/[A-Za-z0-9._~+:-]+)+")
+_HUB_CHECKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="hub-check")
 ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ENV = 64
 MAX_VALUE = 4096
@@ -29,21 +35,19 @@ def _query(ctx: Context) -> tuple[float, float, float, float]:
     return common.container_query(ctx, extra_sru=int(ctx.get("volume_size", 0)) if _volume(ctx) else 0)
 
 
-def image_problem(url: str) -> str | None:
-    """Why ``url`` is not a usable hub image (offline rules, then the hub itself), or ``None``.
+def hub_status(url: str) -> int:
+    """The status of ``HEAD url``; a redirect is not followed (its 3xx is the answer: the hub serves images itself).
 
-    The hub must answer 200 to ``HEAD <url>`` and ``HEAD <url>.md5`` within 5 s each: a typo in the name otherwise
-    surfaces only as a container that never starts, minutes later.
+    Raises:
+        requests.RequestException: no answer within :data:`HUB_TIMEOUT` per connect or read.
     """
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if parts.scheme != "https" or not (host == "hub.grid.tf" or host.endswith(".hub.grid.tf")):
-        return "must be an https://hub.grid.tf/… image URL"
-    if url.endswith(".md") or any(c.isspace() for c in url):
-        return "must be the image itself (….flist), not its .md page"
+    return requests.head(url, timeout=HUB_TIMEOUT, allow_redirects=False).status_code
+
+
+def _ask_hub(url: str) -> str | None:
     for target in (url, f"{url}.md5"):
         try:
-            status = requests.head(target, timeout=HUB_TIMEOUT, allow_redirects=True).status_code
+            status = hub_status(target)
         except requests.RequestException:
             return "could not reach the hub; check the URL or try again"
         if status != 200:
@@ -51,8 +55,31 @@ def image_problem(url: str) -> str | None:
     return None
 
 
-def _check_image(ctx: Context, answers: Mapping[str, Any]) -> Mapping[str, str]:
-    problem = image_problem(answers["flist"])
+def image_problem(url: str, deadline: float = HUB_DEADLINE) -> str | None:
+    """Why ``url`` is not a usable hub image (offline rules, then the hub itself), or ``None``.
+
+    The hub must answer 200 to ``HEAD <url>`` and ``HEAD <url>.md5``: a typo in the name otherwise surfaces only
+    as a container that never starts, minutes later. Only a URL that :data:`HUB_IMAGE` matches in full is ever
+    requested, and the whole check ends within ``deadline`` seconds (a hub still dribbling its headers then is
+    left to its per-read timeout in a bounded pool of threads).
+    """
+    if url.endswith(".md") or any(c.isspace() for c in url):
+        return "must be the image itself (….flist), not its .md page"
+    if not HUB_IMAGE.fullmatch(url):
+        return "must be an https://hub.grid.tf/… image URL (no user, port, query or backslash)"
+    future = _HUB_CHECKS.submit(_ask_hub, url)
+    try:
+        return future.result(timeout=deadline)
+    except FutureTimeout:
+        future.cancel()
+        return "the hub did not answer in time; try again"
+
+
+def _probe_image(answers: Mapping[str, Any]) -> Mapping[str, str]:
+    url = answers.get("flist")
+    if not isinstance(url, str):
+        return {}  # the field itself refuses it
+    problem = image_problem(url)
     return {"flist": problem} if problem else {}
 
 
@@ -181,7 +208,7 @@ FLOW = Flow(
                     help="e.g. https://hub.grid.tf/tf-official-apps/redis_zinit.flist",
                 )
             ],
-            check=_check_image,
+            probe=_probe_image,
         ),
         Step(
             "corex",

@@ -166,13 +166,15 @@ class Walk:
         """Answer the current step: given values, the pre-filled defaults for the rest.
 
         Raises:
-            Invalid: a field refused its answer. Refused: the step's check refused. ApiError: from ``then``.
+            Invalid: a field refused its answer. Refused: the step's probe or check refused. ApiError: from ``then``.
         """
         step = self.step
         questions = step.questions(self.ctx)
         unknown = set(given) - {q.name for q in questions}
         assert not unknown, f"{step.name} has no field {unknown}"
         clean = {q.name: q.check(given.get(q.name, q.default)) for q in questions if not q.display_only}
+        if step.probe is not None and (errors := step.probe(clean)):
+            raise Refused(errors)
         if step.check is not None and (errors := step.check(self.ctx, clean)):
             raise Refused(errors)
         secret_names = {q.name for q in questions if q.secret}
