@@ -154,16 +154,20 @@ def _health_blueprint(prefix: str) -> Blueprint:
     def readyz() -> tuple[Response, int]:
         d = deps()
         checks: dict[str, str] = {}
+        # The answer is public (through Caddy): names and ok/down only. Why a dependency is down (its host, port,
+        # driver message) goes to the log, never to the caller.
         try:
             d.db.ping()
             checks["postgres"] = "ok"
         except dbmod.DatabaseUnavailable as exc:
-            checks["postgres"] = f"unavailable: {exc}"
+            checks["postgres"] = "down"
+            log.warning("not ready", dependency="postgres", reason=str(exc))
         try:
             d.redis.ping()
             checks["redis"] = "ok"
         except redis.RedisError as exc:
-            checks["redis"] = f"unavailable: {type(exc).__name__}"
+            checks["redis"] = "down"
+            log.warning("not ready", dependency="redis", reason=f"{type(exc).__name__}: {exc}")
         ready = all(v == "ok" for v in checks.values())
         body = {"status": "ready" if ready else "not ready", "service": current_app.name, "checks": checks}
         return jsonify(body), 200 if ready else 503
