@@ -60,8 +60,18 @@ class SessionStore:
         sid = secrets.token_urlsafe(32)
         now = time.time()
         body = json.dumps({"user_id": user_id, "username": username, "email": email, "created": now})
-        self.redis.set(f"auth:session:{_digest(sid)}", body, ex=self.settings.session_ttl)
-        return Session(sid, user_id, username, email, now)
+        session = Session(sid, user_id, username, email, now)
+        self.redis.set(f"auth:session:{_digest(sid)}", body, ex=self.lifetime(session))
+        return session
+
+    def lifetime(self, session: Session) -> int:
+        """Seconds ``session`` may still live if unused: the idle TTL, cut short by the absolute limit.
+
+        Both the Redis key and the browser's cookie (``Max-Age``, renewed on use) get this, so neither outlives
+        the absolute limit and the cookie never dies before a session the server still slides.
+        """
+        left = self.settings.session_absolute_ttl - (time.time() - session.created)
+        return max(0, min(self.settings.session_ttl, int(left)))
 
     def get(self, sid: str | None) -> Session | None:
         """The live session of ``sid``, its idle expiry pushed back (sliding); None when unknown or too old."""
@@ -75,8 +85,9 @@ class SessionStore:
         if time.time() - data["created"] > self.settings.session_absolute_ttl:
             self.redis.delete(key)
             return None
-        self.redis.expire(key, self.settings.session_ttl)
-        return Session(sid, int(data["user_id"]), data["username"], data["email"], float(data["created"]))
+        session = Session(sid, int(data["user_id"]), data["username"], data["email"], float(data["created"]))
+        self.redis.expire(key, max(1, self.lifetime(session)))
+        return session
 
     def destroy(self, sid: str | None) -> None:
         if sid:

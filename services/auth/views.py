@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from flask import Blueprint, Response, jsonify, make_response, redirect, render_template, request
+from flask import Blueprint, Response, g, jsonify, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from services.auth import store
@@ -50,7 +50,21 @@ def _set_cookie(response: WerkzeugResponse, name: str, value: str, max_age: int)
 
 
 def _current_session() -> Session | None:
-    return ctx().sessions.get(request.cookies.get(_cookie_names()[0]))
+    session = ctx().sessions.get(request.cookies.get(_cookie_names()[0]))
+    g.auth_session = session  # its cookie is renewed on the way out (_renew_cookie)
+    return session
+
+
+@bp.after_request
+def _renew_cookie(response: WerkzeugResponse) -> WerkzeugResponse:
+    """A session used by this request gets its cookie's ``Max-Age`` renewed: the server slides the idle expiry, so
+    the browser's must slide too, up to the absolute limit (``SessionStore.lifetime``)."""
+    session: Session | None = g.get("auth_session")
+    name = _cookie_names()[0]
+    already = any(h.startswith(f"{name}=") for h in response.headers.getlist("Set-Cookie"))
+    if session is not None and not already:
+        _set_cookie(response, name, session.sid, ctx().sessions.lifetime(session))
+    return response
 
 
 def _require_session() -> Session:
@@ -133,7 +147,7 @@ def callback() -> Any:
     session = ctx().sessions.create(user_id, who.username, who.email)
     log.info("login succeeded", user=who.username)
     response = redirect(next_path, 302)
-    _set_cookie(response, session_cookie, session.sid, deps().settings.session_ttl)
+    _set_cookie(response, session_cookie, session.sid, ctx().sessions.lifetime(session))
     response.delete_cookie(login_cookie, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax")
     return response
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import time
 from pathlib import Path
 
+import redis
 import requests
 
 from services.common import assertion
@@ -113,3 +117,29 @@ def test_logout_from_a_form_redirects_home(browser: Browser) -> None:
     )
     assert response.status_code == 303
     assert browser.get("/auth/me").status_code == 401
+
+
+def _session_max_age(response: requests.Response) -> int | None:
+    for header in response.raw.headers.getlist("Set-Cookie"):
+        if header.startswith("mp_session=") and "Max-Age=" in header:
+            return int(header.split("Max-Age=")[1].split(";")[0])
+    return None
+
+
+def test_the_session_cookie_is_renewed_on_use_up_to_the_absolute_limit(stack: Stack, browser: Browser) -> None:
+    # The server slides the session's idle expiry on every use; a cookie set once at login died before it.
+    settings = stack.settings
+    assert _session_max_age(browser.login()) == settings.session_ttl
+    me = browser.get("/auth/me")
+    assert me.status_code == 200
+    assert _session_max_age(me) == settings.session_ttl
+    # Near the absolute limit the cookie lives only as long as the session may.
+    client = redis.Redis.from_url(stack.env["REDIS_URL"])
+    key = f"auth:session:{hashlib.sha256((browser.session_cookie or '').encode()).hexdigest()}"
+    record = json.loads(client.get(key) or b"{}")
+    record["created"] = time.time() - settings.session_absolute_ttl + 100
+    client.set(key, json.dumps(record), ex=settings.session_ttl)
+    max_age = _session_max_age(browser.get("/auth/me"))
+    assert max_age is not None and 90 <= max_age <= 100
+    assert 90 <= client.ttl(key) <= 100
+    client.close()

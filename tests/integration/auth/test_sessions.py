@@ -119,6 +119,19 @@ def test_a_session_past_its_absolute_lifetime_is_gone(store: SessionStore, clien
     assert client.exists(key) == 0
 
 
+def test_near_its_absolute_limit_a_session_slides_only_up_to_it(store: SessionStore, client: redis.Redis) -> None:
+    sid = uuid.uuid4().hex
+    key = f"auth:session:{digest(sid)}"
+    body = {"user_id": 7, "username": "alice.3bot", "email": "alice@example.com", "created": time.time() - 7000}
+    client.set(key, json.dumps(body), ex=3600)
+    session = store.get(sid)
+    assert session is not None
+    assert 190 <= store.lifetime(session) <= 200  # 200 s of the 2 hours left, not the hour of idle expiry
+    assert 190 <= client.ttl(key) <= 200
+    fresh = store.create(7, "alice.3bot", "alice@example.com")
+    assert store.lifetime(fresh) == 3600
+
+
 def test_unknown_missing_or_oversized_session_ids(store: SessionStore, client: redis.Redis) -> None:
     assert store.get(None) is None and store.get("") is None and store.get(uuid.uuid4().hex) is None
     body = json.dumps({"user_id": 7, "username": "alice.3bot", "email": "alice@example.com", "created": time.time()})
