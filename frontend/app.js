@@ -80,5 +80,13 @@ async function boot() {
   document.dispatchEvent(new CustomEvent("marketplace:ready", { detail: { me, terms } }));
 }
 
-window.marketplace = { post, signOut, ready };
+// Only a path of this site, by the server's rule (services/auth/service.py safe_next, LOGIN_PROTOCOL §7.2):
+// anything else is "/". Browsers drop tabs and newlines from URLs, so "/\t/evil.example" would be "//evil.example".
+function safeNext(value) {
+  if (!value || !value.startsWith("/") || value.startsWith("//") || value.startsWith("/\\")) return "/";
+  if (/[\\\r\n\t]/.test(value) || value.split("?")[0].includes(":") || [...value].length > 512) return "/";
+  return value;
+}
+
+window.marketplace = { post, signOut, ready, safeNext };
 boot();

@@ -6,9 +6,7 @@ document.addEventListener("marketplace:ready", ({ detail }) => {
 document.getElementById("accept").addEventListener("click", async () => {
   try {
     await window.marketplace.post("/auth/terms/accept");
-    const next = new URLSearchParams(window.location.search).get("next") || "/";
-    const local = next.startsWith("/") && !next.startsWith("//") && !next.includes("\\");
-    window.location.assign(local ? next : "/");
+    window.location.assign(window.marketplace.safeNext(new URLSearchParams(window.location.search).get("next")));
   } catch {
     document.getElementById("terms-error").textContent = "Could not record your acceptance; try again.";
   }

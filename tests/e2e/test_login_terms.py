@@ -6,6 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from services.auth.service import safe_next
 from tests.integration.auth.conftest import Stack, forget_terms
 
 
@@ -63,3 +64,28 @@ def test_the_keyboard_alone_can_sign_in(stack: Stack, page: Page) -> None:
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     expect(page.get_by_role("button", name="Approve")).to_be_visible()
+
+
+# The server's safe_next decides on every one of these; the browser's copy of the rule must decide alike.
+NEXT_CASES = ["/", "/pools.html?x=1", "/a?b=c:d", "/\t/evil.example", "/\n/evil.example", "/\r/evil.example",
+              "//evil.example", "/\\evil.example", "/a\\b", "https://evil.example/", "/javascript:alert(1)", "",
+              "evil.example", "/" + "a" * 511, "/" + "a" * 512, "/" + "é" * 511, "/😀" * 200]  # fmt: skip
+
+
+def test_the_browser_applies_the_servers_rule_to_next(stack: Stack, page: Page) -> None:
+    page.goto(f"{stack.proxy}/")  # the public catalogue: app.js loads signed out too
+    page.wait_for_function("window.marketplace !== undefined")
+    for value in NEXT_CASES:
+        assert page.evaluate("(v) => window.marketplace.safeNext(v)", value) == safe_next(value), repr(value)
+
+
+def test_accepting_the_terms_never_leaves_the_site(stack: Stack, page: Page) -> None:
+    # The browser drops the tab of "/\t/evil.example" and would go to //evil.example.
+    stack.connect_config()
+    page.goto(f"{stack.proxy}/auth/healthz")
+    forget_terms(stack.env["DATABASE_URL"], "carol.3bot")
+    _sign_in(page, stack, "carol.3bot")
+    expect(page).to_have_url(re.compile(r"/terms\.html\?next="))
+    page.goto(f"{stack.proxy}/terms.html?next=%2F%09%2Fevil.example")
+    page.get_by_role("button", name="Accept").click()
+    expect(page).to_have_url(f"{stack.proxy}/")
