@@ -4,7 +4,7 @@
 
 import { api, poll } from "./api.js";
 import { h, displayValue, keyValueList, publicUrl, statusBadge, SETTLED, urlLink } from "./dom.js";
-import { renderMarkdown } from "./markdown.js";
+import { renderMarkdown, safeHref } from "./markdown.js";
 import { isWireguardLink, wireguardDownload } from "./wireguard.js";
 
 /** A problem found before sending (e.g. a file that is too large): shown next to its field like a 422. */
@@ -255,7 +255,7 @@ const BUILDERS = {
 
   qr(field) {
     const figure = h("figure", { className: "qr" },
-      h("img", { src: field.image, alt: `QR code of: ${field.data ?? field.label}`, width: 200, height: 200 }),
+      h("img", { src: safeHref(field.image), alt: `QR code of: ${field.data ?? field.label}`, width: 200, height: 200 }),
       field.data ? h("figcaption", {}, h("code", { text: field.data })) : null);
     return { label: false, heading: true, body: h("div", {}, figure, keyValueList(field.rows || [])) };
   },
@@ -291,7 +291,7 @@ const BUILDERS = {
       return false;
     }, POLL_MS);
     const body = h("div", { className: "payment" },
-      h("img", { src: field.image, alt: "Payment QR code", width: 200, height: 200 }),
+      h("img", { src: safeHref(field.image), alt: "Payment QR code", width: 200, height: 200 }),
       // The flow's help usually says how to pay; this is the fallback.
       field.help ? null : h("p", {}, "Scan the code with the 3Bot Connect app ",
         h("strong", { text: "without changing the message" }), ", or pay manually with these details:"),
@@ -301,7 +301,7 @@ const BUILDERS = {
   },
 
   download(field) {
-    const link = h("a", { href: field.url, download: field.filename || true, className: "button" },
+    const link = h("a", { href: safeHref(field.url), download: field.filename || true, className: "button" },
       `Download ${field.filename || field.label}`);
     const note = h("p", { className: "help", text: "Keep the file: it may be downloadable only once." });
     return { label: false, heading: true, body: h("div", {}, link, note) };

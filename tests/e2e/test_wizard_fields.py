@@ -366,3 +366,39 @@ def test_every_field_kind_renders_submits_and_shows_errors(site: str, page: Page
     # A reload resumes the same session from the URL.
     page.reload()
     expect(heading).to_have_text(re.compile(r"Step 3 of 3"))
+
+
+RENDER_LINKS = """async (fields) => {
+  const { renderField } = await import("/fields.js");
+  const ctx = { answers: {}, block() {}, settled() {} };
+  return fields.map((field) => {
+    const view = renderField(field, ctx);
+    const node = view.element.querySelector("a[download], img");
+    const attribute = node.tagName === "A" ? "href" : "src";
+    view.destroy?.();
+    return node.getAttribute(attribute);
+  });
+}"""
+
+
+def test_download_and_image_urls_go_through_safe_href(site: str, page: Page) -> None:
+    # A field's URL comes from a server answer; only http(s) or a path of this site may become a link or image.
+    page.route(re.compile(r".*/(auth|api)/.*"), lambda route: route.abort())
+    page.route(f"{site}/blank.html", lambda route: route.fulfill(body="<!doctype html><body></body>",
+                                                                  content_type="text/html"))  # fmt: skip
+    page.goto(f"{site}/blank.html")
+    bad = ["javascript:window.pwned=1", "data:text/html,<script>window.pwned=1</script>", "vbscript:x"]
+    fields = [
+        *(_field("conf", "download", "Configuration", required=False, url=url, filename="wg.conf") for url in bad),
+        *(_field("qr", "qr", "Wallet code", required=False, data="TFT:x", image=url, rows=[]) for url in bad),
+        *(_field("pay", "payment", "Pay", required=False, pool_id=7, image=url, rows=[]) for url in bad),
+    ]
+    assert page.evaluate(RENDER_LINKS, fields) == [None] * len(fields)
+    good = [
+        _field("conf", "download", "Configuration", required=False, url="/api/download/conf", filename="wg.conf"),
+        _field("qr", "qr", "Wallet code", required=False, data="TFT:x", image="/api/pools/7/payment.svg", rows=[]),
+        _field("pay", "payment", "Pay", required=False, pool_id=7, image="https://example.org/qr.png", rows=[]),
+    ]
+    assert page.evaluate(RENDER_LINKS, good) == ["/api/download/conf", "/api/pools/7/payment.svg",
+                                                  "https://example.org/qr.png"]  # fmt: skip
+    assert page.evaluate("window.pwned") is None
