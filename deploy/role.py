@@ -11,6 +11,7 @@ import shutil
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from services.common.settings import parse_flag
 
@@ -52,11 +53,27 @@ def _count(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _acme(env: Mapping[str, str], test_cert: bool) -> tuple[str, str]:
+    """The ACME directory and the ``acme_ca_root`` option line (a private CA's root: Caddy trusts it for the
+    directory's own TLS), each checked here so a typo fails at start, not at the first renewal."""
+    acme_ca = env.get("ACME_CA") or (LETS_ENCRYPT_STAGING if test_cert else LETS_ENCRYPT)
+    url = urlsplit(acme_ca)
+    if url.scheme != "https" or not url.hostname or any(c.isspace() for c in acme_ca):
+        raise RoleError("ACME_CA is invalid: must be an https:// URL of an ACME directory")
+    root = env.get("ACME_CA_ROOT", "")
+    if not root:
+        return acme_ca, ""
+    if any(c.isspace() for c in root) or not os.access(root, os.R_OK) or not Path(root).is_file():
+        raise RoleError("ACME_CA_ROOT is invalid: must be a readable PEM file without spaces in its path")
+    return acme_ca, f"acme_ca_root {root}"
+
+
 def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
     """The variables the Caddyfile reads, derived from the product settings.
 
     ``MARKETPLACE_DOMAIN`` ``localhost[:port]`` (dev) serves plain HTTP on ``PROXY_PORT``; any other domain gets
-    automatic HTTPS. ``ACME_CA`` wins; else ``TEST_CERT=true`` selects Let's Encrypt staging.
+    automatic HTTPS on ``PROXY_HTTP_PORT``/``PROXY_HTTPS_PORT`` (80/443; other ports only behind a port forward,
+    or for the Pebble test). ``ACME_CA`` wins; else ``TEST_CERT=true`` selects Let's Encrypt staging.
     """
     domain = _get(env, "MARKETPLACE_DOMAIN")
     host = domain.split(":")[0]
@@ -66,7 +83,7 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
         test_cert = parse_flag(env.get("TEST_CERT") or "false")  # the settings' own reading: they never disagree
     except ValueError as exc:
         raise RoleError(f"TEST_CERT is invalid: {exc}") from None
-    acme_ca = env.get("ACME_CA") or (LETS_ENCRYPT_STAGING if test_cert else LETS_ENCRYPT)
+    acme_ca, acme_ca_root = _acme(env, test_cert)
     email = env.get("ACME_EMAIL", "")
     if any(c.isspace() for c in email):
         raise RoleError("ACME_EMAIL is invalid: must not contain spaces")
@@ -78,6 +95,9 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
     derived = {
         "CADDY_SITE": site,
         "CADDY_ACME_CA": acme_ca,
+        "CADDY_ACME_CA_ROOT_OPTION": acme_ca_root,
+        "CADDY_HTTP_PORT": _port(env, "PROXY_HTTP_PORT", "80"),
+        "CADDY_HTTPS_PORT": _port(env, "PROXY_HTTPS_PORT", "443"),
         # Injected as a whole line: Caddy substitutes {$VAR} before parsing, and an empty `email` is an error.
         "CADDY_EMAIL_OPTION": f"email {email}" if email else "",
         "FRONTEND_DIR": env.get("FRONTEND_DIR") or str(ROOT / "frontend"),

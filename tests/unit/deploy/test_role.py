@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +57,66 @@ def test_public_domain_uses_acme_and_test_cert_selects_staging(dev_env: dict[str
     assert proxy_env({**prod, "TEST_CERT": "true"})["CADDY_ACME_CA"] == LETS_ENCRYPT_STAGING
     override = {**prod, "TEST_CERT": "true", "ACME_CA": "https://127.0.0.1:14000/dir"}
     assert proxy_env(override)["CADDY_ACME_CA"] == "https://127.0.0.1:14000/dir"
+
+
+def _adapted_issuers(env: dict[str, str]) -> list[dict[str, str]]:
+    """The ACME issuers of the JSON config Caddy itself makes of proxy/Caddyfile for ``env`` (``caddy adapt``)."""
+    result = subprocess.run(
+        ["caddy", "adapt", "--config", str(ROOT / "proxy" / "Caddyfile"), "--adapter", "caddyfile"],
+        env={**os.environ, **env, **proxy_env(env)}, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    policies = json.loads(result.stdout)["apps"]["tls"]["automation"]["policies"]
+    return [issuer for policy in policies for issuer in policy["issuers"]]
+
+
+@pytest.mark.parametrize(("test_cert", "directory"), [("true", LETS_ENCRYPT_STAGING), ("false", LETS_ENCRYPT)])
+def test_caddy_uses_the_staging_directory_only_for_test_cert(
+    dev_env: dict[str, str], test_cert: str, directory: str
+) -> None:
+    env = {**dev_env, "MARKETPLACE_DOMAIN": "market.example.org", "ACME_EMAIL": "ops@example.org"}
+    issuers = _adapted_issuers({**env, "TEST_CERT": test_cert})
+    assert [(i["module"], i["ca"]) for i in issuers] == [("acme", directory)]
+
+
+def test_private_acme_ca_and_its_root_reach_caddy(dev_env: dict[str, str], tmp_path: Path) -> None:
+    root = tmp_path / "root.pem"
+    root.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {**dev_env, "MARKETPLACE_DOMAIN": "market.example.org", "ACME_CA": "https://ca.internal/dir"}
+    issuers = _adapted_issuers({**env, "ACME_CA_ROOT": str(root)})
+    assert [(i["ca"], i.get("trusted_roots_pem_files")) for i in issuers] == [("https://ca.internal/dir", [str(root)])]
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("ACME_CA", "http://ca.internal/dir"),
+        ("ACME_CA", "ca.internal/dir"),
+        ("ACME_CA", "https:///dir"),
+        ("ACME_CA_ROOT", "/nonexistent/root.pem"),
+        ("ACME_CA_ROOT", "/"),
+        ("TEST_CERT", "sometimes"),
+        ("PROXY_HTTPS_PORT", "70000"),
+    ],
+)
+def test_bad_acme_settings_are_one_line_errors(
+    dev_env: dict[str, str], variable: str, value: str, tmp_path: Path
+) -> None:
+    env = {**dev_env, "MARKETPLACE_DOMAIN": "market.example.org", variable: value}
+    result = subprocess.run(
+        [sys.executable, "-m", "deploy.role", "proxy"], cwd=ROOT, env={**os.environ, **env},
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"configuration error: {variable} is invalid: "), lines
+
+
+def test_test_cert_reads_every_spelling_the_settings_read(dev_env: dict[str, str]) -> None:
+    prod = {**dev_env, "MARKETPLACE_DOMAIN": "market.example.org"}
+    for spelling in ("true", "True", "1", "yes", "on"):
+        assert proxy_env({**prod, "TEST_CERT": spelling})["CADDY_ACME_CA"] == LETS_ENCRYPT_STAGING, spelling
+    for spelling in ("false", "0", "no", "off", ""):
+        assert proxy_env({**prod, "TEST_CERT": spelling})["CADDY_ACME_CA"] == LETS_ENCRYPT, spelling
 
 
 @pytest.mark.parametrize("domain", ["localhost:8080", "market.example.org"])
