@@ -13,9 +13,9 @@ import socket
 import ssl
 import subprocess
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -47,7 +47,7 @@ def _self_signed(tmp: Path) -> tuple[Path, Path]:
 def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"{proc.args} exited with {proc.returncode}"
+        assert proc.poll() is None, f"{proc.args!r} exited with {proc.returncode}"
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
@@ -57,50 +57,44 @@ def _wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30) ->
 
 
 @pytest.fixture
-def acme(tmp_path: Path) -> Iterator[Acme]:
-    logs = tmp_path / "logs"
-    logs.mkdir()
-    procs = Processes(logs)
-    try:
-        cert, key = _self_signed(tmp_path)
-        dns, dns_admin, directory, admin = free_port(), free_port(), free_port(), free_port()
-        http_port, https_port = free_port(), free_port()
-        procs.start("dns", [
-            "pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
-            "-dns01", f"127.0.0.1:{dns}", "-management", f"127.0.0.1:{dns_admin}",
-            "-http01", "", "-https01", "", "-tlsalpn01", "",
-        ], {})  # fmt: skip
-        config = tmp_path / "pebble.json"
-        config.write_text(json.dumps({"pebble": {
-            "listenAddress": f"127.0.0.1:{directory}", "managementListenAddress": f"127.0.0.1:{admin}",
-            "certificate": str(cert), "privateKey": str(key),
-            "httpPort": http_port, "tlsPort": https_port, "ocspResponderURL": "",
-            "externalAccountBindingRequired": False,
-        }}))  # fmt: skip
-        pebble = procs.start(
-            "pebble",
-            ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns}"],
-            {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
-        )
-        _wait_port(admin, pebble)
-        env: dict[str, str] = {}
-        load_env_file(ROOT / "dev.env", env)
-        env.update({
-            "MARKETPLACE_DOMAIN": DOMAIN, "ACME_EMAIL": "ops@example.org", "TEST_CERT": "true",
-            "ACME_CA": f"https://127.0.0.1:{directory}/dir", "ACME_CA_ROOT": str(cert),
-            "PROXY_HTTP_PORT": str(http_port), "PROXY_HTTPS_PORT": str(https_port),
-            "CADDY_DATA_DIR": str(tmp_path / "caddy"),
-        })  # fmt: skip
-        caddy = procs.start("caddy", [PYTHON, "-m", "deploy.role", "proxy"], env)
-        _wait_port(https_port, caddy)
-        root = requests.get(f"https://127.0.0.1:{admin}/roots/0", verify=str(cert), timeout=10)
-        root.raise_for_status()
-        yield Acme(https_port, root.text, procs)
-    finally:
-        procs.stop_all()
+def acme(tmp_path: Path, processes: Processes) -> Acme:
+    cert, key = _self_signed(tmp_path)
+    dns, dns_admin, directory, admin = free_port(), free_port(), free_port(), free_port()
+    http_port, https_port = free_port(), free_port()
+    processes.start("dns", [
+        "pebble-challtestsrv", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "",
+        "-dns01", f"127.0.0.1:{dns}", "-management", f"127.0.0.1:{dns_admin}",
+        "-http01", "", "-https01", "", "-tlsalpn01", "",
+    ], {})  # fmt: skip
+    config = tmp_path / "pebble.json"
+    config.write_text(json.dumps({"pebble": {
+        "listenAddress": f"127.0.0.1:{directory}", "managementListenAddress": f"127.0.0.1:{admin}",
+        "certificate": str(cert), "privateKey": str(key),
+        "httpPort": http_port, "tlsPort": https_port, "ocspResponderURL": "",
+        "externalAccountBindingRequired": False,
+    }}))  # fmt: skip
+    pebble = processes.start(
+        "pebble",
+        ["pebble", "-config", str(config), "-dnsserver", f"127.0.0.1:{dns}"],
+        {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0"},
+    )
+    _wait_port(admin, pebble)
+    env: dict[str, str] = {}
+    load_env_file(ROOT / "dev.env", env)
+    env.update({
+        "MARKETPLACE_DOMAIN": DOMAIN, "ACME_EMAIL": "ops@example.org", "TEST_CERT": "true",
+        "ACME_CA": f"https://127.0.0.1:{directory}/dir", "ACME_CA_ROOT": str(cert),
+        "PROXY_HTTP_PORT": str(http_port), "PROXY_HTTPS_PORT": str(https_port),
+        "CADDY_DATA_DIR": str(tmp_path / "caddy"),
+    })  # fmt: skip
+    caddy = processes.start("caddy", [PYTHON, "-m", "deploy.role", "proxy"], env)
+    _wait_port(https_port, caddy)
+    root = requests.get(f"https://127.0.0.1:{admin}/roots/0", verify=str(cert), timeout=10)
+    root.raise_for_status()
+    return Acme(https_port, root.text, processes)
 
 
-def _get_verified(acme: Acme, path: str, timeout: float = 60) -> tuple[dict[str, object], bytes]:
+def _get_verified(acme: Acme, path: str, timeout: float = 60) -> tuple[dict[str, Any], bytes]:
     """GET ``path`` on the marketplace over TLS verified against Pebble's root only (SNI and name: the domain),
     retrying until Caddy has its certificate. Returns the served certificate (as parsed by ssl) and the response."""
     context = ssl.create_default_context(cadata=acme.root_pem)  # trusts nothing but Pebble
@@ -134,9 +128,9 @@ def _headers(response: bytes) -> dict[str, str]:
 def test_caddy_obtains_the_domain_certificate_from_the_acme_ca(acme: Acme) -> None:
     cert, response = _get_verified(acme, "/")
     assert response.startswith(b"HTTP/1.1 200"), response[:200]
-    issuer = dict(pair for rdn in cert["issuer"] for pair in rdn)  # type: ignore[attr-defined]
+    issuer = dict(pair for rdn in cert["issuer"] for pair in rdn)
     assert issuer["commonName"].startswith("Pebble Intermediate CA"), issuer
-    assert ("DNS", DOMAIN) in cert["subjectAltName"]  # type: ignore[operator]
+    assert ("DNS", DOMAIN) in cert["subjectAltName"]
     log = acme.processes.log("caddy")
     assert "certificate obtained successfully" in log and DOMAIN in log
 

@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_public_domain_uses_acme_and_test_cert_selects_staging(dev_env: dict[str
     assert proxy_env(override)["CADDY_ACME_CA"] == "https://127.0.0.1:14000/dir"
 
 
-def _adapted_issuers(env: dict[str, str]) -> list[dict[str, str]]:
+def _adapted_issuers(env: dict[str, str]) -> list[dict[str, Any]]:
     """The ACME issuers of the JSON config Caddy itself makes of proxy/Caddyfile for ``env`` (``caddy adapt``)."""
     result = subprocess.run(
         ["caddy", "adapt", "--config", str(ROOT / "proxy" / "Caddyfile"), "--adapter", "caddyfile"],
