@@ -9,6 +9,7 @@ import psycopg2
 import pytest
 
 from services.pools import store
+from tests.conftest import RowLocks
 
 FARM = {"id": 1, "name": "freefarm"}
 
@@ -102,3 +103,21 @@ def test_the_owners_pools_in_order_optionally_by_state(rollback_cursor: Any) -> 
     assert [p["id"] for p in store.list_pools(rollback_cursor, owner, ("active",))] == [second]
     assert [p["id"] for p in store.list_pools(rollback_cursor, owner, ("submitting", "failed"))] == [first, third]
     assert store.list_pools(rollback_cursor, f"u{uuid.uuid4().hex[:12]}.3bot") == []
+
+
+def test_the_pool_row_locks_are_taken_only_by_the_locking_reads(row_locks: RowLocks) -> None:
+    """``lock_pool`` / ``lock_pool_by_key`` hold the row until the transaction ends (a second purchase with the same
+    key, an extension, waits for the first); ``get_pool`` never does."""
+    one, table = row_locks.one, "pools.pools"
+    owner, key = f"lock-{uuid.uuid4().hex[:8]}.3bot", uuid.uuid4().hex
+    row = row_locks.commit(
+        table, lambda cur: {**(store.insert_pool(cur, owner, key, FARM, "TFT", 30) or {}), "owner": owner}
+    )
+    assert store.get_pool(one, owner, row["id"]) is not None
+    assert not row_locks.locked_elsewhere(table, row["id"])
+    one.connection.rollback()
+    for lock in (lambda: store.lock_pool(one, owner, row["id"]), lambda: store.lock_pool_by_key(one, owner, key)):
+        assert lock() is not None
+        assert row_locks.locked_elsewhere(table, row["id"])
+        one.connection.rollback()
+        assert not row_locks.locked_elsewhere(table, row["id"])
