@@ -1,10 +1,13 @@
 // A deliberately small Markdown renderer for the wizard's info fields. It builds DOM nodes (text is never parsed
 // as HTML), and supports: paragraphs, "#" headings, "- " / "* " and "1. " lists, ``` code blocks, **bold**,
-// `code` and [links](url) whose target is http(s) or a relative path (anything else renders as plain text).
+// `code` and [links](url) whose target is http(s) or a relative path (anything else renders as plain text), and
+// backslash escapes of those characters.
 
 import { h } from "./dom.js";
 
-const INLINE = /`([^`]+)`|\*\*(.+?)\*\*|\[([^\]]+)\]\(([^)\s]+)\)/g;
+// A backslash before a special character keeps it literal (the server escapes text it did not write this way:
+// services/chatflow/questions.py literal); line starts like "\#" or "\-" then match no block pattern either.
+const INLINE = /\\([\\`*[\]()#.!_>+-])|`([^`]+)`|\*\*(.+?)\*\*|\[([^\]]+)\]\(([^)\s]+)\)/g;
 
 /** A link target we are willing to follow: http(s), absolute or relative; never javascript:, data:, … */
 export function safeHref(url) {
@@ -22,8 +25,9 @@ export function inline(text) {
   let last = 0;
   for (const match of text.matchAll(INLINE)) {
     if (match.index > last) nodes.push(text.slice(last, match.index));
-    const [whole, code, bold, label, url] = match;
-    if (code !== undefined) nodes.push(h("code", { text: code }));
+    const [whole, escaped, code, bold, label, url] = match;
+    if (escaped !== undefined) nodes.push(escaped);
+    else if (code !== undefined) nodes.push(h("code", { text: code }));
     else if (bold !== undefined) nodes.push(h("strong", {}, inline(bold)));
     else {
       const href = safeHref(url);

@@ -229,8 +229,21 @@ class Display(Question):
         return None
 
 
+# Every character frontend/markdown.js gives a meaning to, at the start of a line or inline.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]()#.!_>+-])")
+
+
+def literal(text: str) -> str:
+    """``text`` (a farm or pool name from the explorer, anything not ours) as plain text inside an ``Info``'s
+    Markdown: one line, every special character backslash-escaped, so ``[x](https://…)`` stays those characters
+    and never becomes a link, a heading or a list (the renderer turns ``\\x`` back into ``x``)."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
 @dataclass
 class Info(Display):
+    """Markdown the flow wrote; text from elsewhere goes in only through :func:`literal`."""
+
     markdown: str = ""
     kind: ClassVar[str] = "info"
 

@@ -18,6 +18,8 @@ from typing import Any, ClassVar
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from services.chatflow.questions import literal
+
 FRONTEND = Path(__file__).resolve().parents[2] / "frontend"
 SESSION = "0b0e5a4c-8f4a-4d47-9a43-8d2f1f3c0a11"
 SOLUTION = "5f1d7c1e-2b55-4a8e-9a77-0c6b2d4f9e21"
@@ -402,3 +404,26 @@ def test_download_and_image_urls_go_through_safe_href(site: str, page: Page) -> 
     assert page.evaluate(RENDER_LINKS, good) == ["/api/download/conf", "/api/pools/7/payment.svg",
                                                   "https://example.org/qr.png"]  # fmt: skip
     assert page.evaluate("window.pwned") is None
+
+
+NAMES = ["[claim your refund](https://evil.example/phish)", "# Urgent", "- item", "1. first", "```", "**bold** `x`",
+         "back\\slash \\[x\\]", "plain farm_name (EU-BE)"]  # fmt: skip
+
+
+def test_text_escaped_by_the_server_renders_as_itself(site: str, page: Page) -> None:
+    # literal() on the server and the renderer's backslash escapes together: a farm name is its characters, no more.
+    page.route(f"{site}/blank.html", lambda route: route.fulfill(body="<!doctype html><body></body>",
+                                                                  content_type="text/html"))  # fmt: skip
+    page.goto(f"{site}/blank.html")
+    rendered = page.evaluate(
+        """async (sources) => {
+          const { renderMarkdown } = await import("/markdown.js");
+          return sources.map((source) => {
+            const box = document.createElement("div");
+            box.append(renderMarkdown(source));
+            return [box.querySelectorAll("a, h3, h4, ul, ol, pre, code, strong").length, box.textContent];
+          });
+        }""",
+        [f"**Pool 7 is ready.**\n\n{literal(name)}" for name in NAMES],
+    )
+    assert rendered == [[1, f"Pool 7 is ready.{name}"] for name in NAMES]  # the one element: the flow's own bold

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from services.chatflow.flow import Context, Flow, Step
-from services.chatflow.questions import Choice, Choices, Dropdown, Info, Integer, Payment, Question
+from services.chatflow.questions import Choice, Choices, Dropdown, Info, Integer, Payment, Question, literal
 from services.common import contracts
 from services.common.errors import ApiError, FieldError
 
@@ -153,7 +153,7 @@ def _ready_fields(ctx: Context) -> list[Question]:
             "My pools shows the hours left."
         )
     elif pool is not None and pool.state == "active":
-        text = f"**Pool {pool_id} is ready.**\n\n{pool.label}"
+        text = f"**Pool {pool_id} is ready.**\n\n{literal(pool.label)}"  # the label names the explorer's farm
     else:
         text = (
             f"Payment not seen yet for pool {pool_id} — the pool will be activated automatically when it "

@@ -17,7 +17,7 @@ import requests
 
 from services.chatflow.flow import Context, Flow, Step, Submission
 from services.chatflow.flows import FLOWS, common, flist, kubernetes, minio, monitoring, network, pools, ubuntu
-from services.chatflow.questions import Confirm, Info, Invalid, MultiChoice, Payment
+from services.chatflow.questions import Confirm, Info, Invalid, MultiChoice, Payment, literal
 from services.common import contracts
 from services.common.errors import ApiError
 from services.deployer.solutions import PLANNERS
@@ -284,6 +284,22 @@ def test_a_first_pool_is_bought_once_for_cu_times_days_and_its_payment_shown() -
     walk.answer()
     assert walk.index is None and walk.visited == ["amounts", "farm", "payment", "ready"]
     assert len(queries.orders) == 1
+
+
+def test_a_farm_name_in_the_pool_label_is_text_never_markdown() -> None:
+    # The label ends with the explorer's farm name, which anyone registering a farm chooses.
+    queries = FakeQueries()
+    walk = Walk(pools.FLOW, queries)
+    walk.answer(cu=2, su=1, days=30, currency="TFT")
+    walk.answer(farm_id="1")
+    walk.answer()
+    label = "Pool 15 — CU 10.0 h left ([claim your refund](https://evil.example/phish))\n# Urgent"
+    queries.pools_list = [contracts.PoolSummary(pool_id=15, grid_pool_id=115, farm="x", state="active", label=label,
+                                                currencies=["TFT"])]  # fmt: skip
+    markdown = walk.step.questions(walk.ctx)[0].as_json()["markdown"]
+    assert "](https://" not in markdown and "\n# " not in markdown
+    assert markdown.endswith(literal(label))
+    assert literal("a [b](c) *d* `e` #1. - \\") == "a \\[b\\]\\(c\\) \\*d\\* \\`e\\` \\#1\\. \\- \\\\"
 
 
 def test_a_repeated_purchase_answer_carries_the_same_idempotency_key() -> None:
