@@ -57,6 +57,34 @@ def grid_pool(pool_id: int) -> int:
     return int(sql("SELECT grid_pool_id FROM pools.pools WHERE id = %s", pool_id)[0]["grid_pool_id"])
 
 
+def assert_tunnelled_layout(world: DeployerWorld, sid: str, app_pool: int, gateway_pool: int, fqdn: str,
+                            colocated: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+    """The four workloads of an app behind a gateway tunnel (Gitea, Gollum, 3Bot) as the database and the grid hold
+    them, checked once here for all three: gateway workloads on the chosen domain's gateway (farm 2), paid by the
+    pool that contains it (never the app pool, which the original used); containers on nodes (not gateways) of the
+    app pool, the tunnel client on the app's node where ``colocated`` (Gollum, 3Bot; Gitea's has a placement of its
+    own); both gateway workloads for ``fqdn``. Returns the rows."""
+    gw = gateway_of_farm(world, 2)
+    rows = world.workloads(sid)
+    assert [(w["key"], w["kind"]) for w in rows] == [
+        ("subdomain", "subdomain"),
+        ("container", "container"),
+        ("reverse_proxy", "reverse_proxy"),
+        ("tcprouter", "container"),
+    ]
+    gateway_ids = {g["node_id"] for g in requests.get(f"{world.grid}/api/v1/gateways", timeout=10).json()}
+    for w in rows:
+        on_gateway = Kind(w["kind"]).on_gateway
+        assert w["pool_id"] == grid_pool(gateway_pool if on_gateway else app_pool), w["key"]
+        assert (w["node_id"] == gw["node_id"]) is on_gateway and (w["node_id"] in gateway_ids) is on_gateway, w["key"]
+        on_grid = world.grid_workload(int(w["grid_id"]))
+        assert on_grid["pool_id"] == w["pool_id"] and on_grid["node_id"] == w["node_id"], w["key"]
+    if colocated:
+        assert rows[3]["node_id"] == rows[1]["node_id"]  # the tcprouter client beside the app's container
+    assert rows[0]["body"]["domain"] == fqdn == rows[2]["body"]["domain"]
+    return rows
+
+
 @pytest.fixture
 def ct(world: DeployerWorld) -> Iterator[None]:
     requests.delete(f"{world.grid}/_emulator/ct", json={}, timeout=10)
@@ -70,27 +98,12 @@ def test_gitea_deploys_on_a_gateway_of_the_gateway_pool_resolves_and_is_gone_aft
 ) -> None:
     owner = "gitea1.3bot"
     app_pool, gateway_pool = world.pool(owner, farm_id=1), world.pool(owner, farm_id=2)
-    gw = gateway_of_farm(world, 2)
     sol = world.deploy(owner, "gitea", gitea_spec(world, owner, "git", app_pool, [gateway_pool]),
                        {"db_password": PASSWORD}, timeout=120)  # fmt: skip
     sid = str(sol["id"])
     assert sol["status"] == "deployed", world.events(sid)
     fqdn = "gitea1-git.gw2.grid.example"
-    rows = world.workloads(sid)
-    assert [(w["key"], w["kind"]) for w in rows] == [
-        ("subdomain", "subdomain"),
-        ("container", "container"),
-        ("reverse_proxy", "reverse_proxy"),
-        ("tcprouter", "container"),
-    ]
-    gateway_ids = {g["node_id"] for g in requests.get(f"{world.grid}/api/v1/gateways", timeout=10).json()}
-    for w in rows:
-        on_gateway = Kind(w["kind"]).on_gateway
-        # Gateway workloads: on the gateway, paid by the gateway pool; containers: on nodes, paid by the app pool.
-        assert w["pool_id"] == grid_pool(gateway_pool if on_gateway else app_pool), w["key"]
-        assert (w["node_id"] == gw["node_id"]) is on_gateway and (w["node_id"] in gateway_ids) is on_gateway, w["key"]
-        assert world.grid_workload(int(w["grid_id"]))["pool_id"] == w["pool_id"]
-    assert rows[0]["body"]["domain"] == fqdn == rows[2]["body"]["domain"]
+    rows = assert_tunnelled_layout(world, sid, app_pool, gateway_pool, fqdn, colocated=False)
     assert sol["outputs"]["URL"] == f"https://{fqdn}"
 
     status, answers = dig(world, fqdn)

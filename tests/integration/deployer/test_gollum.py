@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from services.deployer.grid.kinds import Kind
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
-from tests.integration.deployer.test_gitea import ct, dig, gateway_of_farm, grid_pool
+from tests.integration.deployer.test_gitea import assert_tunnelled_layout, ct, dig, grid_pool
 
 pytestmark = [
     pytest.mark.stack,
@@ -43,31 +41,13 @@ def test_gollum_deploys_in_the_right_pools_resolves_keeps_the_token_sealed_and_c
 ) -> None:
     owner = "gollum1.3bot"
     app_pool, gateway_pool = world.pool(owner, farm_id=1), world.pool(owner, farm_id=2)
-    gw = gateway_of_farm(world, 2)
     spec = gollum_spec(world, owner, "wiki", app_pool, [app_pool, gateway_pool], "gw2.grid.example")
     sol = world.deploy(owner, "gollum", spec, {"github_token": TOKEN}, timeout=120)
     sid = str(sol["id"])
     assert sol["status"] == "deployed", world.events(sid)
     fqdn = "gollum1-wiki.gw2.grid.example"
-    rows = world.workloads(sid)
-    assert [(w["key"], w["kind"]) for w in rows] == [
-        ("subdomain", "subdomain"),
-        ("container", "container"),
-        ("reverse_proxy", "reverse_proxy"),
-        ("tcprouter", "container"),
-    ]
-    gateway_ids = {g["node_id"] for g in requests.get(f"{world.grid}/api/v1/gateways", timeout=10).json()}
-    for w in rows:
-        on_gateway = Kind(w["kind"]).on_gateway
-        # Gateway workloads on the chosen domain's gateway, paid by the pool that contains it (never the app
-        # pool, which the original used); containers on nodes (not gateways) of the app pool.
-        assert w["pool_id"] == grid_pool(gateway_pool if on_gateway else app_pool), w["key"]
-        assert (w["node_id"] == gw["node_id"]) is on_gateway and (w["node_id"] in gateway_ids) is on_gateway, w["key"]
-        on_grid = world.grid_workload(int(w["grid_id"]))
-        assert on_grid["pool_id"] == w["pool_id"] and on_grid["node_id"] == w["node_id"], w["key"]
-    container, tcprouter = rows[1], rows[3]
-    assert tcprouter["node_id"] == container["node_id"]  # the tunnel client beside Gollum
-    assert rows[0]["body"]["domain"] == fqdn == rows[2]["body"]["domain"]
+    rows = assert_tunnelled_layout(world, sid, app_pool, gateway_pool, fqdn)
+    container = rows[1]
     words = shlex.split(container["body"]["entrypoint"])
     assert words == ["/bin/bash", "/start.sh", fqdn, "ops@example.com"]
     env = {

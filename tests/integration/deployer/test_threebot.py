@@ -16,12 +16,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import requests
 
 from services.deployer import readiness
-from services.deployer.grid.kinds import Kind
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
-from tests.integration.deployer.test_gitea import ct, dig, gateway_of_farm, grid_pool
+from tests.integration.deployer.test_gitea import assert_tunnelled_layout, ct, dig, grid_pool
 from tests.integration.deployer.test_gollum import logs_text
 from tests.integration.threebot_double import HANG, UP, ThreebotDouble, for_env
 
@@ -65,31 +63,14 @@ def test_threebot_deploys_in_the_right_pools_comes_up_keeps_the_password_sealed_
 ) -> None:
     owner = "tbot1.3bot"
     app_pool, gateway_pool = world.pool(owner, farm_id=1), world.pool(owner, farm_id=2)
-    gw = gateway_of_farm(world, 2)
     fqdn = "tbot1-mybot.gw2.grid.example"
     double.behaviour[fqdn] = UP
     spec = threebot_spec(world, owner, "mybot", app_pool, [app_pool, gateway_pool])
     sol = world.deploy(owner, "threebot", spec, {"backup_password": PASSWORD}, timeout=120)
     sid = str(sol["id"])
     assert sol["status"] == "deployed", world.events(sid)
-    rows = world.workloads(sid)
-    assert [(w["key"], w["kind"]) for w in rows] == [
-        ("subdomain", "subdomain"),
-        ("container", "container"),
-        ("reverse_proxy", "reverse_proxy"),
-        ("tcprouter", "container"),
-    ]
-    gateway_ids = {g["node_id"] for g in requests.get(f"{world.grid}/api/v1/gateways", timeout=10).json()}
-    for w in rows:
-        on_gateway = Kind(w["kind"]).on_gateway
-        # Gateway workloads on the chosen domain's gateway, paid by its pool; containers on nodes of the app pool.
-        assert w["pool_id"] == grid_pool(gateway_pool if on_gateway else app_pool), w["key"]
-        assert (w["node_id"] == gw["node_id"]) is on_gateway and (w["node_id"] in gateway_ids) is on_gateway, w["key"]
-        on_grid = world.grid_workload(int(w["grid_id"]))
-        assert on_grid["pool_id"] == w["pool_id"] and on_grid["node_id"] == w["node_id"], w["key"]
-    container, tcprouter = rows[1], rows[3]
-    assert tcprouter["node_id"] == container["node_id"]  # the tunnel client on the 3Bot's node
-    assert rows[0]["body"]["domain"] == fqdn == rows[2]["body"]["domain"]
+    rows = assert_tunnelled_layout(world, sid, app_pool, gateway_pool, fqdn)
+    container = rows[1]
     assert container["body"]["flist"] == world.settings.flist_threebot
     assert container["body"]["entrypoint"] == f"/bin/bash {world.settings.threebot_entrypoint}"
     assert container["body"]["environment"] == {"SDK_VERSION": "development", "INSTANCE_NAME": "mybot",

@@ -8,7 +8,7 @@ from typing import Any
 from services.common.settings import Settings
 from services.deployer.gateways import owner_label
 from services.deployer.grid.kinds import Kind
-from services.deployer.solutions import images
+from services.deployer.solutions import gateway, images
 from services.deployer.solutions.base import (
     Deployed,
     Marketplace,
@@ -133,3 +133,33 @@ def sealed_values(value: Any) -> list[Sealed | SealedTemplate]:
     if isinstance(value, list | tuple):
         return [s for v in value for s in sealed_values(v)]
     return []
+
+
+def assert_tunnelled_layout(result: Run, fqdn: str, local: str = "80", local_tls: str = "443",
+                            colocated: bool = True) -> dict[str, Any]:  # fmt: skip
+    """The four workloads every app behind a gateway tunnel (Gitea, Gollum, 3Bot) plans, checked once here so the
+    three planners cannot drift: the order, the gateway workloads on the gateway and paid by the gateway pool, the
+    app and its tunnel client on nodes of the user's pool with their own IPs (one node where ``colocated``: Gollum
+    and 3Bot; Gitea's tunnel client has a placement of its own), the tunnel to the app's ports, the
+    name and the tunnel secret. Returns the container's fields for the app's own checks."""
+    kinds = [[(p.key, p.kind) for p in stage] for stage in result.stages]
+    assert kinds == [[("subdomain", Kind.SUBDOMAIN)], [("container", Kind.CONTAINER)],
+                     [("reverse_proxy", Kind.REVERSE_PROXY)], [("tcprouter", Kind.CONTAINER)]]  # fmt: skip
+    placed = result.ctx.placed
+    pools = {p.key: placed[p.role].grid_pool_id for p in result.plans.values()}
+    nodes = {p.key: placed[p.role].node_id for p in result.plans.values()}
+    # Gateway workloads on the gateway, paid by the gateway pool (the original used the app pool).
+    assert pools["subdomain"] == pools["reverse_proxy"] == GATEWAY_POOL
+    assert nodes["subdomain"] == nodes["reverse_proxy"] == GATEWAY_ID
+    assert GATEWAY_POOL not in (pools["container"], pools["tcprouter"])
+    assert GATEWAY_ID not in (nodes["container"], nodes["tcprouter"])
+    if colocated:
+        assert nodes["tcprouter"] == nodes["container"]
+    tcprouter = result.plans["tcprouter"].fields
+    app_ip = placed["container"].ip
+    assert tcprouter["entrypoint"] == f"/bin/trc -local {app_ip}:{local} -local-tls {app_ip}:{local_tls} " \
+                                      "-remote ns1.gw1.grid.example:18000"  # fmt: skip
+    assert tcprouter["network_connection"][0]["ipaddress"] == placed["tcprouter"].ip != app_ip
+    assert result.plans["subdomain"].fields == {"domain": fqdn, "ips": ["185.69.250.2"]}
+    assert result.plans["reverse_proxy"].fields["secret"] == gateway.tunnel_secret(MARKETPLACE)
+    return dict(result.plans["container"].fields)

@@ -7,11 +7,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.deployer.grid.kinds import Kind
-from services.deployer.solutions import gateway
 from services.deployer.solutions.base import Sealed
 from services.deployer.solutions.gitea import PLANNER, GiteaSpec
-from tests.unit.deployer.solutions.conftest import GATEWAY_ID, GATEWAY_POOL, MARKETPLACE, SSH_KEY, run
+from tests.unit.deployer.solutions.conftest import (
+    MARKETPLACE,
+    SSH_KEY,
+    assert_tunnelled_layout,
+    run,
+)
 
 
 def spec(**overrides: Any) -> GiteaSpec:
@@ -41,19 +44,8 @@ def test_rejects_hostile_or_invalid_fields(overrides: dict[str, Any]) -> None:
 
 def test_four_workloads_in_order_each_in_its_pool() -> None:
     result = run(PLANNER, spec(db_name="gitea", db_user="git", repository="code"))
-    kinds = [[(p.key, p.kind) for p in stage] for stage in result.stages]
-    assert kinds == [[("subdomain", Kind.SUBDOMAIN)], [("container", Kind.CONTAINER)],
-                     [("reverse_proxy", Kind.REVERSE_PROXY)], [("tcprouter", Kind.CONTAINER)]]  # fmt: skip
-    placed = result.ctx.placed
-    pools = {p.key: placed[p.role].grid_pool_id for p in result.plans.values()}
-    nodes = {p.key: placed[p.role].node_id for p in result.plans.values()}
-    # Gateway workloads on the gateway, paid by the gateway pool; containers on nodes of the user's pool.
-    assert pools["subdomain"] == pools["reverse_proxy"] == GATEWAY_POOL
-    assert nodes["subdomain"] == nodes["reverse_proxy"] == GATEWAY_ID
-    assert GATEWAY_POOL not in (pools["container"], pools["tcprouter"])
-    assert GATEWAY_ID not in (nodes["container"], nodes["tcprouter"])
     fqdn = "alice-git.gw1.grid.example"
-    container = result.plans["container"].fields
+    container = assert_tunnelled_layout(result, fqdn, local="3000", local_tls="3000", colocated=False)
     assert container["flist"] == MARKETPLACE.flists["gitea"] and container["entrypoint"] == "/start_gitea.sh"
     assert container["environment"] == {
         "pub_key": SSH_KEY, "POSTGRES_DB": "gitea", "DB_TYPE": "postgres", "DB_HOST": "localhost:5432",
@@ -63,13 +55,6 @@ def test_four_workloads_in_order_each_in_its_pool() -> None:
     assert container["secret_environment"] == {"POSTGRES_PASSWORD": Sealed("db_password")}
     assert container["network_connection"][0]["public_ip6"] is True
     assert container["capacity"] == {"cpu": 2, "memory": 1024, "disk_size": 6144, "disk_type": 1}
-    tcprouter = result.plans["tcprouter"].fields
-    app_ip = placed["container"].ip
-    assert tcprouter["entrypoint"] == f"/bin/trc -local {app_ip}:3000 -local-tls {app_ip}:3000 " \
-                                      "-remote ns1.gw1.grid.example:18000"  # fmt: skip
-    assert tcprouter["network_connection"][0]["ipaddress"] == placed["tcprouter"].ip != app_ip
-    assert result.plans["subdomain"].fields == {"domain": fqdn, "ips": ["185.69.250.2"]}
-    assert result.plans["reverse_proxy"].fields["secret"] == gateway.tunnel_secret(MARKETPLACE)
 
 
 def test_the_gateway_is_searched_in_the_users_pools_with_the_owner_label() -> None:

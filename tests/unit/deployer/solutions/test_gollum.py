@@ -9,11 +9,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.deployer.grid.kinds import Kind
-from services.deployer.solutions import gateway
 from services.deployer.solutions.base import Sealed
 from services.deployer.solutions.gollum import PLANNER, GollumSpec, entrypoint
-from tests.unit.deployer.solutions.conftest import GATEWAY_ID, GATEWAY_POOL, MARKETPLACE, SSH_KEY, run
+from tests.unit.deployer.solutions.conftest import (
+    GATEWAY_POOL,
+    MARKETPLACE,
+    SSH_KEY,
+    assert_tunnelled_layout,
+    run,
+)
 
 BASE = {"name": "wiki", "where": {"pool_id": 7}, "network": "net", "ssh_key": SSH_KEY, "email": "ops@example.com",
         "github_user": "alice-w", "github_email": "alice@example.org", "github_repo": "my.wiki",
@@ -60,33 +64,14 @@ def test_rejects_hostile_or_invalid_fields_naming_them(overrides: dict[str, Any]
 
 def test_four_workloads_in_order_each_in_its_pool_and_on_its_kind_of_node() -> None:
     result = run(PLANNER, spec(resources={"cpu": 2, "memory": 2048, "disk": 1024}))
-    kinds = [[(p.key, p.kind) for p in stage] for stage in result.stages]
-    assert kinds == [[("subdomain", Kind.SUBDOMAIN)], [("container", Kind.CONTAINER)],
-                     [("reverse_proxy", Kind.REVERSE_PROXY)], [("tcprouter", Kind.CONTAINER)]]  # fmt: skip
-    placed = result.ctx.placed
-    pools = {p.key: placed[p.role].grid_pool_id for p in result.plans.values()}
-    nodes = {p.key: placed[p.role].node_id for p in result.plans.values()}
-    # Gateway workloads on the gateway, paid by the gateway pool (the original used the app pool).
-    assert pools["subdomain"] == pools["reverse_proxy"] == GATEWAY_POOL
-    assert nodes["subdomain"] == nodes["reverse_proxy"] == GATEWAY_ID
-    # The container and its tunnel client on one node of the user's pool, each with its own IP.
-    assert GATEWAY_POOL not in (pools["container"], pools["tcprouter"])
-    assert nodes["tcprouter"] == nodes["container"] != GATEWAY_ID
     fqdn = "alice-wiki.gw1.grid.example"
-    container = result.plans["container"].fields
+    container = assert_tunnelled_layout(result, fqdn)
     assert container["flist"] == MARKETPLACE.flists["gollum"]
     assert container["entrypoint"] == f"/bin/bash /start.sh {fqdn} ops@example.com"
     assert container["environment"] == {"pub_key": SSH_KEY, "GITHUB_USER": "alice-w",
                                         "GITHUB_EMAIL": "alice@example.org", "GITHUB_REPO": "my.wiki"}  # fmt: skip
     assert container["secret_environment"] == {"GITHUB_TOKEN": Sealed("github_token")}
     assert container["capacity"] == {"cpu": 2, "memory": 2048, "disk_size": 1024, "disk_type": 1}
-    tcprouter = result.plans["tcprouter"].fields
-    app_ip = placed["container"].ip
-    assert tcprouter["entrypoint"] == f"/bin/trc -local {app_ip}:80 -local-tls {app_ip}:443 " \
-                                      "-remote ns1.gw1.grid.example:18000"  # fmt: skip
-    assert tcprouter["network_connection"][0]["ipaddress"] == placed["tcprouter"].ip != app_ip
-    assert result.plans["subdomain"].fields == {"domain": fqdn, "ips": ["185.69.250.2"]}
-    assert result.plans["reverse_proxy"].fields["secret"] == gateway.tunnel_secret(MARKETPLACE)
 
 
 def test_the_gateway_is_the_chosen_managed_domain_in_the_users_pools_with_the_owner_label() -> None:

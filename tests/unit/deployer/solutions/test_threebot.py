@@ -11,11 +11,15 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from services.deployer.grid.kinds import Kind
-from services.deployer.solutions import gateway
 from services.deployer.solutions.base import Sealed
 from services.deployer.solutions.threebot import PLANNER, ThreebotSpec, entrypoint, password_problem
-from tests.unit.deployer.solutions.conftest import GATEWAY_ID, GATEWAY_POOL, MARKETPLACE, SSH_KEY, run
+from tests.unit.deployer.solutions.conftest import (
+    GATEWAY_POOL,
+    MARKETPLACE,
+    SSH_KEY,
+    assert_tunnelled_layout,
+    run,
+)
 
 BASE = {"name": "mybot", "where": {"pool_id": 7}, "network": "net", "ssh_key": SSH_KEY,
         "parent_domain": "gw1.grid.example", "gateway_pool_ids": [3]}  # fmt: skip
@@ -62,18 +66,8 @@ def test_four_workloads_in_order_each_in_its_pool_and_the_tunnel_client_on_the_3
     keys = f"{SSH_KEY}\nssh-rsa AAAAB3NzaC1yc2E bob@desk\n"
     result = run(PLANNER, spec(resources={"cpu": 2, "memory": 4096, "disk": 3072}, sdk_branch="release/v11.0",
                                public_ipv6=True, ssh_key=f"\n  {keys}  \n"))  # fmt: skip
-    kinds = [[(p.key, p.kind) for p in stage] for stage in result.stages]
-    assert kinds == [[("subdomain", Kind.SUBDOMAIN)], [("container", Kind.CONTAINER)],
-                     [("reverse_proxy", Kind.REVERSE_PROXY)], [("tcprouter", Kind.CONTAINER)]]  # fmt: skip
-    placed = result.ctx.placed
-    pools = {p.key: placed[p.role].grid_pool_id for p in result.plans.values()}
-    nodes = {p.key: placed[p.role].node_id for p in result.plans.values()}
-    assert pools["subdomain"] == pools["reverse_proxy"] == GATEWAY_POOL
-    assert nodes["subdomain"] == nodes["reverse_proxy"] == GATEWAY_ID
-    assert GATEWAY_POOL not in (pools["container"], pools["tcprouter"])
-    assert nodes["tcprouter"] == nodes["container"] != GATEWAY_ID
     fqdn = "alice-mybot.gw1.grid.example"
-    container = result.plans["container"].fields
+    container = assert_tunnelled_layout(result, fqdn)
     assert container["flist"] == MARKETPLACE.flists["FLIST_THREEBOT"]
     assert container["entrypoint"] == f"/bin/bash {MARKETPLACE.threebot_entrypoint}"
     assert container["environment"] == {"SDK_VERSION": "release/v11.0", "INSTANCE_NAME": "mybot",
@@ -81,12 +75,6 @@ def test_four_workloads_in_order_each_in_its_pool_and_the_tunnel_client_on_the_3
     assert container["secret_environment"] == {"BACKUP_PASSWORD": Sealed("backup_password")}
     assert container["capacity"] == {"cpu": 2, "memory": 4096, "disk_size": 3072, "disk_type": 1}
     assert container["network_connection"][0]["public_ip6"] is True
-    tcprouter = result.plans["tcprouter"].fields
-    app_ip = placed["container"].ip
-    assert tcprouter["entrypoint"] == f"/bin/trc -local {app_ip}:80 -local-tls {app_ip}:443 " \
-                                      "-remote ns1.gw1.grid.example:18000"  # fmt: skip
-    assert result.plans["subdomain"].fields == {"domain": fqdn, "ips": ["185.69.250.2"]}
-    assert result.plans["reverse_proxy"].fields["secret"] == gateway.tunnel_secret(MARKETPLACE)
 
 
 def test_the_gateway_is_the_chosen_managed_domain_with_the_exact_owner_label() -> None:
