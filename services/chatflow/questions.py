@@ -102,6 +102,14 @@ class Text(String):
 
 
 @dataclass
+class SecretText(Text):
+    """A multi-line answer kept only encrypted (``secret_answers``) and never sent back, like a secret: the flist
+    wizard's environment, whose values may be tokens or passwords."""
+
+    secret: ClassVar[bool] = True
+
+
+@dataclass
 class Integer(Question):
     min: int | None = None
     max: int | None = None

@@ -71,7 +71,7 @@ def submit(db: Database, identity: Identity, settings_deadline: int,
         errors = [contracts.SubmitError(field=".".join(str(p) for p in e["loc"]) or "spec", description=e["msg"])
                   for e in exc.errors()]  # fmt: skip
         return contracts.SubmitResult(ok=False, errors=errors), False
-    missing = [name for name in spec.secret_names if not isinstance(secrets.get(name), str) or not secrets[name]]
+    missing = [name for name in spec.required_secrets() if not isinstance(secrets.get(name), str) or not secrets[name]]
     if missing:
         return _refusal(missing[0], f"the secret {missing[0]!r} is required"), False
     problems = spec.secret_problems(secrets)

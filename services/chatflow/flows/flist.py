@@ -12,7 +12,7 @@ import requests
 
 from services.chatflow.flow import Context, Flow, Step, Submission
 from services.chatflow.flows import common
-from services.chatflow.questions import Choice, Dropdown, Integer, String, Text
+from services.chatflow.questions import Choice, Dropdown, Integer, SecretText, String
 
 HUB_TIMEOUT = 5  # seconds per connect or read of one HEAD request (SOLUTIONS §3.4)
 HUB_DEADLINE = 12.0  # seconds for the whole check (both HEADs), however slowly the hub dribbles its answer
@@ -24,6 +24,13 @@ ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MAX_ENV = 64
 MAX_VALUE = 4096
 MOUNTPOINT = r"(/[A-Za-z0-9_][A-Za-z0-9._-]*)+"
+# A variable whose name says it may hold a credential: its value travels and rests only encrypted (the deployer
+# seals it to the node as secret_environment); the others are plain container environment.
+POSSIBLY_SECRET = re.compile(r"PASS|SECRET|TOKEN|KEY|PRIVATE|CREDENTIAL|AUTH|CERT|SALT", re.IGNORECASE)
+
+
+def secret_variable(key: str) -> bool:
+    return bool(POSSIBLY_SECRET.search(key))
 
 
 def _volume(ctx: Context) -> bool:
@@ -140,13 +147,14 @@ def _rows(ctx: Context) -> list[tuple[str, str]]:
         ("IP", "first free" if ctx.get("ip") == common.AUTO else str(ctx.get("ip"))),
         ("Public IPv6", str(ctx.get("ipv6"))),
         ("Logs", f"{logs['host']}:{logs['port']}/{logs['channel_name']}" if logs else "no"),
-        ("Environment", ", ".join(env) or "none"),
+        ("Environment", ", ".join(f"{k} (secret)" if secret_variable(k) else k for k in env) or "none"),
     ]
     return rows
 
 
 def _submit(ctx: Context) -> Submission:
     corex = ctx.get("corex") == "yes"
+    env = parse_environment(ctx.get("environment"))  # a secret answer: ctx.get reads ctx.secrets too
     volume = {"size": ctx.get("volume_size"), "mountpoint": ctx.get("volume_mountpoint")} if _volume(ctx) else None
     spec = {
         "name": ctx.get("name"),
@@ -158,11 +166,12 @@ def _submit(ctx: Context) -> Submission:
         "corex": corex,
         # coreX replaces the entrypoint; one typed before switching coreX back on is dropped.
         "entrypoint": "" if corex else ctx.get("entrypoint", ""),
-        "environment": parse_environment(ctx.get("environment")),
+        "environment": {k: v for k, v in env.items() if not secret_variable(k)},
+        "secret_environment": sorted(k for k in env if secret_variable(k)),
         "logs": common.logs_spec(ctx),
         "public_ipv6": ctx.get("ipv6") == "yes",
     }
-    return Submission("flist", spec)
+    return Submission("flist", spec, {f"env_{k}": v for k, v in env.items() if secret_variable(k)})
 
 
 FLOW = Flow(
@@ -228,12 +237,13 @@ FLOW = Flow(
             "environment",
             "Environment variables",
             [
-                Text(
+                SecretText(
                     "environment",
                     "Environment variables",
                     required=False,
                     max_length=65_536,
-                    help="one KEY=value per line",
+                    help="one KEY=value per line; a value whose name mentions a password, secret, token or key "
+                    "is sealed to the node and stored only encrypted",
                 )
             ],
             check=_check_environment,

@@ -58,6 +58,11 @@ class Spec(BaseModel):
         random hex chars per name of ``generated_secrets`` unless the spec says otherwise (an app's generators)."""
         return {name: secrets.token_hex(16) for name in cls.generated_secrets}
 
+    def required_secrets(self) -> tuple[str, ...]:
+        """The user's secrets this spec's plan seals: ``secret_names``, plus any the spec itself names (a
+        container's secret variables); submission refuses a spec whose secrets lack one."""
+        return self.secret_names
+
     @classmethod
     def secret_problems(cls, secrets: Mapping[str, str]) -> dict[str, str]:
         """``{secret name: why it is refused}`` for the user's secrets (a 3Bot's backup password is bounded);

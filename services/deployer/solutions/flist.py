@@ -8,7 +8,15 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, StrictInt, model_validator
 
 from services.deployer.grid.kinds import DiskType, Kind
-from services.deployer.solutions.base import Placement, PlanContext, Spec, WorkloadPlan, WorkloadView, container_fields
+from services.deployer.solutions.base import (
+    Placement,
+    PlanContext,
+    Sealed,
+    Spec,
+    WorkloadPlan,
+    WorkloadView,
+    container_fields,
+)
 from services.deployer.solutions.expose_use import ExposeHooks
 from services.deployer.solutions.fields import ContainerResources, Frozen, Logs, NetworkName, Where
 from services.deployer.solutions.listing import container_listing, find, wids
@@ -48,13 +56,20 @@ class FlistSpec(Spec):
     corex: bool = True
     entrypoint: str = Field(default="", max_length=1024)
     environment: dict[EnvKey, EnvValue] = Field(default_factory=dict, max_length=64)
+    # Names only: each value is the user's secret ``env_<NAME>`` (stored encrypted, sealed to the node).
+    secret_environment: list[EnvKey] = Field(default_factory=list, max_length=64)
     logs: Logs | None = None
     public_ipv6: bool = False
+
+    def required_secrets(self) -> tuple[str, ...]:
+        return (*self.secret_names, *(f"env_{key}" for key in self.secret_environment))
 
     @model_validator(mode="after")
     def _entrypoint_without_corex(self) -> FlistSpec:
         if self.corex and self.entrypoint:
             raise ValueError("coreX replaces the entrypoint: choose one")
+        if set(self.secret_environment) & set(self.environment):
+            raise ValueError("a variable is either plain or secret environment, not both")
         return self
 
 
@@ -97,6 +112,7 @@ class Flist(ExposeHooks):
             entrypoint="" if spec.corex else spec.entrypoint,
             interactive=spec.corex,
             environment=spec.environment,
+            secret_environment={key: Sealed(f"env_{key}") for key in spec.secret_environment},
             volumes=mounts,
             logs=spec.logs.wire() if spec.logs else None,
         )

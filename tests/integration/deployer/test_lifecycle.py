@@ -54,11 +54,18 @@ def test_flist_with_a_volume_end_to_end(world: DeployerWorld) -> None:
     world.network(owner)
     spec = {"name": "web", "where": {"pool_id": world.pool(owner)}, "network": "net",
             "flist": "https://hub.grid.tf/tf-official-apps/redis_zinit.flist", "volume": {"size": 5},
-            "corex": False, "entrypoint": "/bin/redis-server", "environment": {"MODE": "test"}}  # fmt: skip
-    sol = world.deploy(owner, "flist", spec)
+            "corex": False, "entrypoint": "/bin/redis-server", "environment": {"MODE": "test"},
+            "secret_environment": ["REDIS_PASSWORD"]}  # fmt: skip
+    refused = world.submit(owner, "flist", {**spec, "name": "nosecret"})
+    assert not refused["ok"] and refused["errors"][0]["field"] == "env_REDIS_PASSWORD"  # value: a secret
+    sol = world.deploy(owner, "flist", spec, secrets={"env_REDIS_PASSWORD": "redis-s3cret"})
     assert sol["status"] == "deployed", world.events(str(sol["id"]))
     rows = {w["kind"]: w for w in world.workloads(str(sol["id"]))}
     volume, container = rows["volume"], rows["container"]
+    # The password is sealed to the node: neither the sent workload nor the stored spec holds it in clear.
+    assert container["body"]["environment"] == {"MODE": "test"}
+    assert set(container["body"]["secret_environment"]) == {"REDIS_PASSWORD"}
+    assert "redis-s3cret" not in str(container["body"]) and "redis-s3cret" not in str(sol["spec"])
     assert container["body"]["volumes"] == [{"volume_id": f"{volume['grid_id']}-1", "mountpoint": "/data"}]
     assert volume["node_id"] == container["node_id"]
     _cancel_and_check(world, owner, str(sol["id"]))

@@ -207,7 +207,7 @@ def validated(submission: Submission) -> Any:
     """The deployer's spec model of the submission; its secrets are complete and appear nowhere in the spec."""
     model = PLANNERS[submission.type].spec_model
     spec = model.model_validate(submission.spec)
-    assert set(model.secret_names) <= set(submission.secrets)
+    assert set(spec.required_secrets()) <= set(submission.secrets)
     text = json.dumps(submission.spec)
     assert all(value not in text for value in submission.secrets.values())
     return spec
@@ -487,10 +487,15 @@ def test_a_container_with_volume_entrypoint_node_logs_and_environment(hub_answer
     assert spec.volume.size == 20 and spec.volume.mountpoint == "/srv"
     assert spec.corex is False and spec.entrypoint == "/bin/app --serve"
     assert spec.where.node_id == NODES[1] and spec.where.ip == "10.20.2.3" and spec.public_ipv6
-    assert spec.environment == {"MODE": "prod", "TOKEN": "a=b"}
     assert spec.logs.channel_name == "web"
     rows = dict(walk.flow.steps[-1].questions(walk.ctx)[0].as_json()["rows"])
-    assert rows["Environment"] == "MODE, TOKEN"  # values (tokens) are not displayed
+    assert rows["Environment"] == "MODE, TOKEN (secret)"  # values (tokens) are not displayed
+    # A value whose name says it may be a credential is a secret: encrypted in the session and to the deployer,
+    # sealed to the node; only its name is in the spec (validated() also checks no secret value is in it).
+    submission = walk.submit()
+    assert spec.environment == {"MODE": "prod"} and spec.secret_environment == ["TOKEN"]
+    assert submission.secrets == {"env_TOKEN": "a=b"}
+    assert "environment" in walk.ctx.secrets and "environment" not in walk.ctx.answers
 
 
 def test_coreX_drops_an_entrypoint_typed_before_switching_back(hub_answers: dict[str, int]) -> None:

@@ -22,6 +22,7 @@ SPECS: dict[str, dict[str, Any]] = {
         "flist": "https://hub.grid.tf/a/b.flist",
         "volume": {"size": 2},
         "environment": {"A": "1"},
+        "secret_environment": ["API_TOKEN"],
     },
     "kubernetes": {"name": "k3s", "pool_ids": [3, 5], "network": "net", "ssh_keys": [SSH_KEY], "workers": 2},
     "minio": {
@@ -166,7 +167,7 @@ def test_workload_fields_fit_the_wire_types(type_: str) -> None:
 @pytest.mark.parametrize("type_", sorted(SPECS))
 def test_secrets_are_sealed_and_declared(type_: str) -> None:
     planner, spec = sample(type_)
-    declared = set(spec.secret_names) | set(spec.generated_secrets)
+    declared = set(spec.required_secrets()) | set(spec.generated_secrets)
     for plan in run(planner, spec).plans.values():
         if plan.kind in SECRET_FIELDS:
             assert isinstance(plan.fields[SECRET_FIELDS[plan.kind]], Sealed | SealedTemplate)
@@ -199,3 +200,14 @@ def test_listing_names_the_solution_and_lists_its_live_workloads(type_: str) -> 
 def test_specs_survive_the_json_round_trip_through_the_database(type_: str) -> None:
     planner, spec = sample(type_)
     assert planner.spec_model.model_validate(spec.model_dump(mode="json")) == spec
+
+
+def test_a_containers_secret_variables_are_sealed_names_never_values() -> None:
+    # The flist wizard sends a possibly secret variable as a name in the spec and its value as the secret
+    # env_<NAME> (stored encrypted); the plan carries a Sealed marker, sealed to the node at render time.
+    planner, spec = sample("flist")
+    (container,) = [p for p in run(planner, spec).plans.values() if p.kind is Kind.CONTAINER]
+    assert container.fields["secret_environment"] == {"API_TOKEN": Sealed("env_API_TOKEN")}
+    assert container.fields["environment"] == {"A": "1"}
+    with pytest.raises(ValueError, match="not both"):
+        planner.spec_model.model_validate({**SPECS["flist"], "environment": {"API_TOKEN": "clear"}})
