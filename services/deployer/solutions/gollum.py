@@ -28,17 +28,9 @@ from services.deployer.solutions.base import (
     WorkloadView,
     container_fields,
 )
-from services.deployer.solutions.fields import (
-    ContainerResources,
-    Domain,
-    NetworkName,
-    PoolId,
-    SshKey,
-    Where,
-    matching,
-)
+from services.deployer.solutions.fields import SshKey, matching
 from services.deployer.solutions.listing import container_listing, find, public_domain
-from services.deployer.solutions.tunnelled import TunnelledContainer
+from services.deployer.solutions.tunnelled import TunnelledContainer, TunnelledSpec
 
 GITHUB_TOKEN = "github_token"  # noqa: S105 — the name of the user's secret, not a secret
 
@@ -47,22 +39,14 @@ GithubUser = Annotated[str, Field(max_length=39), matching(text_rules.GITHUB_USE
 GithubRepo = Annotated[str, Field(max_length=100), matching(text_rules.GITHUB_REPO, text_rules.GITHUB_REPO_HELP)]
 
 
-class GollumSpec(Spec):
+class GollumSpec(TunnelledSpec):
     secret_names: ClassVar[tuple[str, ...]] = (GITHUB_TOKEN,)
-    generated_secrets: ClassVar[tuple[str, ...]] = (gateway.TUNNEL_SECRET,)
 
-    resources: ContainerResources = Field(default_factory=ContainerResources)
-    where: Where
-    network: NetworkName
     ssh_key: SshKey
     email: Email  # certificate notices (Let's Encrypt account of the image)
     github_user: GithubUser
     github_email: Email
     github_repo: GithubRepo
-    # A managed domain the user chose among their gateways' (the name is ``<owner>-<name>.<parent>``).
-    parent_domain: Domain
-    # The user's pools to find the gateway in (SOLUTIONS §1.9); the chatflow verifies each like any pool id.
-    gateway_pool_ids: list[PoolId] = Field(min_length=1, max_length=256)
 
 
 class Gollum(TunnelledContainer):

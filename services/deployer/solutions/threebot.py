@@ -29,9 +29,9 @@ from services.deployer.solutions.base import (
     WorkloadView,
     container_fields,
 )
-from services.deployer.solutions.fields import ContainerResources, Domain, NetworkName, PoolId, Where, matching
+from services.deployer.solutions.fields import ContainerResources, matching
 from services.deployer.solutions.listing import container_listing, find, public_domain
-from services.deployer.solutions.tunnelled import TunnelledContainer
+from services.deployer.solutions.tunnelled import TunnelledContainer, TunnelledSpec
 
 BACKUP_PASSWORD = "backup_password"  # noqa: S105 — the name of the user's secret, not a secret
 SDK_BRANCH = r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,99}$"
@@ -55,20 +55,13 @@ def _default_resources() -> ContainerResources:
     return ContainerResources(cpu=1, memory=2048, disk=2048)  # SOLUTIONS §3.12: memory and root 2048 MiB
 
 
-class ThreebotSpec(Spec):
+class ThreebotSpec(TunnelledSpec):
     secret_names: ClassVar[tuple[str, ...]] = (BACKUP_PASSWORD,)
-    generated_secrets: ClassVar[tuple[str, ...]] = (gateway.TUNNEL_SECRET,)
 
     resources: ContainerResources = Field(default_factory=_default_resources)
-    where: Where
-    network: NetworkName
     ssh_key: SshKeys
     sdk_branch: SdkBranch = "development"
     public_ipv6: StrictBool = False
-    # A managed domain the user chose among their gateways' (the name is ``<owner>-<name>.<parent>``).
-    parent_domain: Domain
-    # The user's pools to find the gateway in (SOLUTIONS §1.9); the chatflow verifies each like any pool id.
-    gateway_pool_ids: list[PoolId] = Field(min_length=1, max_length=256)
 
     @classmethod
     def secret_problems(cls, secrets: Mapping[str, str]) -> dict[str, str]:

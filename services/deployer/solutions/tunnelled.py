@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from pydantic import Field
+
 from services.deployer.solutions import gateway
 from services.deployer.solutions.base import (
     GatewayRequest,
@@ -19,14 +21,30 @@ from services.deployer.solutions.base import (
     WorkloadPlan,
     WorkloadView,
 )
+from services.deployer.solutions.fields import ContainerResources, Domain, NetworkName, PoolId, Where
 from services.deployer.solutions.listing import container_listing, public_domain, wids
 
 HTTP_PORT, TLS_PORT = 80, 443
 
 
+class TunnelledSpec(Spec):
+    """The answers the shared stages read, declared once; a solution's spec adds its own fields (and may redeclare
+    ``resources`` for other defaults)."""
+
+    generated_secrets: ClassVar[tuple[str, ...]] = (gateway.TUNNEL_SECRET,)
+
+    resources: ContainerResources = Field(default_factory=ContainerResources)
+    where: Where
+    network: NetworkName
+    # A managed domain the user chose among their gateways' (the name is ``<owner>-<name>.<parent>``).
+    parent_domain: Domain
+    # The user's pools to find the gateway in (SOLUTIONS §1.9); the chatflow verifies each like any pool id.
+    gateway_pool_ids: list[PoolId] = Field(min_length=1, max_length=256)
+
+
 class TunnelledContainer:
-    """The shared stages; a spec has ``name``, ``where``, ``network``, ``resources``, ``parent_domain`` and
-    ``gateway_pool_ids``. ``suffix``: a taken name gets a number appended (False: planning fails instead)."""
+    """The shared stages, for a :class:`TunnelledSpec`. ``suffix``: a taken name gets a number appended (False:
+    planning fails instead)."""
 
     spec_model: ClassVar[type[Spec]]
     suffix: ClassVar[bool] = True
