@@ -276,3 +276,18 @@ def row_locks(migrated_database: str) -> Iterator[RowLocks]:
         yield locks
     finally:
         locks.close()
+
+
+def require(tool: str, package: str) -> None:
+    """Fail (never skip: a skipped test proves nothing) when a program the test drives is missing; ``make test``
+    installs it as root (deploy/packages.py)."""
+    import shutil
+
+    if shutil.which(tool) is None:
+        pytest.fail(f"{tool} is missing: apt-get install -y {package} (make test installs it when run as root)")
+
+
+@pytest.fixture(scope="session")
+def dig_installed() -> None:
+    """The gateway tests ask the emulator's DNS with ``dig``, as an outside client would."""
+    require("dig", "bind9-dnsutils")

@@ -23,7 +23,7 @@ from pydantic import BaseModel
 from redis import Redis
 from redis.exceptions import RedisError
 
-from services.common import contracts
+from services.common import app_contracts, contracts
 from services.common.errors import ServiceUnavailable
 from services.common.tasks import send
 
@@ -143,10 +143,11 @@ class Queries:
         answer = self.ask(contracts.DEPLOYER_DELEGATED_DOMAINS, contracts.OwnerQuery(owner=owner), "the deployer")
         return contracts.DelegatedDomains.model_validate(answer).domains
 
-    def app_catalogue(self) -> list[contracts.AppInfo]:
+    def app_catalogue(self) -> list[app_contracts.AppInfo]:
         """The deployer's app definitions (cached: they change only when the deployer restarts)."""
-        answer = self.ask(contracts.DEPLOYER_APP_CATALOGUE, contracts.AppCatalogueQuery(), "the deployer", cache=True)
-        return contracts.AppCatalogue.model_validate(answer).apps
+        query = app_contracts.AppCatalogueQuery()
+        answer = self.ask(contracts.DEPLOYER_APP_CATALOGUE, query, "the deployer", cache=True)
+        return app_contracts.AppCatalogue.model_validate(answer).apps
 
     def submit(self, payload: contracts.SubmitSolution) -> contracts.SubmitResult:
         answer = self.ask(contracts.DEPLOYER_SUBMIT, payload, "the deployer")

@@ -10,8 +10,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from services.common.app_contracts import AppInfo
 from services.common.capacity import Resources, cu_su
-from services.common.contracts import AppInfo
 
 
 def volume_size(app: AppInfo, answers: Mapping[str, Any]) -> int:

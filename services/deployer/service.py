@@ -8,7 +8,7 @@ from typing import Any
 import psycopg2.errors
 from pydantic import ValidationError
 
-from services.common import contracts
+from services.common import app_contracts, contracts
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
@@ -42,7 +42,7 @@ def install_apps(settings: Settings) -> None:
         raise SystemExit(f"configuration error: {exc}") from None
 
 
-def app_catalogue() -> list[contracts.AppInfo]:
+def app_catalogue() -> list[app_contracts.AppInfo]:
     """Every app this deployer runs (built-in and the operator's), by title."""
     return catalogue.catalogue(app_registry.definitions(PLANNERS))
 

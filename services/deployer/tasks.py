@@ -8,7 +8,7 @@ import contextlib
 from celery import Celery
 from redis import Redis
 
-from services.common import contracts, grid_identity
+from services.common import app_contracts, contracts, grid_identity
 from services.common.db import Database, DatabaseUnavailable
 from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
 from services.common.identity import load_identity
@@ -76,9 +76,9 @@ def register(app: Celery, settings: Settings) -> None:
     def list_networks(payload: contracts.OwnerQuery) -> contracts.Networks:
         return contracts.Networks(networks=service.networks_of(db, payload.owner))
 
-    @define_task(app, contracts.DEPLOYER_APP_CATALOGUE, contracts.AppCatalogueQuery, time_limit=15)
-    def app_catalogue(payload: contracts.AppCatalogueQuery) -> contracts.AppCatalogue:
-        return contracts.AppCatalogue(apps=service.app_catalogue())
+    @define_task(app, contracts.DEPLOYER_APP_CATALOGUE, app_contracts.AppCatalogueQuery, time_limit=15)
+    def app_catalogue(payload: app_contracts.AppCatalogueQuery) -> app_contracts.AppCatalogue:
+        return app_contracts.AppCatalogue(apps=service.app_catalogue())
 
     @define_task(app, contracts.DEPLOYER_NAME_FREE, contracts.NameQuery, time_limit=15)
     def name_free(payload: contracts.NameQuery) -> contracts.Answer:

@@ -16,7 +16,7 @@ from services.chatflow.flow import Context, Flow, Step, Submission
 from services.chatflow.flows import apps_infra, common
 from services.chatflow.queries import Queries
 from services.chatflow.questions import Choice, Confirm, Dropdown, File, Integer, Question, Secret, String, Text
-from services.common import contracts
+from services.common import app_contracts
 
 FAMILY = "apps"
 ICONS = "/icons/"  # frontend/icons/<file>.svg
@@ -24,7 +24,7 @@ SSH_KEY = "ssh_key"  # the ssh key field asked when the app takes one (spec ``ss
 _built: dict[str, tuple[str, Flow]] = {}  # type → (digest of its definition, flow): rebuilt when it changes
 
 
-def question(spec: contracts.AppQuestion) -> Question:
+def question(spec: app_contracts.AppQuestion) -> Question:
     """An app question as the wizard's own question type (API.md)."""
     base: dict[str, Any] = {"help": spec.help, "required": spec.required, "default": spec.default}
     text: dict[str, Any] = {"min_length": spec.min_length, "pattern": spec.pattern, "pattern_help": spec.pattern_help}
@@ -45,7 +45,7 @@ def question(spec: contracts.AppQuestion) -> Question:
     return String(spec.name, spec.label, **base, **text)
 
 
-def ssh_key_field(app: contracts.AppInfo) -> list[Question]:
+def ssh_key_field(app: app_contracts.AppInfo) -> list[Question]:
     """The user's public key when the app takes one (Ubuntu: required; the TLS proxy's PUBKEY: optional)."""
     if app.ssh_key == "none":
         return []
@@ -57,11 +57,11 @@ def _str(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _answer_text(q: contracts.AppQuestion, value: Any) -> str:
+def _answer_text(q: app_contracts.AppQuestion, value: Any) -> str:
     return {c.value: c.label for c in q.choices or []}.get(str(value), str(value))
 
 
-def _rows(app: contracts.AppInfo, ctx: Context) -> list[tuple[str, str]]:
+def _rows(app: app_contracts.AppInfo, ctx: Context) -> list[tuple[str, str]]:
     """The plan before deploying: the answers, the pool and network, the app's size, then the plan as paid."""
     pay: dict[str, str] = ctx.get("payment", {})
     rows = [("Name", str(ctx.get("name")))]
@@ -85,7 +85,7 @@ def _overview_help(ctx: Context) -> str:
                    "are removed again if one fails.")  # fmt: skip
 
 
-def _submit(app: contracts.AppInfo, ctx: Context) -> Submission:
+def _submit(app: app_contracts.AppInfo, ctx: Context) -> Submission:
     """The spec of apps_api.md §2; the secret answers travel encrypted, never in the spec."""
     secret_names = {q.name for q in app.questions if q.kind == "secret"}
     answers = {q.name: ctx.get(q.name) for q in app.questions if q.name not in secret_names}
@@ -106,7 +106,7 @@ def _submit(app: contracts.AppInfo, ctx: Context) -> Submission:
     return Submission(app.type, spec, {name: ctx.secrets[name] for name in secret_names if ctx.secrets.get(name)})
 
 
-def build(app: contracts.AppInfo) -> Flow:
+def build(app: app_contracts.AppInfo) -> Flow:
     """The wizard of one app definition."""
     asked = [question(q) for q in app.questions] + ssh_key_field(app)
     steps = [

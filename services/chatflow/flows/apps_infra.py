@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from services.chatflow.flow import Context, Step
 from services.chatflow.flows import pools
 from services.chatflow.questions import Choice, Choices, Confirm, DateTime, Info, Progress, Question
-from services.common import contracts
+from services.common import app_contracts, contracts
 from services.common.app_sizing import app_resources, pool_units
 from services.common.capacity import cu_su
 from services.common.errors import ApiError, FieldError
@@ -34,7 +34,7 @@ NO_DOMAIN = "no gateway domain available; try later"
 NO_NODE = "no node of the new pool has room for this app; try again later"
 NO_FARM_NODE = "no node of the farm has room for this app; try again later or choose another currency"
 T = TypeVar("T")
-App = contracts.AppInfo
+App = app_contracts.AppInfo
 
 
 def pick(ctx: Context, salt: str, items: Sequence[T]) -> T:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from services.common.contracts import AppChoice, AppInfo, AppQuestion, AppVolume
+from services.common.app_contracts import AppChoice, AppInfo, AppQuestion, AppVolume
 from services.deployer.apps.schema import VOLUME_QUESTION, Definition
 from services.deployer.solutions.fields import MiB_PER_GiB
 from services.deployer.solutions.gateway import TLS_PROXY_SIZE

@@ -8,6 +8,7 @@ pool; (3) the tcprouter client on the container's node, forwarding ports 80/443 
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 from pydantic import Field
@@ -42,7 +43,7 @@ class TunnelledSpec(Spec):
     gateway_pool_ids: list[PoolId] = Field(min_length=1, max_length=256)
 
 
-class TunnelledContainer:
+class TunnelledContainer(ABC):
     """The shared stages, for a :class:`TunnelledSpec`. ``suffix``: a taken name gets a number appended (False:
     planning fails instead)."""
 
@@ -52,8 +53,9 @@ class TunnelledContainer:
     def public_ipv6(self, spec: Any) -> bool:
         return False
 
+    @abstractmethod
     def container(self, spec: Any, ctx: PlanContext) -> WorkloadPlan:
-        raise NotImplementedError
+        """The solution's own container (stage 2), on the node of the ``container`` placement."""
 
     def gateways(self, spec: Any) -> list[GatewayRequest]:
         return [GatewayRequest("gateway", tuple(spec.gateway_pool_ids), label=spec.name, parent=spec.parent_domain,

@@ -33,7 +33,7 @@ REDIS = redis_db_url(9)
 STATE = Path("/var/lib/marketplace-backup-tests")  # root-owned parents: sshd's chroot rules
 
 
-def _skip_reason() -> str | None:
+def _missing() -> str | None:
     if os.geteuid() != 0:
         return "the backup servers need root (system users, sshd chroot)"
     missing = missing_binaries() + [b for b in ("restic",) if shutil.which(b) is None]
@@ -108,8 +108,8 @@ class ThreeBot:
 
 @pytest.fixture(scope="module")
 def backups(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backups]:
-    if (reason := _skip_reason()) is not None:
-        pytest.skip(reason)
+    if (reason := _missing()) is not None:
+        pytest.fail(f"the backup tests cannot run: {reason} (run make test as root; it installs the packages)")
     tmp = tmp_path_factory.mktemp("backup")
     logs = tmp / "logs"
     logs.mkdir()

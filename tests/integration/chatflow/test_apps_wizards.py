@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from tests.integration.deployer.test_gitea import dig, grid_pool
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 OWNER = "appsw.3bot"
 SESSIONS = "/api/chatflows/sessions"

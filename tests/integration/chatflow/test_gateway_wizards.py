@@ -8,7 +8,6 @@ that contains it). Hostile names and keys are refused at their field with 422 in
 from __future__ import annotations
 
 import base64
-import shutil
 from typing import Any
 
 import nacl.public
@@ -24,7 +23,7 @@ from tests.integration.deployer.test_gateway_solutions import (
     gateway_of,
 )
 
-pytestmark = pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install bind9-dnsutils")
+pytestmark = pytest.mark.usefixtures("dig_installed")
 SESSIONS = "/api/chatflows/sessions"
 ENTRY_KEYS = {"id", "type", "name", "status", "error", "created", "wids", "Name"}  # every entry (§6.1, §6.2)
 HOSTILE_DOMAINS = ["bücher.example", f"{'a' * 60}.{'b' * 60}.{'c' * 60}.{'d' * 60}.{'e' * 56}.example",

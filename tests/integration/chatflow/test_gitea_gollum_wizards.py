@@ -5,7 +5,6 @@ answers in the emulator's DNS, the secrets are never sent back, and cancel leave
 from __future__ import annotations
 
 import json
-import shutil
 from typing import Any
 
 import pytest
@@ -20,7 +19,7 @@ from tests.integration.deployer.test_gitea import dig, grid_pool
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 PASSWORD = "pg-Wizard-Passw0rd-never-shown"
 TOKEN = "ghp_" + "WizardTokenNeverShown1" * 2

@@ -7,7 +7,6 @@ sent back, and cancel leaves the grid clean."""
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -27,7 +26,7 @@ from tests.integration.threebot_double import UP, ThreebotDouble, for_env
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 PASSWORD = "Wizard-Backup-NeverShown"
 

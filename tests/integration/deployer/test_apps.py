@@ -5,7 +5,6 @@ cancel leaving the grid clean; and an app added as a file, deployed with no Pyth
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from tests.integration.deployer.test_gitea import ct, dig, grid_pool
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 __all__ = ["ct"]  # the fixture, imported for this module's tests
 EMAIL = "apps@example.com"

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import re
-import shutil
 import subprocess
 from typing import Any
 
@@ -23,7 +22,7 @@ from services.common.tasks import send
 from services.deployer.solutions import gateway4to6
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql, verified_pools
 
-pytestmark = pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install bind9-dnsutils")
+pytestmark = pytest.mark.usefixtures("dig_installed")
 GATEWAY_KINDS = {"subdomain", "reverse_proxy", "domain_delegate", "gateway4to6"}
 
 

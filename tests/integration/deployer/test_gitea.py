@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import threading
 import time
@@ -28,7 +27,7 @@ from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 PASSWORD = "pg-Passw0rd-not-in-any-listing"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shlex
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from tests.integration.deployer.test_gitea import assert_tunnelled_layout, ct, d
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 __all__ = ["ct"]  # the fixture, imported to be used here
 TOKEN = "ghp_" + "NeverShownAnywhere0" * 2

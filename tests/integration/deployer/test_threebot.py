@@ -10,7 +10,6 @@ leaves the grid clean either way.
 from __future__ import annotations
 
 import json
-import shutil
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -25,7 +24,7 @@ from tests.integration.threebot_double import HANG, UP, ThreebotDouble, for_env
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 __all__ = ["ct"]  # the fixture, imported to be used here
 PASSWORD = "Backup-NeverShown-42"

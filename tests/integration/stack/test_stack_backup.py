@@ -19,8 +19,9 @@ from tests.integration.stack.test_stack_smoke import _port_open, _stack_env, _st
 
 
 @pytest.mark.stack
-@pytest.mark.skipif(os.geteuid() != 0, reason="the local backup servers need root")
 def test_make_run_starts_two_local_backup_servers(tmp_path: Path, processes: Processes) -> None:
+    if os.geteuid() != 0:
+        pytest.fail("the local backup servers need root: run make test as root")
     state = STATE / f"stack-{uuid.uuid4().hex[:12]}"
     ports, env, stack_id = _stack_env(tmp_path, BACKUP_SERVER1="", BACKUP_SERVER2="", LOCAL_BACKUP_DIR=str(state))
     for name in ("BACKUP_SSH_KEY_FILE", "BACKUP_KNOWN_HOSTS_FILE"):

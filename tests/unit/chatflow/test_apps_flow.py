@@ -13,18 +13,18 @@ import pytest
 
 from services.chatflow.flows import apps, apps_infra
 from services.chatflow.questions import Confirm, Invalid, Progress
-from services.common import contracts
+from services.common import app_contracts, contracts
 from services.common.errors import ApiError
 from services.common.grid_price import reservation_price
 from tests.unit.chatflow.test_flows import NODES, FakeQueries, Refused, Walk
 
-CRYPTPAD = contracts.AppInfo(
+CRYPTPAD = app_contracts.AppInfo(
     type="cryptpad", title="Cryptpad", description="Documents.", icon="cryptpad.svg",
-    questions=[contracts.AppQuestion(name="size", kind="choice", label="Storage size (GB)", default=10,
-                                     choices=[contracts.AppChoice(value=v, label=v) for v in ("5", "10", "15")]),
-               contracts.AppQuestion(name="admin_password", kind="secret", label="Admin password", required=False)],
+    questions=[app_contracts.AppQuestion(name="size", kind="choice", label="Storage size (GB)", default=10,
+                                     choices=[app_contracts.AppChoice(value=v, label=v) for v in ("5", "10", "15")]),
+               app_contracts.AppQuestion(name="admin_password", kind="secret", label="Admin password", required=False)],
     cru=2, mru=2, sru=1.5, hru=0, cpu=1, memory=1024, disk=1024,
-    volume=contracts.AppVolume(question="size", sizes=[5, 10, 15], default=10, disk="ssd"),
+    volume=app_contracts.AppVolume(question="size", sizes=[5, 10, 15], default=10, disk="ssd"),
     exposure="C", overview=["name", "domain"],
 )  # fmt: skip
 GATEWAY = contracts.GatewayOffer(node_id="GW1", pool_id=15, grid_pool_id=115, managed_domains=["gw1.example"],

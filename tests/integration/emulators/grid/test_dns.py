@@ -6,7 +6,6 @@ Real emulator processes with ``--dns-port``; workloads are created, signed and d
 from __future__ import annotations
 
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from grid_emulator_signing import Identity
 
 pytestmark = [
     pytest.mark.stack,
-    pytest.mark.skipif(shutil.which("dig") is None, reason="dig missing: apt-get install -y bind9-dnsutils"),
+    pytest.mark.usefixtures("dig_installed"),
 ]
 
 
