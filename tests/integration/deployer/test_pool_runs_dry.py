@@ -1,7 +1,8 @@
 """A pool runs dry (issue 11 item 3): what it paid for ends, a network that other pools still use goes on.
 
 The network's access node B is paid by a big pool; a small pool pays for an Ubuntu on node A, which joins the
-network there (its network resource on A is paid by the small pool too), and the big pool for an Ubuntu on B.
+network there (its network resource on A is paid by the small pool too), and the big pool for an Ubuntu on node C
+(B itself when it has room: the access node is the planner's pick among nodes other tests of the package fill).
 The emulator's clock then jumps two days: the small pool is empty, the grid deletes what it paid for — the Ubuntu
 on A and the network resource on A. The Ubuntu on A must end rolled back with the reason; the network must not be
 torn down (that would delete its resource on B and take the Ubuntu on B with it).
@@ -57,14 +58,15 @@ def test_a_pool_running_dry_ends_its_solutions_and_spares_a_network_other_pools_
     net = world.solution(network_id)
     node_b = sql("SELECT node_id FROM deployer.network_subnets WHERE network_id = %s AND node_id IS NOT NULL",
                  net["network_id"])[0]["node_id"]  # fmt: skip
-    node_a = sql("SELECT node_id FROM deployer.nodes WHERE farm_id = 1 AND node_id <> %s AND free_cru >= 2 "
-                 "AND free_mru >= 4 AND free_sru >= 50 ORDER BY node_id LIMIT 1", node_b)[0]["node_id"]  # fmt: skip
+    node_c, node_a = (r["node_id"] for r in sql(
+        "SELECT node_id FROM deployer.nodes WHERE farm_id = 1 AND free_cru >= 2 AND free_mru >= 4 AND free_sru >= 50 "
+        "ORDER BY node_id = %s DESC, node_id LIMIT 2", node_b))  # fmt: skip
     small = _small_pool(world, owner)
     thirsty = world.deploy(owner, "ubuntu", {**ubuntu_spec(world, owner, "thirsty"),
                                              "where": {"pool_id": small, "node_id": node_a}})  # fmt: skip
     assert thirsty["status"] == "deployed", world.events(str(thirsty["id"]))
     spared = world.deploy(owner, "ubuntu", {**ubuntu_spec(world, owner, "spared"),
-                                            "where": {"pool_id": world.pool(owner), "node_id": node_b}})  # fmt: skip
+                                            "where": {"pool_id": world.pool(owner), "node_id": node_c}})  # fmt: skip
     assert spared["status"] == "deployed", world.events(str(spared["id"]))
     [container] = [w for w in world.workloads(str(spared["id"])) if w["kind"] == "container"]
 
@@ -77,7 +79,7 @@ def test_a_pool_running_dry_ends_its_solutions_and_spares_a_network_other_pools_
     ended = world.solution(str(thirsty["id"]))
     assert ended["status"] == "rolled_back" and "removed from the grid" in (ended["error"] or ""), ended["error"]
 
-    # Time for any teardown of the network to reach the grid and take the Ubuntu on B with it (it must not).
+    # Time for any teardown of the network to reach the grid and take the Ubuntu on C with it (it must not).
     for _ in range(3):
         world.reconcile()
         time.sleep(2)
