@@ -139,7 +139,8 @@ PYTHON = sys.executable
 
 @contextmanager
 def scratch_database(name: str) -> Iterator[str]:
-    """A fresh database beside the benchmark one, dropped afterwards (benchmarks never touch the test database)."""
+    """A fresh database beside the benchmark one, dropped afterwards (benchmarks never touch the test database).
+    Its name ends with the benchmark database's, so two people benchmarking on one server never share one."""
     import psycopg2
     from psycopg2 import sql
 
@@ -152,6 +153,7 @@ def scratch_database(name: str) -> Iterator[str]:
         finally:
             conn.close()
 
+    name = f"{name}_{BENCH_DATABASE_URL.rsplit('/', 1)[1]}"
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     admin(drop)
     admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import Flask
 
 from services.auth.sessions import SessionStore
+from services.auth.verify import AssertionCache
 from services.auth.views import AuthContext, bp
 from services.common.identity import IdentityError, load_identity
 from services.common.settings import Settings
@@ -35,6 +36,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     except IdentityError as exc:
         raise SystemExit(f"configuration error: {exc}") from None
     with app.app_context():
-        app.extensions["auth"] = AuthContext(identity, signer, SessionStore(deps().redis, settings))
+        sessions = SessionStore(deps().redis, settings)
+        app.extensions["auth"] = AuthContext(identity, signer, sessions, AssertionCache(signer, settings.assertion_ttl))
     app.register_blueprint(bp)
     return app

@@ -9,7 +9,7 @@ import hashlib
 import json
 import secrets
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import redis
@@ -24,6 +24,15 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+# The idle expiry slides without a write per request: the key's TTL is pushed back only once this fraction of the
+# idle timeout has passed since the last push (so a session idles out between 95 % and 100 % of SESSION_TTL).
+SLIDE_FRACTION = 0.05
+# A refusal of the terms read from PostgreSQL is believed this long (an acceptance made from another browser
+# reaches this session within it; the session that accepts is updated at once). An acceptance is kept until the
+# terms version changes: acceptances are never withdrawn.
+TERMS_RECHECK = 10.0
+
+
 @dataclass(frozen=True)
 class Session:
     sid: str
@@ -31,6 +40,18 @@ class Session:
     username: str
     email: str
     created: float
+    # The terms this session's user accepted as last read from PostgreSQL ("<grid network>/<version>"), and when
+    # a refusal was read (0: never read). Kept in the session record, so /auth/verify reads Redis only.
+    terms: str | None = None
+    terms_checked: float = 0.0
+
+    def record(self) -> str:
+        fields = ("user_id", "username", "email", "created", "terms", "terms_checked")
+        return json.dumps({name: getattr(self, name) for name in fields})
+
+
+def terms_mark(grid_network: str, version: str) -> str:
+    return f"{grid_network}/{version}"
 
 
 class SessionStore:
@@ -57,12 +78,13 @@ class SessionStore:
     # -- sessions ---------------------------------------------------------------------------------------------
 
     def create(self, user_id: int, username: str, email: str) -> Session:
-        sid = secrets.token_urlsafe(32)
-        now = time.time()
-        body = json.dumps({"user_id": user_id, "username": username, "email": email, "created": now})
-        session = Session(sid, user_id, username, email, now)
-        self.redis.set(f"auth:session:{_digest(sid)}", body, ex=self.lifetime(session))
+        session = Session(secrets.token_urlsafe(32), user_id, username, email, time.time())
+        self.redis.set(self._key(session.sid), session.record(), ex=self.lifetime(session))
         return session
+
+    @staticmethod
+    def _key(sid: str) -> str:
+        return f"auth:session:{_digest(sid)}"
 
     def lifetime(self, session: Session) -> int:
         """Seconds ``session`` may still live if unused: the idle TTL, cut short by the absolute limit.
@@ -74,24 +96,38 @@ class SessionStore:
         return max(0, min(self.settings.session_ttl, int(left)))
 
     def get(self, sid: str | None) -> Session | None:
-        """The live session of ``sid``, its idle expiry pushed back (sliding); None when unknown or too old."""
+        """The live session of ``sid``; None when unknown or too old. One round trip (the record and its TTL);
+        a second, pushing the idle expiry back, only once ``SLIDE_FRACTION`` of the idle timeout has passed."""
         if not sid or len(sid) > 128:
             return None
-        key = f"auth:session:{_digest(sid)}"
-        raw = self.redis.get(key)
+        key = self._key(sid)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.get(key)
+        pipe.ttl(key)
+        raw, ttl = pipe.execute()
         if raw is None:
             return None
         data = json.loads(raw)
         if time.time() - data["created"] > self.settings.session_absolute_ttl:
             self.redis.delete(key)
             return None
-        session = Session(sid, int(data["user_id"]), data["username"], data["email"], float(data["created"]))
-        self.redis.expire(key, max(1, self.lifetime(session)))
+        session = Session(sid, int(data["user_id"]), data["username"], data["email"], float(data["created"]),
+                          data.get("terms"), float(data.get("terms_checked", 0.0)))  # fmt: skip
+        lifetime = max(1, self.lifetime(session))
+        if ttl < 0 or ttl > lifetime or lifetime - ttl >= max(1, self.settings.session_ttl * SLIDE_FRACTION):
+            self.redis.expire(key, lifetime)
         return session
+
+    def remember_terms(self, session: Session, accepted: str | None) -> Session:
+        """``session`` with the terms just read from PostgreSQL, stored in its record — only if the session still
+        exists (``XX``: a session ended meanwhile is never brought back) and keeping its expiry."""
+        updated = replace(session, terms=accepted, terms_checked=0.0 if accepted else time.time())
+        self.redis.set(self._key(session.sid), updated.record(), xx=True, keepttl=True)
+        return updated
 
     def destroy(self, sid: str | None) -> None:
         if sid:
-            self.redis.delete(f"auth:session:{_digest(sid)}")
+            self.redis.delete(self._key(sid))
 
     # -- rate limit -------------------------------------------------------------------------------------------
 

@@ -13,7 +13,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from services.auth import store
 from services.auth.provider import LoginRejected, UpstreamFailure
 from services.auth.service import provider_redirect, safe_next, verify_attempt
-from services.auth.sessions import ATTEMPT_TTL, Session, SessionStore
+from services.auth.sessions import ATTEMPT_TTL, Session, SessionStore, terms_mark
+from services.auth.verify import AssertionCache, accepted_terms
 from services.common import assertion
 from services.common.errors import ApiError, FieldError, error_response
 from services.common.identity import Identity
@@ -26,10 +27,13 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 class AuthContext:
     """Per-app objects of the auth service (keys and stores), built once in create_app."""
 
-    def __init__(self, identity: Identity, signer: Identity, sessions: SessionStore) -> None:
+    def __init__(
+        self, identity: Identity, signer: Identity, sessions: SessionStore, assertions: AssertionCache
+    ) -> None:
         self.identity = identity
         self.signer = signer
         self.sessions = sessions
+        self.assertions = assertions
 
 
 def ctx() -> AuthContext:
@@ -155,7 +159,10 @@ def callback() -> Any:
 @bp.post("/auth/logout")
 def logout() -> Any:
     session_cookie, _ = _cookie_names()
-    ctx().sessions.destroy(request.cookies.get(session_cookie))
+    sid = request.cookies.get(session_cookie)
+    ctx().sessions.destroy(sid)
+    if sid:
+        ctx().assertions.forget(sid)
     response = redirect("/", 303) if request.mimetype != "application/json" else jsonify(message="signed out")
     response.delete_cookie(session_cookie, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax")
     return response
@@ -186,6 +193,9 @@ def accept_terms() -> Any:
     session = _require_session()
     settings = deps().settings
     store.accept_terms(deps().db, session.user_id, settings.grid_network, settings.terms_version)
+    # This session's record says so at once (/auth/verify reads only the record); the user's other sessions
+    # read the acceptance from PostgreSQL within TERMS_RECHECK.
+    ctx().sessions.remember_terms(session, terms_mark(settings.grid_network, settings.terms_version))
     log.info("terms accepted", user=session.username, version=settings.terms_version)
     return jsonify(version=settings.terms_version, grid_network=settings.grid_network, accepted=True)
 
@@ -205,10 +215,9 @@ def verify() -> Any:
             next_path = safe_next(request.headers.get("X-Forwarded-Uri", "/"))
             return redirect(f"/auth/login?next={quote(next_path, safe='/')}", 302)
         return error_response(401, "sign in first", (FieldError("not_authenticated", "sign in first"),))
-    settings = deps().settings
-    accepted = settings.terms_version if _terms_accepted(session) else None
+    accepted = accepted_terms(deps().db, ctx().sessions, deps().settings, session)
     user = assertion.User(session.username, session.email, accepted)
-    token = assertion.issue(ctx().signer, user, settings.assertion_ttl)
+    token = ctx().assertions.token(session.sid, user)
     response = make_response("", 200)
     response.headers[assertion.USER_HEADER] = session.username
     response.headers[assertion.EMAIL_HEADER] = session.email

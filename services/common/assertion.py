@@ -60,11 +60,31 @@ class InvalidAssertion(Exception):
     """The assertion is missing, malformed, forged, expired or does not match the user header."""
 
 
+# Tokens whose signature this process checked, with their claims: the auth service reuses a token for most of its
+# TTL, so a service checks each signature once, not per request. Bounded like the auth service's own cache.
+_checked: dict[tuple[str, bytes], tuple[User, int]] = {}
+_MAX_CHECKED = 10_000
+
+
 def verify(token: str, public_key: bytes, username: str, now: float | None = None) -> User:
-    """Check ``token`` and return the user it asserts.
+    """Check ``token`` and return the user it asserts (its signature once per process; expiry and user always).
 
     Raises:
         InvalidAssertion: with the reason (for the log; clients only learn "not authenticated").
+    """
+    user, exp = _checked.get((token, public_key)) or _check_signature(token, public_key)
+    if exp < (time.time() if now is None else now):
+        raise InvalidAssertion("expired assertion")
+    if user.username != username:
+        raise InvalidAssertion("assertion is for another user")
+    return user
+
+
+def _check_signature(token: str, public_key: bytes) -> tuple[User, int]:
+    """(the user asserted, the expiry) of a token signed by ``public_key``, remembered for the next request.
+
+    Raises:
+        InvalidAssertion: malformed or forged.
     """
     try:
         payload_b64, signature_b64 = token.split(".")
@@ -78,11 +98,11 @@ def verify(token: str, public_key: bytes, username: str, now: float | None = Non
         sub, email, exp, terms = claims["sub"], claims["email"], int(claims["exp"]), claims.get("terms")
     except (ValueError, KeyError, TypeError):
         raise InvalidAssertion("malformed assertion claims") from None
-    if exp < (time.time() if now is None else now):
-        raise InvalidAssertion("expired assertion")
-    if sub != username:
-        raise InvalidAssertion("assertion is for another user")
-    return User(username=str(sub), email=str(email), terms_version=terms if isinstance(terms, str) else None)
+    checked = User(username=str(sub), email=str(email), terms_version=terms if isinstance(terms, str) else None), exp
+    if len(_checked) >= _MAX_CHECKED:
+        _checked.clear()
+    _checked[(token, public_key)] = checked
+    return checked
 
 
 def auth_public_key(settings: Settings) -> bytes:

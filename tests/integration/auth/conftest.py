@@ -13,9 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from services.common import assertion
 from services.common.migrations import migrate
 from services.common.settings import Settings, load_settings
 from services.common.web import create_service_app, csrf_exempt, require_accepted_terms, user
@@ -103,6 +104,11 @@ def _probe_app(settings: Settings) -> Flask:
     def whoami() -> Any:
         caller = user()
         return jsonify(username=caller.username, email=caller.email, terms=caller.terms_version)
+
+    @app.get("/api/pools/assertion")
+    def the_assertion() -> Any:  # what Caddy handed over (the verify cache's tests compare tokens)
+        user()
+        return jsonify(token=request.headers.get(assertion.ASSERTION_HEADER))
 
     @app.post("/api/pools/spend")
     def spend() -> Any:

@@ -93,7 +93,8 @@ def test_a_session_is_stored_under_a_digest_of_its_id(store: SessionStore, clien
     assert (session.user_id, session.username, session.email) == (7, "alice.3bot", "alice@example.com")
     assert before <= session.created <= time.time()
     key = f"auth:session:{digest(session.sid)}"
-    stored = {"user_id": 7, "username": "alice.3bot", "email": "alice@example.com", "created": session.created}
+    stored = {"user_id": 7, "username": "alice.3bot", "email": "alice@example.com", "created": session.created,
+              "terms": None, "terms_checked": 0.0}  # fmt: skip
     assert json.loads(client.get(key) or b"null") == stored
     assert 3590 <= client.ttl(key) <= 3600
     assert store.get(session.sid) == session
@@ -106,6 +107,35 @@ def test_reading_a_session_pushes_its_idle_expiry_back(store: SessionStore, clie
     client.expire(key, 100)
     assert store.get(session.sid) == session
     assert client.ttl(key) > 3000
+
+
+def test_a_read_soon_after_the_last_slide_writes_nothing(store: SessionStore, client: redis.Redis) -> None:
+    # The expiry is pushed back once 5 % of the idle timeout (180 s of 3600) has passed, not on every request.
+    session = store.create(7, "alice.3bot", "alice@example.com")
+    key = f"auth:session:{digest(session.sid)}"
+    client.expire(key, 3500)  # 100 s since the last push
+    assert store.get(session.sid) == session
+    assert 3490 <= client.ttl(key) <= 3500
+    client.expire(key, 3400)  # 200 s since: pushed back
+    assert store.get(session.sid) == session
+    assert client.ttl(key) >= 3590
+
+
+def test_the_terms_read_are_kept_in_the_session_record_never_reviving_it(
+    store: SessionStore, client: redis.Redis
+) -> None:
+    session = store.create(7, "alice.3bot", "alice@example.com")
+    key = f"auth:session:{digest(session.sid)}"
+    client.expire(key, 3000)
+    accepted = store.remember_terms(session, "testnet/1")
+    assert 2990 <= client.ttl(key) <= 3000  # the expiry is kept
+    assert store.get(session.sid) == accepted and accepted.terms == "testnet/1"
+    refused = store.remember_terms(accepted, None)
+    stored = store.get(session.sid)
+    assert stored == refused and stored.terms is None and time.time() - stored.terms_checked < 5
+    store.destroy(session.sid)
+    store.remember_terms(session, "testnet/1")  # a verify that read the record before the logout
+    assert client.exists(key) == 0 and store.get(session.sid) is None
 
 
 def test_a_session_past_its_absolute_lifetime_is_gone(store: SessionStore, client: redis.Redis) -> None:
