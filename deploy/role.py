@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from deploy import frontend_build
 from services.common.settings import parse_flag
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
     if any(c.isspace() for c in email):
         raise RoleError("ACME_EMAIL is invalid: must not contain spaces")
     bind = env.get("BIND_HOST", "127.0.0.1")
+    frontend = env.get("FRONTEND_DIR") or str(ROOT / "frontend")
 
     def upstream(service: str) -> str:
         return env.get(f"{service.upper()}_UPSTREAM") or f"{bind}:{_port(env, WEB[service])}"
@@ -100,7 +102,8 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
         "CADDY_HTTPS_PORT": _port(env, "PROXY_HTTPS_PORT", "443"),
         # Injected as a whole line: Caddy substitutes {$VAR} before parsing, and an empty `email` is an error.
         "CADDY_EMAIL_OPTION": f"email {email}" if email else "",
-        "FRONTEND_DIR": env.get("FRONTEND_DIR") or str(ROOT / "frontend"),
+        "FRONTEND_DIR": frontend,
+        "CADDY_ASSET_VERSION": frontend_build.asset_version(Path(frontend)),
         "CADDY_DATA_DIR": env.get("CADDY_DATA_DIR") or str(Path(env.get("LOCAL_DIR", ".local")) / "caddy"),
     }
     derived.update({f"{name.upper()}_UPSTREAM": upstream(name) for name in WEB})
@@ -160,6 +163,9 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
         if caddy is None:
             raise RoleError("caddy is not installed (apt-get install -y caddy)")
         extra = proxy_env(env)
+        # The pages name their scripts by a content-hashed path (deploy/frontend_build.py).
+        served, version = frontend_build.build(Path(extra["FRONTEND_DIR"]), local_dir / "frontend")
+        extra.update(FRONTEND_DIR=str(served), CADDY_ASSET_VERSION=version)
         # Caddy keeps certificates and ACME accounts under XDG_DATA_HOME: make it persistent and ours.
         extra["XDG_DATA_HOME"] = extra["CADDY_DATA_DIR"]
         return [caddy, "run", "--config", str(ROOT / "proxy" / "Caddyfile"), "--adapter", "caddyfile"], extra
