@@ -11,6 +11,7 @@ from flask import Blueprint, Response, g, jsonify, make_response, redirect, rend
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from services.auth import store
+from services.auth.api import PAGE, TO_PROVIDER, VERIFIED, CallbackQuery, LoginQuery, Me, SignedOut, Terms
 from services.auth.provider import LoginRejected, UpstreamFailure
 from services.auth.service import provider_redirect, safe_next, verify_attempt
 from services.auth.sessions import ATTEMPT_TTL, Session, SessionStore, terms_mark
@@ -18,6 +19,7 @@ from services.auth.verify import AssertionCache, accepted_terms
 from services.common import assertion
 from services.common.errors import ApiError, FieldError, error_response
 from services.common.identity import Identity
+from services.common.openapi import Redirect, operation
 from services.common.web import deps
 
 log = structlog.get_logger(__name__)
@@ -107,6 +109,7 @@ def _rate_limited(bucket: str) -> Response | None:
 
 
 @bp.get("/auth/login")
+@operation("The sign-in page; with provider=3bot, off to 3Bot Connect", {200: PAGE, 302: TO_PROVIDER}, query=LoginQuery)
 def login() -> Any:
     next_path = safe_next(request.args.get("next"))
     if request.args.get("provider") != "3bot":
@@ -122,6 +125,7 @@ def login() -> Any:
 
 
 @bp.get("/auth/3bot_callback")
+@operation("3Bot Connect's answer: a session and back to `next`", {302: TO_PROVIDER}, query=CallbackQuery)
 def callback() -> Any:
     if (limited := _rate_limited("callback")) is not None:
         return limited
@@ -157,6 +161,7 @@ def callback() -> Any:
 
 
 @bp.post("/auth/logout")
+@operation("Sign out (a form post is sent to /)", {200: SignedOut, 303: Redirect("to /")})
 def logout() -> Any:
     session_cookie, _ = _cookie_names()
     sid = request.cookies.get(session_cookie)
@@ -169,6 +174,7 @@ def logout() -> Any:
 
 
 @bp.get("/auth/me")
+@operation("The signed-in user", {200: Me})
 def me() -> Any:
     session = _require_session()
     return jsonify(username=session.username, email=session.email)
@@ -180,6 +186,7 @@ def _terms_accepted(session: Session) -> bool:
 
 
 @bp.get("/auth/terms")
+@operation("The current terms and whether the caller accepted them", {200: Terms})
 def terms() -> Any:
     session = _require_session()
     settings = deps().settings
@@ -189,6 +196,7 @@ def terms() -> Any:
 
 
 @bp.post("/auth/terms/accept")
+@operation("Accept the current terms", {200: Terms})
 def accept_terms() -> Any:
     session = _require_session()
     settings = deps().settings
@@ -207,6 +215,10 @@ def _is_page_navigation() -> bool:
 
 
 @bp.get("/auth/verify")
+@operation(
+    "Caddy forward_auth: who is calling (401, or a redirect to sign in for pages)",
+    {200: VERIFIED, 302: Redirect("to the sign-in page")},
+)
 def verify() -> Any:
     """Caddy forward_auth: 200 + the user headers, or 401 JSON (APIs) / 302 to the login page (pages)."""
     session = _current_session()

@@ -15,11 +15,13 @@ import structlog
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from services.backup import accounts, store
+from services.backup.api import Hosts, InitBody, PublicKey
 from services.backup.config import BackupConfig
 from services.backup.service import open_password, parse_init, phonebook_key
 from services.common.errors import ApiError, FieldError, ServiceUnavailable
 from services.common.explorer import Explorer
 from services.common.identity import Identity
+from services.common.openapi import operation
 from services.common.web import csrf_exempt, deps
 
 log = structlog.get_logger(__name__)
@@ -59,12 +61,16 @@ def _backend() -> accounts.Backend:
 
 
 @bp.post("/api/backup/public_key")
+@operation("The key a 3Bot seals its backup password to (server to server, no session)", {200: PublicKey})
 @csrf_exempt
 def public_key() -> Response:
     return jsonify(ctx().identity.box_public_key_b64)
 
 
 @bp.post("/api/backup/init")
+@operation(
+    "Create or check a 3Bot's backup account (server to server, no session)", {200: Hosts, 202: Hosts}, body=InitBody
+)
 @csrf_exempt
 def init() -> Any:
     settings = deps().settings

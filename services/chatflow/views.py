@@ -11,9 +11,12 @@ import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from pydantic import ValidationError
 
+from services.chatflow.api import AnswerBody, Catalogue, Sessions, SessionView
 from services.chatflow.service import Engine, NotFound
 from services.common.errors import ApiError, FieldError
+from services.common.openapi import Empty, operation
 from services.common.web import require_accepted_terms, user
 
 bp = Blueprint("chatflow", __name__)
@@ -35,14 +38,16 @@ def _session_id(value: str) -> str:
 
 
 def _answers() -> dict[str, Any]:
-    body = request.get_json(silent=True)
-    answers = body.get("answers", {}) if isinstance(body, dict) else None
-    if not isinstance(answers, dict):
-        raise ApiError(422, 'send a JSON object {"answers": {...}}', (FieldError("invalid_json", "send answers"),))
-    return answers
+    try:
+        return AnswerBody.model_validate(request.get_json(silent=True)).answers
+    except ValidationError:
+        raise ApiError(
+            422, 'send a JSON object {"answers": {...}}', (FieldError("invalid_json", "send answers"),)
+        ) from None
 
 
 @bp.get("/api/chatflows")
+@operation("Every wizard that can be started (public)", {200: Catalogue})
 def catalogue() -> Any:
     # Public (Caddy lets it through without a session): anyone may browse what can be deployed; starting a
     # wizard needs a session and the terms.
@@ -50,11 +55,13 @@ def catalogue() -> Any:
 
 
 @bp.get("/api/chatflows/sessions")
+@operation("The caller's unfinished wizard sessions", {200: Sessions})
 def sessions() -> Any:
     return jsonify(sessions=engine().sessions(user().username))
 
 
 @bp.post("/api/chatflows/<flow_type>")
+@operation("Start a wizard of this type (needs the current terms)", {201: SessionView})
 def start(flow_type: str) -> Any:
     owner = require_accepted_terms().username
     try:
@@ -64,6 +71,7 @@ def start(flow_type: str) -> Any:
 
 
 @bp.get("/api/chatflows/sessions/<session_id>")
+@operation("A wizard session at its current step", {200: SessionView})
 def show(session_id: str) -> Any:
     try:
         return jsonify(engine().show(user().username, _session_id(session_id)))
@@ -72,6 +80,11 @@ def show(session_id: str) -> Any:
 
 
 @bp.post("/api/chatflows/sessions/<session_id>/answer")
+@operation(
+    "Answer the current step; 200 with the next step, 422 naming each refused field",
+    {200: SessionView},
+    body=AnswerBody,
+)
 def answer(session_id: str) -> Any:
     caller = require_accepted_terms()
     answers = _answers()
@@ -82,6 +95,7 @@ def answer(session_id: str) -> Any:
 
 
 @bp.post("/api/chatflows/sessions/<session_id>/back")
+@operation("Go back one step (answers kept)", {200: SessionView})
 def back(session_id: str) -> Any:
     try:
         return jsonify(engine().back(user().username, _session_id(session_id)))
@@ -90,6 +104,7 @@ def back(session_id: str) -> Any:
 
 
 @bp.post("/api/chatflows/sessions/<session_id>/restart")
+@operation("Start the wizard again, answers cleared", {200: SessionView})
 def restart(session_id: str) -> Any:
     try:
         return jsonify(engine().restart(user().username, _session_id(session_id)))
@@ -98,6 +113,7 @@ def restart(session_id: str) -> Any:
 
 
 @bp.delete("/api/chatflows/sessions/<session_id>")
+@operation("Abandon and delete the session", {204: Empty("abandoned")})
 def abandon(session_id: str) -> Response:
     try:
         engine().abandon(user().username, _session_id(session_id))

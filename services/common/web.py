@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -21,6 +21,7 @@ import redis
 import structlog
 from celery import Celery
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
+from pydantic import BaseModel
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import db as dbmod
@@ -29,6 +30,8 @@ from services.common.errors import ApiError, FieldError, register_error_handlers
 from services.common.jsonin import JSONProvider
 from services.common.log import configure_logging
 from services.common.migrations import SchemaBehind, ensure_current
+from services.common.openapi import install as install_openapi
+from services.common.openapi import operation
 from services.common.settings import Settings, load_or_exit
 from services.common.tasks import close_celery, make_celery
 
@@ -145,12 +148,29 @@ def _end_request(response: Response) -> Response:
     return response
 
 
+class Health(BaseModel):
+    """The process is up."""
+
+    status: Literal["ok"]
+    service: str
+
+
+class Readiness(BaseModel):
+    """Whether PostgreSQL and Redis answer: names and ok/down only."""
+
+    status: Literal["ready", "not ready"]
+    service: str
+    checks: dict[str, Literal["ok", "down"]]
+
+
 def _health_blueprint(prefix: str) -> Blueprint:
     bp = Blueprint("health", __name__)
 
+    @operation("The process is up (no dependency touched)", {200: Health})
     def healthz() -> Response:
         return jsonify(status="ok", service=current_app.name)
 
+    @operation("PostgreSQL and Redis answer", {200: Readiness, 503: Readiness})
     def readyz() -> tuple[Response, int]:
         d = deps()
         checks: dict[str, str] = {}
@@ -218,4 +238,5 @@ def create_service_app(
     app.before_request(_check_same_origin)
     app.after_request(_end_request)
     app.register_blueprint(_health_blueprint(prefix))
+    install_openapi(app, service, prefix)
     return app

@@ -15,9 +15,11 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from services.common.contracts import DEPLOYER_ADVANCE, AdvanceSolution
 from services.common.errors import ApiError, FieldError
 from services.common.identity import Identity
+from services.common.openapi import operation
 from services.common.tasks import send
 from services.common.web import deps, user
 from services.deployer import service, wireguard
+from services.deployer.api import WIREGUARD, Counts, ListQuery, Solution, Solutions
 
 bp = Blueprint("deployer", __name__)
 _UUID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
@@ -38,6 +40,7 @@ def identity() -> Identity:
 
 
 @bp.get("/api/solutions")
+@operation("The caller's solutions", {200: Solutions}, query=ListQuery)
 def list_solutions() -> Any:
     owner = user().username
     solution_type = request.args.get("type") or None
@@ -49,11 +52,13 @@ def list_solutions() -> Any:
 
 
 @bp.get("/api/solutions/count")
+@operation("How many solutions the caller has, per type", {200: Counts})
 def count_solutions() -> Any:
     return jsonify(service.count(deps().db, user().username))
 
 
 @bp.get("/api/solutions/<solution_id>")
+@operation("One solution: events, outputs, workloads", {200: Solution})
 def show_solution(solution_id: str) -> Any:
     try:
         return jsonify(service.show(deps().db, user().username, _solution_id(solution_id)))
@@ -62,6 +67,7 @@ def show_solution(solution_id: str) -> Any:
 
 
 @bp.post("/api/solutions/<solution_id>/wireguard")
+@operation("The WireGuard configuration, once (409 not ready yet, 410 already taken)", {200: WIREGUARD})
 def download_wireguard(solution_id: str) -> Response:
     """The WireGuard config with the laptop's private key, as a file: handed out once, then erased.
 
@@ -83,6 +89,7 @@ def download_wireguard(solution_id: str) -> Response:
 
 
 @bp.delete("/api/solutions/<solution_id>")
+@operation("Cancel (delete) a solution: 202, it is torn down in the background", {202: Solution})
 def cancel_solution(solution_id: str) -> Any:
     owner = user().username
     try:

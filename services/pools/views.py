@@ -5,19 +5,31 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from typing import Any, Literal
+from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from services.common.errors import ApiError, FieldError, ServiceUnavailable
 from services.common.explorer import Explorer, ExplorerUnavailable
+from services.common.openapi import operation
 from services.common.web import deps, require_accepted_terms, user
 from services.pools import changes, farms, payment, service, store
+from services.pools.api import (
+    IDEMPOTENCY,
+    KEY_PATTERN,
+    PNG,
+    SVG,
+    Currency,
+    Farms,
+    FarmsQuery,
+    PaymentView,
+    PoolAnswer,
+    Pools,
+)
 
 bp = Blueprint("pools", __name__)
-Currency = Literal["TFT", "TFTA", "FreeTFT"]
-_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_KEY = re.compile(KEY_PATTERN)
 FARMS_CACHE_SECONDS = 15
 
 
@@ -106,6 +118,7 @@ def _reservation_for(pool_id: int) -> dict[str, Any]:
 
 
 @bp.get("/api/pools")
+@operation("The caller's pools", {200: Pools})
 def list_pools() -> Any:
     owner = user().username
     with deps().db.transaction() as cur:
@@ -114,6 +127,7 @@ def list_pools() -> Any:
 
 
 @bp.get("/api/pools/farms")
+@operation("The farms a pool can be bought on", {200: Farms}, query=FarmsQuery)
 def list_farms() -> Any:
     user()
     currency = request.args.get("currency", "TFT")
@@ -135,6 +149,12 @@ def list_farms() -> Any:
 
 
 @bp.post("/api/pools")
+@operation(
+    "Buy a new pool (201; 200 when the idempotency key was already used)",
+    {201: PoolAnswer, 200: PoolAnswer},
+    body=CreatePool,
+    headers=(IDEMPOTENCY,),
+)
 def create_pool() -> Any:
     owner = require_accepted_terms().username
     purchase = CreatePool.model_validate(_body())
@@ -147,6 +167,7 @@ def create_pool() -> Any:
 
 
 @bp.get("/api/pools/<int:pool_id>")
+@operation("One pool and its latest payment", {200: PoolAnswer})
 def get_pool(pool_id: int) -> Any:
     return _pool_answer(user().username, pool_id)
 
@@ -158,6 +179,7 @@ def _pool_answer(owner: str, pool_id: int) -> Response:
 
 
 @bp.post("/api/pools/<int:pool_id>/extend")
+@operation("Buy more capacity for a pool", {201: PoolAnswer}, body=Purchase, headers=(IDEMPOTENCY,))
 def extend_pool(pool_id: int) -> Any:
     owner = require_accepted_terms().username
     purchase = Purchase.model_validate(_body())
@@ -171,18 +193,21 @@ def extend_pool(pool_id: int) -> Any:
 
 
 @bp.get("/api/pools/<int:pool_id>/payment")
+@operation("The pool's payment to make", {200: PaymentView})
 def get_payment(pool_id: int) -> Any:
     _pool_or_404(user().username, pool_id)
     return jsonify(service.payment_view(deps().settings, _reservation_for(pool_id)))
 
 
 @bp.get("/api/pools/<int:pool_id>/payment.png")
+@operation("The payment as a PNG QR code", {200: PNG})
 def payment_png(pool_id: int) -> Response:
     _pool_or_404(user().username, pool_id)
     return Response(payment.qr_png(payment.payment_uri(_reservation_for(pool_id))), mimetype="image/png")
 
 
 @bp.get("/api/pools/<int:pool_id>/payment.svg")
+@operation("The payment as an SVG QR code", {200: SVG})
 def payment_svg(pool_id: int) -> Response:
     _pool_or_404(user().username, pool_id)
     return Response(payment.qr_svg(payment.payment_uri(_reservation_for(pool_id))), mimetype="image/svg+xml")

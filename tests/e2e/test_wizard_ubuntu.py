@@ -58,7 +58,7 @@ def running_stack(tmp: Path, database_name: str, **overrides: str) -> Iterator[d
         for prefix in ("/auth", "/api/chatflows", "/api/solutions", "/api/pools"):
             wait_http(f"http://127.0.0.1:{ports['PROXY_PORT']}{prefix}/healthz", timeout=90, proc=proc)
         yield {"database": env["DATABASE_URL"], "proxy": f"http://localhost:{ports['PROXY_PORT']}",
-               "logs": str(tmp / "logs")}  # fmt: skip
+               "logs": str(tmp / "logs"), "connect": env["THREEBOT_LOGIN_URL"]}  # fmt: skip
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=60)
