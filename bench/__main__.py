@@ -8,6 +8,7 @@ from bench import (
     bench_inflight,
     bench_login,
     bench_node_search,
+    bench_page_load,
     bench_platform,
     bench_wizard,
 )
@@ -22,6 +23,7 @@ def main() -> None:
         bench_deploy.run,
         bench_inflight.run,
         bench_wizard.run,
+        bench_page_load.run,
         bench_apps_wizard.run,
     ):
         print(run(), end="\n\n", flush=True)

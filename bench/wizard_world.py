@@ -27,6 +27,8 @@ from services.common.settings import Settings, load_settings
 from services.common.tasks import close_celery, make_celery, send
 
 USERS = 50
+# A web service not run is a closed port: Caddy answers 502 for it at once.
+CLOSED = {"DEPLOYER_PORT": 9, "POOLS_PORT": 9, "BACKUP_PORT": 9}
 
 
 def _names(count: int = USERS) -> list[str]:
@@ -132,12 +134,14 @@ class WizardStack:
 
 
 @contextmanager
-def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_wizard") -> Iterator[WizardStack]:
+def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_wizard",
+                 web: tuple[str, ...] = ("auth", "chatflow")) -> Iterator[WizardStack]:  # fmt: skip
     """Every process the wizard needs, ``users`` signed-in users with a pool and a network "net" each. ``beat``:
     the Celery beat too (the pools' payment watch every second, the deployer's grid poller), for wizards that wait
-    for a payment. ``database``: the name of the scratch database (one per benchmark)."""
+    for a payment. ``database``: the name of the scratch database (one per benchmark). ``web``: the web services
+    run (the others answer 502 through Caddy)."""
     names = _names(users)
-    ports = {k: free_port() for k in ("PROXY_PORT", "AUTH_PORT", "CHATFLOW_PORT", "CONNECT_EMULATOR_PORT")}
+    ports = {k: free_port() for k in ("PROXY_PORT", "CONNECT_EMULATOR_PORT", *(f"{s.upper()}_PORT" for s in web))}
     grid_port, dns_port = free_port(), free_port()
     grid = f"http://127.0.0.1:{grid_port}"
     connect = f"http://127.0.0.1:{ports['CONNECT_EMULATOR_PORT']}"
@@ -147,10 +151,10 @@ def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_
             APP_ENV="dev", DATABASE_URL=database_url, EXPLORER_URL=f"{grid}/api/v1",
             MARKETPLACE_DOMAIN=f"localhost:{ports['PROXY_PORT']}", THREEBOT_LOGIN_URL=connect, OPENKYC_URL=connect,
             LOGIN_RATE_LIMIT="10000", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", QUERY_TIMEOUT="10",
-            DEPLOY_POLL_INTERVAL="0.2", DEPLOYER_PORT="9", POOLS_PORT="9", BACKUP_PORT="9",
+            DEPLOY_POLL_INTERVAL="0.2",
             # The gateways' DNS and the certificate-transparency log are the emulator's (the apps' domains).
             DNS_RESOLVER=f"127.0.0.1:{dns_port}", CT_LOG_URL=f"{grid}/_emulator/ct",
-            **{k: str(v) for k, v in ports.items()},
+            **{k: str(v) for k, v in {**CLOSED, **ports}.items()},
         )  # fmt: skip
         local = Path(env["LOCAL_DIR"])
         env["AUTH_SIGNING_SEED_FILE"] = str(local / "auth.seed")
@@ -177,7 +181,7 @@ def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_
                 stack.enter_context(process([*role, "deployer-worker"], env, lambda: True))
                 if beat:
                     stack.enter_context(process([*role, "beat"], env, lambda: True))
-                for service in ("auth", "chatflow"):
+                for service in web:
                     port = ports[f"{service.upper()}_PORT"]
                     stack.enter_context(process([*role, f"{service}-web"], env,
                                                 http_ok(f"http://127.0.0.1:{port}/healthz")))  # fmt: skip

@@ -14,11 +14,13 @@ const FAMILIES = [
 const isPools = (type) => type === "pools";
 
 /** The wizard's SVG icon (shipped under /icons/); a letter when it has none (emoji are not used: without a
- * colour-emoji font they render as empty boxes). */
+ * colour-emoji font they render as empty boxes). The icon is asked for beside this script: under its versioned,
+ * cached-for-a-year path when the proxy serves one (deploy/frontend_build.py), else at /icons/ itself. */
 function icon(chatflow) {
   const value = String(chatflow.icon || "");
   if (/^\/icons\/[a-z0-9_-]+\.svg$/.test(value)) {
-    return h("img", { className: "card-icon", src: value, alt: "", width: 40, height: 40 });
+    const src = new URL(`.${value}`, import.meta.url).pathname;
+    return h("img", { className: "card-icon", src, alt: "", width: 40, height: 40 });
   }
   return h("span", { className: "card-icon", "aria-hidden": "true", text: chatflow.title.slice(0, 1).toUpperCase() });
 }

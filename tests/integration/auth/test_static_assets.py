@@ -23,7 +23,7 @@ def test_pages_name_their_scripts_by_a_content_hashed_path_kept_a_year(stack: St
     version = asset_version(FRONTEND)
     assert re.findall(r'src="(/s/[0-9a-f]{16}/app\.js)"', home.text) == [f"/s/{version}/app.js"]
     assert f'href="/s/{version}/style.css"' in home.text
-    for name in ("app.js", "wizard.js", "api.js", "style.css"):  # no cookie: no session check
+    for name in ("app.js", "wizard.js", "api.js", "style.css", "icons/ubuntu.svg"):  # no cookie: no session check
         asset = requests.get(f"{stack.proxy}/s/{version}/{name}", timeout=5)
         assert asset.status_code == 200, name
         assert asset.headers["Cache-Control"] == IMMUTABLE
