@@ -87,6 +87,10 @@ def bench_env(**overrides: str) -> dict[str, str]:
         "OPENKYC_URL": "http://127.0.0.1:9",
         "IDENTITY_SEED_FILE": str(tmp / "identity.seed"),
         "LOCAL_DIR": str(tmp),
+        # A benchmark drives many wizards per user as fast as it can: the per-user abuse limits stay out of its way.
+        "CHATFLOW_OPEN_SESSIONS": "10000",
+        "CHATFLOW_ANSWER_RATE_LIMIT": "1000000",
+        "CHATFLOW_QUERY_RATE_LIMIT": "1000000",
     }
     env.update(overrides)
     return env

@@ -67,6 +67,10 @@ def closed_port() -> int:
     return free_port()
 
 
+TEST_LIMITS = {"CHATFLOW_OPEN_SESSIONS": "10000", "CHATFLOW_ANSWER_RATE_LIMIT": "1000000",
+               "CHATFLOW_QUERY_RATE_LIMIT": "1000000"}  # fmt: skip
+
+
 def base_env(tmp: Path, **overrides: str) -> dict[str, str]:
     """A complete, valid environment for any marketplace process in tests."""
     env = {
@@ -89,6 +93,10 @@ def base_env(tmp: Path, **overrides: str) -> dict[str, str]:
         "BACKUP_SERVER2": f"marketplace-backup@127.0.0.2:{closed_port()}",
         "BACKUP_SSH_KEY_FILE": str(tmp / "backup_ssh_key"),
         "BACKUP_KNOWN_HOSTS_FILE": str(tmp / "backup_known_hosts"),
+        # Tests walk many wizards for one user in seconds: the per-user abuse limits (production defaults: 20 open
+        # wizards, 60 moves and 120 questions a minute) are out of their way; tests/integration/stack/
+        # test_abuse_limits.py sets them low.
+        **TEST_LIMITS,
     }
     make_ssh_key(tmp / "backup_ssh_key")
     (tmp / "backup_known_hosts").touch()

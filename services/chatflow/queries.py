@@ -5,6 +5,10 @@ A timeout or a broker outage becomes a 503 with a retryable message, never a han
 through a form does not ask the same question again. The answers about a user's pools carry the owner's pools
 version in their key (bumped by the pools service once a pool's state or capacity changed): a pool paid a moment
 ago is offered at once, not when the cached list expires.
+
+Each question actually sent on a user's behalf (not one answered from the cache) is counted first by ``count``
+(the app's per-user limit, CHATFLOW_QUERY_RATE_LIMIT per CHATFLOW_RATE_WINDOW): beyond it the request is a 429,
+so no user can make the wizard hammer the deployer, the pools service or, through them, the explorer.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,12 +43,16 @@ class Queries:
     celery: Celery
     redis: Redis
     timeout: float
+    count: Callable[[], object] | None = None  # counts one question sent for the caller; raises 429 past the limit
 
-    def ask(self, task: str, payload: BaseModel, what: str, cache: bool = False) -> dict[str, Any]:
-        """The answer of ``task`` as a dict.
+    def ask(
+        self, task: str, payload: BaseModel, what: str, cache: bool = False, per_user: bool = True
+    ) -> dict[str, Any]:
+        """The answer of ``task`` as a dict (``per_user=False``: the same for everyone, not counted to anyone).
 
         Raises:
             ServiceUnavailable: no answer within the timeout ("… is unavailable; try again").
+            ApiError: 429 when the caller sent too many questions in this window.
         """
         key = ""
         if cache:
@@ -54,6 +63,8 @@ class Queries:
                 key, cached = "", None  # no version, no cache: ask
             if cached is not None:
                 return dict(json.loads(cached))
+        if per_user and self.count is not None:
+            self.count()
         try:
             answer = send(self.celery, task, payload).get(timeout=self.timeout)
         except (CeleryTimeout, BrokerError, OSError):
@@ -146,7 +157,7 @@ class Queries:
     def app_catalogue(self) -> list[app_contracts.AppInfo]:
         """The deployer's app definitions (cached: they change only when the deployer restarts)."""
         query = app_contracts.AppCatalogueQuery()
-        answer = self.ask(contracts.DEPLOYER_APP_CATALOGUE, query, "the deployer", cache=True)
+        answer = self.ask(contracts.DEPLOYER_APP_CATALOGUE, query, "the deployer", cache=True, per_user=False)
         return app_contracts.AppCatalogue.model_validate(answer).apps
 
     def submit(self, payload: contracts.SubmitSolution) -> contracts.SubmitResult:

@@ -8,8 +8,10 @@ Identity is the caller given by the web layer (from the verified assertion only)
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from services.chatflow import store
@@ -33,6 +35,7 @@ class Engine:
     identity: Identity
     queries: Queries
     ttl: int
+    max_open: int = 20  # unfinished sessions a user may have at once (CHATFLOW_OPEN_SESSIONS)
 
     # -- reading ----------------------------------------------------------------------------------------------
 
@@ -56,12 +59,16 @@ class Engine:
 
         Raises:
             NotFound: unknown flow.
+            ApiError: 429 when the user already has ``max_open`` unfinished sessions (none is touched).
         """
         flow = self.flow(flow_type)
         if flow is None:
             raise NotFound(flow_type)
         first = flow.next_index(Context(owner, "", {}, {}, self.queries), -1) or 0
         with self.db.transaction() as cur:
+            held = store.lock_open_count(cur, owner)
+            if held["n"] >= self.max_open:
+                raise _too_many_open(self.max_open, held["first_expiry"])
             row = store.create(cur, owner, flow_type, first, self.ttl)
         return self.view(row)
 
@@ -299,6 +306,14 @@ class Engine:
         with self.db.transaction() as cur:
             if not store.delete(cur, session_id, owner):
                 raise NotFound(session_id)
+
+
+def _too_many_open(limit: int, first_expiry: datetime) -> ApiError:
+    # Retry-After: when the oldest of them expires on its own (sooner if the user finishes or abandons one).
+    wait = max(1, math.ceil((first_expiry - datetime.now(UTC)).total_seconds()))
+    message = (f"you have {limit} unfinished wizards, the most allowed: finish or abandon one "
+               "(your unfinished wizards are listed on the catalogue page) before starting another")  # fmt: skip
+    return ApiError(429, message, (FieldError("too_many_sessions", message),), {"Retry-After": str(wait)})
 
 
 def pool_ids(spec: Any, field: str = "") -> Iterator[tuple[str, int]]:

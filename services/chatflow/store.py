@@ -33,6 +33,18 @@ def get(cur: Any, session_id: str, owner: str, *, lock: bool = False) -> Row | N
     return dict(row) if row else None
 
 
+def lock_open_count(cur: Any, owner: str) -> Row:
+    """``{"n", "first_expiry"}`` of the owner's unfinished sessions, under a per-owner lock held until the
+    transaction ends: two starts at once cannot both pass the cap."""
+    cur.execute("SELECT pg_advisory_xact_lock(hashtext('chatflow.open:' || %(owner)s))", {"owner": owner})
+    cur.execute(
+        "SELECT count(*) AS n, min(expires_at) AS first_expiry FROM chatflow.sessions "
+        "WHERE owner = %(owner)s AND status = 'open' AND expires_at > now()",
+        {"owner": owner},
+    )
+    return dict(cur.fetchone())
+
+
 def open_sessions(cur: Any, owner: str) -> list[Row]:
     cur.execute(
         "SELECT * FROM chatflow.sessions WHERE owner = %(owner)s AND status = 'open' AND expires_at > now() "

@@ -20,6 +20,8 @@ from services.common.openapi import Empty, operation
 from services.common.web import require_accepted_terms, user
 
 bp = Blueprint("chatflow", __name__)
+# The views that move a wizard: limited together per user (app.py).
+WIZARD_MOVES = ("chatflow.start", "chatflow.answer", "chatflow.back", "chatflow.restart")
 _ID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import redis
 import structlog
 from celery.exceptions import TimeoutError as CeleryTimeout
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -100,6 +100,7 @@ def _handle_http(exc: HTTPException) -> Response:
     message = {
         404: "no such resource",
         405: "method not allowed on this resource",
+        413: f"the request body is too large: at most {current_app.config.get('MAX_CONTENT_LENGTH')} bytes",
     }.get(status, exc.description or exc.name)
     headers = {}
     if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]

@@ -106,6 +106,9 @@ def _optional_http_url(value: str) -> str:
     return _check_url(value, ("http", "https")) if value else value
 
 
+# Caddy's own cap on request bodies (`request_body max_size` in proxy/Caddyfile): MAX_REQUEST_BODY stays below it.
+BODY_LIMIT_CEILING = 4_000_000
+
 HttpUrl = Annotated[str, _url(("http", "https"))]
 OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
 PostgresUrl = Annotated[str, _url(("postgresql", "postgres"))]
@@ -236,6 +239,14 @@ class Settings(BaseModel):
     # Wizards: an unfinished session is deleted this long after its last answer (beat checks every interval).
     chatflow_session_ttl: Annotated[int, Field(ge=60, le=30 * 86400)] = Field(86400, alias="CHATFLOW_SESSION_TTL")
     chatflow_expiry_interval: Annotated[float, Field(ge=5, le=86400)] = Field(300.0, alias="CHATFLOW_EXPIRY_INTERVAL")
+    # Abuse limits (services/common/ratelimit.py), per verified user: unfinished wizards open at once; wizard moves
+    # (start, answer, back, restart) and questions a wizard sends to the pools/deployer services, per window.
+    chatflow_open_sessions: Annotated[int, Field(ge=1, le=10000)] = Field(20, alias="CHATFLOW_OPEN_SESSIONS")
+    chatflow_answer_rate_limit: Annotated[int, Field(ge=1, le=1_000_000)] = Field(
+        60, alias="CHATFLOW_ANSWER_RATE_LIMIT"
+    )
+    chatflow_query_rate_limit: Annotated[int, Field(ge=1, le=1_000_000)] = Field(120, alias="CHATFLOW_QUERY_RATE_LIMIT")
+    chatflow_rate_window: Annotated[int, Field(ge=1, le=86400)] = Field(60, alias="CHATFLOW_RATE_WINDOW")
     terms_version: Annotated[str, Field(min_length=1, max_length=32)] = Field("1", alias="TERMS_VERSION")
 
     backup_server1: SshTarget = Field("", alias="BACKUP_SERVER1")
@@ -262,6 +273,12 @@ class Settings(BaseModel):
     # Must stay above the longest countdown/eta any task uses (Redis transport redelivers after it).
     broker_visibility_timeout: Annotated[int, Field(ge=60, le=86400)] = Field(3600, alias="BROKER_VISIBILITY_TIMEOUT")
     query_timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, alias="QUERY_TIMEOUT")
+
+    # Every web service refuses a request body larger than this (413), chunked or not; never above what Caddy lets
+    # through (proxy/Caddyfile), so the service's own answer is the one the client gets.
+    max_request_body: Annotated[int, Field(ge=1024, le=BODY_LIMIT_CEILING)] = Field(
+        256 * 1024, alias="MAX_REQUEST_BODY"
+    )
 
     db_pool_min: Annotated[int, Field(ge=1, le=100)] = Field(1, alias="DB_POOL_MIN")
     db_pool_max: Annotated[int, Field(ge=1, le=200)] = Field(10, alias="DB_POOL_MAX")

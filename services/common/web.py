@@ -8,6 +8,7 @@ reachable through Caddy.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -22,6 +23,7 @@ import structlog
 from celery import Celery
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from pydantic import BaseModel
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import db as dbmod
@@ -32,7 +34,7 @@ from services.common.log import configure_logging
 from services.common.migrations import SchemaBehind, ensure_current
 from services.common.openapi import install as install_openapi
 from services.common.openapi import operation
-from services.common.settings import Settings, load_or_exit
+from services.common.settings import BODY_LIMIT_CEILING, Settings, load_or_exit
 from services.common.tasks import close_celery, make_celery
 
 log = structlog.get_logger(__name__)
@@ -125,6 +127,27 @@ def _check_same_origin() -> None:
     if request.content_length and request.mimetype not in _BODY_TYPES:
         message = "send a JSON body (Content-Type: application/json) or a form"
         raise ApiError(415, message, (FieldError("unsupported_media_type", message),))
+
+
+def _limit_body() -> None:
+    # Read the body now (at most MAX_CONTENT_LENGTH): one over the limit is a 413 on every route, before any other
+    # work. A declared length over it is refused unread; a chunked body is read up to the limit, where werkzeug
+    # stops quietly (a truncated body, not an error): one byte more left in the stream means it was too large.
+    if request.method in _SAFE_METHODS:
+        return
+    stream = request.environ["wsgi.input"]
+    try:
+        data = request.get_data(cache=True)
+        if request.content_length is None and len(data) >= current_app.config["MAX_CONTENT_LENGTH"] and stream.read(1):
+            raise RequestEntityTooLarge()
+    except RequestEntityTooLarge:
+        # Read what is left (Caddy sends at most BODY_LIMIT_CEILING): answering with the body half-read resets the
+        # connection, and Caddy would turn the 413 into a 502.
+        left = BODY_LIMIT_CEILING
+        with contextlib.suppress(Exception):  # the client or Caddy gave up: nothing more to read
+            while left > 0 and (chunk := stream.read(min(65536, left))):
+                left -= len(chunk)
+        raise
 
 
 def _begin_request() -> None:
@@ -223,7 +246,7 @@ def create_service_app(
 
     app = Flask(f"marketplace.{service}")
     app.json = JSONProvider(app)  # deep request bodies are a 400, not a RecursionError (services/common/jsonin.py)
-    app.config.update(MAX_CONTENT_LENGTH=1024 * 1024)
+    app.config.update(MAX_CONTENT_LENGTH=settings.max_request_body)
     app.json.sort_keys = False
     app.extensions[EXTENSION] = Dependencies(
         settings=settings,
@@ -235,6 +258,7 @@ def create_service_app(
     # Caddy is the one proxy in front: trust its X-Forwarded-For/-Proto (client address for rate limits).
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.before_request(_begin_request)
+    app.before_request(_limit_body)
     app.before_request(_check_same_origin)
     app.after_request(_end_request)
     app.register_blueprint(_health_blueprint(prefix))
