@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.common.settings import SettingsError, load_settings
-from tests.conftest import ROOT, base_env
+from tests.conftest import ROOT, TEST_LIMITS, base_env
 
 
 def test_valid_environment_parses_into_frozen_settings(tmp_path: Path) -> None:
@@ -41,6 +41,13 @@ def test_valid_environment_parses_into_frozen_settings(tmp_path: Path) -> None:
         ("CT_LOG_URL", "crt.sh", "CT_LOG_URL is invalid"),
         ("FLIST_GITEA", "http://hub.grid.tf/x/gitea.flist", "FLIST_GITEA is invalid"),
         ("FLIST_GOLLUM", "https://hub.grid.tf/x/gollum.tar.gz", "FLIST_GOLLUM is invalid"),
+        # The abuse limits: a cap of 0 would lock everyone out; a body limit above Caddy's would never be answered.
+        ("CHATFLOW_OPEN_SESSIONS", "0", "CHATFLOW_OPEN_SESSIONS is invalid"),
+        ("CHATFLOW_ANSWER_RATE_LIMIT", "-1", "CHATFLOW_ANSWER_RATE_LIMIT is invalid"),
+        ("CHATFLOW_QUERY_RATE_LIMIT", "many", "CHATFLOW_QUERY_RATE_LIMIT is invalid"),
+        ("CHATFLOW_RATE_WINDOW", "0", "CHATFLOW_RATE_WINDOW is invalid"),
+        ("MAX_REQUEST_BODY", "4000001", "MAX_REQUEST_BODY is invalid"),
+        ("MAX_REQUEST_BODY", "100", "MAX_REQUEST_BODY is invalid"),
     ],
 )
 def test_missing_or_malformed_variable_is_named(tmp_path: Path, name: str, value: str | None, expected: str) -> None:
@@ -52,6 +59,13 @@ def test_missing_or_malformed_variable_is_named(tmp_path: Path, name: str, value
     with pytest.raises(SettingsError) as info:
         load_settings(env)
     assert str(info.value).startswith(expected)
+
+
+def test_the_abuse_limits_have_their_production_defaults(tmp_path: Path) -> None:
+    env = {k: v for k, v in base_env(tmp_path).items() if k not in TEST_LIMITS}
+    settings = load_settings(env)
+    assert (settings.chatflow_open_sessions, settings.chatflow_answer_rate_limit, settings.chatflow_query_rate_limit,
+            settings.chatflow_rate_window, settings.max_request_body) == (20, 60, 120, 60, 256 * 1024)  # fmt: skip
 
 
 def test_gateway_settings_have_public_defaults_and_accept_local_values(tmp_path: Path) -> None:
