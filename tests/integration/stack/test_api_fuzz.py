@@ -22,6 +22,7 @@ import pytest
 import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import (
@@ -35,7 +36,7 @@ from tests.e2e.test_wizard_ubuntu import running_stack
 from tests.integration.auth.conftest import Browser
 
 PREFIXES = ("/auth", "/api/chatflows", "/api/solutions", "/api/pools", "/api/backup")
-EXAMPLES = 20  # generated examples per operation and mode: valid input (positive), and input the schema refuses
+EXAMPLES = 60  # generated examples per operation and mode: valid input (positive), and input the schema refuses
 USER = "carol.3bot"
 STANDARD_ERROR_KEYS = {"message", "errors", "request_id"}
 
@@ -47,7 +48,10 @@ class Api:
     session: requests.Session
     examples: Counter[str] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
+    by_operation: Counter[tuple[str, int]] = field(default_factory=Counter)
     server_errors: list[str] = field(default_factory=list)
+    # Real ids by path parameter name: half the examples of an operation address an object that exists.
+    real: dict[str, list[Any]] = field(default_factory=dict)
 
     def sign_in(self) -> requests.Session:
         """A new session of ``USER`` (the terms stay accepted: they belong to the user, not to the session)."""
@@ -66,12 +70,27 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         api.session = api.sign_in()
         accepted = api.session.post(f"{proxy}/auth/terms/accept")
         assert accepted.status_code == 200 and accepted.json()["accepted"], accepted.text
+        _make_real_objects(api)
         yield api
         print(f"\nstack logs: {stack['logs']}")
         print(f"schemathesis: {len(api.examples)} operations, {sum(api.examples.values())} requests, "
               f"{len(api.server_errors)} answers 5xx; by status: {dict(sorted(api.statuses.items()))}")  # fmt: skip
-        for operation, count in sorted(api.examples.items()):
-            print(f"  {count:5d}  {operation}")
+        for (operation, status), count in sorted(api.by_operation.items()):
+            print(f"  {count:5d}  {status}  {operation}")
+
+
+def _make_real_objects(api: Api) -> None:
+    """A wizard session of every type and a pool bought on farm 1, for the generated requests to address."""
+    flows = [entry["type"] for entry in api.session.get(f"{api.proxy}/api/chatflows").json()["chatflows"]]
+    sessions = []
+    for flow in flows:
+        started = api.session.post(f"{api.proxy}/api/chatflows/{flow}")
+        assert started.status_code == 201, (flow, started.text)
+        sessions.append(started.json()["id"])
+    purchase = {"currency": "TFT", "farm_id": 1, "cu": 1, "su": 1, "days": 1}
+    bought = api.session.post(f"{api.proxy}/api/pools", json=purchase)
+    assert bought.status_code == 201, bought.text
+    api.real = {"flow_type": flows, "session_id": sessions, "pool_id": [bought.json()["pool"]["id"]]}
 
 
 def _merged(documents: list[dict[str, Any]]) -> dict[str, Any]:
@@ -114,21 +133,45 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           standard_error_shape]  # fmt: skip
 
 
+JSON = st.recursive(
+    # Python's JSON (and so Flask's) reads NaN and Infinity too: they are input like any other.
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=6,
+)
+
+
+def _answers_for(api: Api, session_id: str) -> st.SearchStrategy[dict[str, Any]]:
+    """Answers to the session's current step: its own field names (any subset), each with any JSON value — the
+    wizard's validators see every type where they expect one."""
+    step = api.session.get(f"{api.proxy}/api/chatflows/sessions/{session_id}").json().get("step", {})
+    names = [f["name"] for f in step.get("fields", [])]
+    return st.dictionaries(st.sampled_from(names), JSON, max_size=len(names)) if names else st.just({})
+
+
 def _exercise(api: Api, operation: Any, mode: GenerationMode) -> None:
     """``EXAMPLES`` generated requests to one operation (derandomized: the same ones every run), each checked."""
     label = f"{operation.method.upper()} {operation.path}"
     # Signing out ends the session it is sent with: give it one of its own.
     signs_out = operation.path == "/auth/logout"
 
-    @given(case=operation.as_strategy(generation_mode=mode))
+    names = [p.name for p in operation.path_parameters if p.name in api.real]
+
+    @given(case=operation.as_strategy(generation_mode=mode),
+           real=st.one_of(st.none(), *(st.sampled_from(api.real[name]) for name in names)), data=st.data())  # fmt: skip
     @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))  # fmt: skip
-    def run(case: Any) -> None:
+    def run(case: Any, real: Any, data: st.DataObject) -> None:
+        if real is not None:
+            case.path_parameters = {**(case.path_parameters or {}), names[0]: real}
+            if operation.path.endswith("/answer") and mode == GenerationMode.POSITIVE:
+                case.body = {"answers": data.draw(_answers_for(api, real))}
         session = api.sign_in() if signs_out else api.session
         response = case.call(base_url=api.proxy, session=session, headers={"Origin": api.proxy},
                              allow_redirects=False, timeout=30)  # fmt: skip
         api.examples[label] += 1
         api.statuses[response.status_code] += 1
+        api.by_operation[(label, response.status_code)] += 1
         if response.status_code >= 500:
             api.server_errors.append(f"{label} → {response.status_code}")
         case.validate_response(response, checks=CHECKS)
@@ -141,8 +184,10 @@ def _exercise(api: Api, operation: Any, mode: GenerationMode) -> None:
 def test_no_input_breaks_the_api(api: Api) -> None:
     schema = _schema(api)
     failures = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    # Deletions and signing out last: until then the real objects stay there to be addressed.
+    operations = sorted((result.ok() for result in schema.get_all_operations()),
+                        key=lambda op: (op.method == "delete" or op.path == "/auth/logout"))  # fmt: skip
+    for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             try:
                 _exercise(api, operation, mode)
@@ -152,3 +197,25 @@ def test_no_input_breaks_the_api(api: Api) -> None:
                 failures.append(f"{operation.method.upper()} {operation.path} ({mode.value}): {exc}")
     assert len(api.examples) == sum(len(d) for d in schema.raw_schema["paths"].values())
     assert not failures, "\n\n".join(failures)
+
+
+@pytest.mark.stack
+@pytest.mark.parametrize(
+    ("prefix", "path", "headers", "status"),
+    [
+        ("/api/chatflows", "/" + "a" * 5000, {}, 414),  # the request line is longer than gunicorn reads
+        ("/auth", "/me", {"X-Filler": "x" * 9000}, 431),  # a header longer than gunicorn reads
+        ("/api/pools", "", {"Cookie": f"mp_session=x; filler={'y' * 9000}"}, 431),
+    ],
+)
+def test_a_request_too_long_for_a_service_is_refused_in_the_standard_shape(
+    api: Api, prefix: str, path: str, headers: dict[str, str], status: int
+) -> None:
+    """Found by probing past the generated cases: gunicorn refuses these itself with an HTML page; Caddy answers
+    them in the standard shape instead (proxy/Caddyfile, ``upstream``)."""
+    response = api.session.get(f"{api.proxy}{prefix}{path}", headers=headers, timeout=10)
+    assert response.status_code == status, response.text
+    assert response.headers["Content-Type"] == "application/json", response.headers
+    body = response.json()
+    assert set(body) == STANDARD_ERROR_KEYS and body["errors"][0]["code"] == "too_long", body
+    assert body["request_id"] == response.headers["X-Request-Id"]
