@@ -9,6 +9,13 @@ ago is offered at once, not when the cached list expires.
 Each question actually sent on a user's behalf (not one answered from the cache) is counted first by ``count``
 (the app's per-user limit, CHATFLOW_QUERY_RATE_LIMIT per CHATFLOW_RATE_WINDOW): beyond it the request is a 429,
 so no user can make the wizard hammer the deployer, the pools service or, through them, the explorer.
+
+A wizard session's step choices (its networks, nodes, free IPs, gateways, farms… — ``SESSION_CHOICES``) are kept
+for that session for ``CHOICES_SECONDS`` (issue 16): the view of a step and the answer that validates against the
+same choices ask the other service once, and showing the step again (reload, back) asks it not at all. Each is
+keyed by its query, so an answer that changes the query (other resources, another pool or node) asks afresh; a
+step that acts (``then``: buys a pool) and a restart drop the session's choices. Checks (is this name free?) and
+submissions are never kept; the pools lists keep their versioned cache above (a paid pool shows at once).
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import structlog
@@ -33,6 +41,12 @@ from services.common.errors import ServiceUnavailable
 from services.common.tasks import send
 
 CACHE_SECONDS = 10
+CHOICES_SECONDS = 30  # a session's step choices are asked again at most this long after they were read
+SESSION_CHOICES = frozenset({
+    contracts.POOLS_LIST_FARMS, contracts.POOLS_LIST_APP_FARMS, contracts.DEPLOYER_LIST_NETWORKS,
+    contracts.DEPLOYER_NODE_CHOICES, contracts.DEPLOYER_FREE_IPS, contracts.DEPLOYER_EXPOSE_TARGETS,
+    contracts.DEPLOYER_DELEGATED_DOMAINS, contracts.DEPLOYER_LIST_GATEWAYS,
+})  # fmt: skip
 # The answers about one owner's pools: keyed by the owner's pools version (contracts.pools_version_key).
 POOL_ANSWERS = frozenset({contracts.POOLS_LIST_CAPABLE, contracts.POOLS_LIST_POOLS})
 log = structlog.get_logger(__name__)
@@ -44,16 +58,46 @@ class Queries:
     redis: Redis
     timeout: float
     count: Callable[[], object] | None = None  # counts one question sent for the caller; raises 429 past the limit
+    session_id: str = ""  # the wizard session whose step choices are kept (none: nothing kept per session)
+
+    def for_session(self, session_id: str) -> Queries:
+        """These queries, keeping the step choices of wizard session ``session_id``."""
+        return replace(self, session_id=session_id)
 
     def ask(
         self, task: str, payload: BaseModel, what: str, cache: bool = False, per_user: bool = True
     ) -> dict[str, Any]:
-        """The answer of ``task`` as a dict (``per_user=False``: the same for everyone, not counted to anyone).
+        """The answer of ``task`` as a dict (``per_user=False``: the same for everyone, not counted to anyone; a
+        session's step choice: kept for the session, see above).
 
         Raises:
             ServiceUnavailable: no answer within the timeout ("… is unavailable; try again").
             ApiError: 429 when the caller sent too many questions in this window.
         """
+        if not self.session_id or task not in SESSION_CHOICES:
+            return self._ask(task, payload, what, cache, per_user)
+        key, field = f"chatflow:choices:{self.session_id}", f"{task}:{_digest(payload)}"
+        try:
+            kept = self.redis.hget(key, field)
+        except RedisError:
+            kept = None
+        if kept is not None and time.time() - (entry := json.loads(kept))["at"] < CHOICES_SECONDS:
+            return dict(entry["answer"])
+        answer = self._ask(task, payload, what, cache, per_user)
+        with contextlib.suppress(RedisError):  # an optimisation only
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.hset(key, field, json.dumps({"at": time.time(), "answer": answer}))
+            pipe.expire(key, CHOICES_SECONDS)
+            pipe.execute()
+        return answer
+
+    def forget_choices(self) -> None:
+        """Drop this session's step choices (an answer acted, or the wizard restarts)."""
+        if self.session_id:
+            with contextlib.suppress(RedisError):  # they expire within CHOICES_SECONDS anyway
+                self.redis.delete(f"chatflow:choices:{self.session_id}")
+
+    def _ask(self, task: str, payload: BaseModel, what: str, cache: bool, per_user: bool) -> dict[str, Any]:
         key = ""
         if cache:
             try:
@@ -85,7 +129,7 @@ class Queries:
         Raises:
             RedisError: the version cannot be read.
         """
-        digest = hashlib.sha256(payload.model_dump_json().encode()).hexdigest()[:32]
+        digest = _digest(payload)
         if task not in POOL_ANSWERS or not isinstance(payload, contracts.CapacityQuery | contracts.OwnerQuery):
             return f"chatflow:answer:{task}:{digest}"
         # Read before asking: a change committed after this read bumps the version, so an answer that may
@@ -181,3 +225,7 @@ class Queries:
         explorer client; a hosted 3Bot's backup password is checked against it here (LOGIN_PROTOCOL §9.4)."""
         query = contracts.PhonebookQuery(name=name)
         return contracts.PhonebookKey.model_validate(self.ask(contracts.DEPLOYER_PHONEBOOK_KEY, query, "the deployer"))
+
+
+def _digest(payload: BaseModel) -> str:
+    return hashlib.sha256(payload.model_dump_json().encode()).hexdigest()[:32]

@@ -103,7 +103,8 @@ class Engine:
 
     def _context(self, row: dict[str, Any]) -> Context:
         secrets = self.identity.decrypt_secrets(bytes(row["secret_answers"]).decode()) if row["secret_answers"] else {}
-        return Context(row["owner"], str(row["id"]), dict(row["answers"]), secrets, self.queries)
+        queries = self.queries.for_session(str(row["id"]))
+        return Context(row["owner"], str(row["id"]), dict(row["answers"]), secrets, queries)
 
     def view(self, row: dict[str, Any]) -> dict[str, Any]:
         """The session as the browser sees it (API.md): the current step's fields, earlier non-secret answers."""
@@ -219,6 +220,7 @@ class Engine:
             (ctx.secrets if name in secret_names else ctx.answers)[name] = value
         if step.then is not None:
             step.then(ctx)
+            ctx.queries.forget_choices()  # it acted (bought a pool…): the choices it may change are asked again
 
     def _seal(self, ctx: Context) -> bytes | None:
         return self.identity.encrypt_secrets(ctx.secrets).encode() if ctx.secrets else None
@@ -290,6 +292,7 @@ class Engine:
             if row["status"] != "open":
                 raise ApiError(409, "this wizard is finished", (FieldError("finished", "this wizard is finished"),))
             flow = self._known(row["solution_type"])
+            self.queries.for_session(session_id).forget_choices()
             first = flow.next_index(Context(owner, session_id, {}, {}, self.queries), -1) or 0
             store.save(cur, session_id, step=first, answers={}, secret_answers=None, history=[], status="open",
                        ttl_seconds=self.ttl)  # fmt: skip

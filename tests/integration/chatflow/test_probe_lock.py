@@ -12,15 +12,17 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
+import redis
 
 from services.chatflow.flow import Flow, Step
 from services.chatflow.flows import FLOWS
+from services.chatflow.queries import Queries
 from services.chatflow.questions import String
 from services.chatflow.service import Engine
 from services.common.db import Database
 from services.common.errors import ApiError
 from services.common.identity import Identity
-from tests.conftest import RowLocks
+from tests.conftest import TEST_REDIS_URL, RowLocks
 
 TABLE = "chatflow.sessions"
 
@@ -28,7 +30,11 @@ TABLE = "chatflow.sessions"
 @pytest.fixture
 def engine(migrated_database: str) -> Iterator[Engine]:
     db = Database(migrated_database, maxconn=2)
-    yield Engine(db, Identity(bytes(range(32))), queries=None, ttl=600)  # type: ignore[arg-type]
+    client = redis.Redis.from_url(TEST_REDIS_URL)
+    # The flows here ask no other service: no Celery (a session's step choices would be kept in Redis).
+    queries = Queries(None, client, 1)  # type: ignore[arg-type]
+    yield Engine(db, Identity(bytes(range(32))), queries=queries, ttl=600)
+    client.close()
     db.close()
 
 
