@@ -131,7 +131,8 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
             py, "-m", "gunicorn",
             "--bind", f"{bind}:{_port(env, WEB[service])}",
             "--workers", _count(env, "WEB_CONCURRENCY", "2"),
-            "--threads", "4",
+            # gthread (threads > 1): a thread per request, idle keep-alive connections parked in the poller.
+            "--threads", _count(env, "WEB_THREADS", "4"),
             "--timeout", "60",
             "--graceful-timeout", "10",
             # Longer than Caddy's idle upstream keep-alive (2 min): gunicorn must never close a connection Caddy
