@@ -51,11 +51,12 @@ bench: venv ## run the benchmarks under bench/ and print their figures
 mutate: deps-test venv ## mutation testing of the security/money modules (mutmut; MODULES="capacity ..." for some)
 	$(PY) -m deploy.test_servers --dir .local/mutate-servers -- $(PY) -m deploy.mutate $(MODULES)
 
-up: ## run the stack with docker compose (deploy/docker-compose.yml)
-	$(COMPOSE) up -d --build
+up: venv ## run the stack with docker compose, dev profile: with the emulators (deploy/docker-compose.yml)
+	key=$$($(PY) -m deploy.compose_secrets --dev deploy/secrets) && \
+	AUTH_PUBLIC_KEY=$$key $(COMPOSE) --env-file deploy/compose-dev.env --profile dev up -d --build
 
 down: ## stop the docker compose stack
-	$(COMPOSE) down
+	$(COMPOSE) --env-file deploy/compose-dev.env --profile dev down
 
 clean: ## remove the virtual environment and local state (.local/)
 	rm -rf $(VENV) .local

@@ -54,6 +54,10 @@ def _count(env: Mapping[str, str], name: str, default: str) -> str:
     return value
 
 
+def _production(env: Mapping[str, str]) -> bool:
+    return (env.get("APP_ENV") or "production") == "production"  # the settings' own default
+
+
 def _acme(env: Mapping[str, str], test_cert: bool) -> tuple[str, str]:
     """The ACME directory and the ``acme_ca_root`` option line (a private CA's root: Caddy trusts it for the
     directory's own TLS), each checked here so a typo fails at start, not at the first renewal."""
@@ -108,6 +112,11 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
     }
     derived.update({f"{name.upper()}_UPSTREAM": upstream(name) for name in WEB})
     connect = env.get("CONNECT_EMULATOR_UPSTREAM", "")
+    if connect and _production(env):
+        raise RoleError(
+            "CONNECT_EMULATOR_UPSTREAM is set while APP_ENV=production: the login emulator's /_emulator/ endpoints"
+            " approve any login; leave it empty (the emulators run only in compose's dev profile)"
+        )
     derived["CADDY_EXTRA_SITE"] = str(ROOT / "proxy" / "sites" / ("login-emulator.caddy" if connect else "none.caddy"))
     if connect:
         derived["CONNECT_EMULATOR_UPSTREAM"] = connect
@@ -170,6 +179,8 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
         # Caddy keeps certificates and ACME accounts under XDG_DATA_HOME: make it persistent and ours.
         extra["XDG_DATA_HOME"] = extra["CADDY_DATA_DIR"]
         return [caddy, "run", "--config", str(ROOT / "proxy" / "Caddyfile"), "--adapter", "caddyfile"], extra
+    if role.endswith("-emulator") and _production(env):
+        raise RoleError(f"{role} is for development only and APP_ENV=production (set APP_ENV=dev to run it)")
     if role == "grid-emulator":
         return [
             py, "-m", "emulators.grid", "--host", bind, "--port", _port(env, "GRID_EMULATOR_PORT"),
@@ -205,9 +216,11 @@ def main(argv: list[str]) -> None:
     if argv[0] not in ("proxy", "grid-emulator", "connect-emulator"):
         # Check the product settings here, before gunicorn/celery start: a bad variable is then one line and
         # exit code 2, not a worker restart loop (each process parses them again itself).
+        from services.common.production import check_start_or_exit
         from services.common.settings import load_or_exit
 
         settings = load_or_exit()
+        check_start_or_exit(settings, argv[0])  # production: the role's keys and seeds (services/common/production.py)
         if argv[0] in ("backup-web", "backup-worker"):
             # The backup processes also need their two servers, key and known-hosts file (LOGIN_PROTOCOL §9).
             from services.backup.config import backup_config_or_exit

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, ValidationInfo
+
+from services.common.emulator_urls import emulator_name, emulator_url
 
 
 def _check_url(value: str, schemes: tuple[str, ...]) -> str:
@@ -109,15 +111,35 @@ def _optional_http_url(value: str) -> str:
 # Caddy's own cap on request bodies (`request_body max_size` in proxy/Caddyfile): MAX_REQUEST_BODY stays below it.
 BODY_LIMIT_CEILING = 4_000_000
 
-HttpUrl = Annotated[str, _url(("http", "https"))]
+
+def _refuse_emulator(value: str, info: ValidationInfo, why: str | None) -> str:
+    # An outside system (explorer, login, KYC, CT log, resolver) must be the real one in production: an emulator
+    # approves any login and pays any pool (services/common/emulator_urls.py says how one is recognised).
+    if why is not None and info.data.get("app_env") == "production":
+        raise ValueError(f"is an emulator's address ({why}) while APP_ENV=production; set the real service's")
+    return value
+
+
+def _not_emulator_url(value: str, info: ValidationInfo) -> str:
+    return _refuse_emulator(value, info, emulator_url(value) if value else None)
+
+
+def _not_emulator_resolver(value: str, info: ValidationInfo) -> str:
+    # A local caching resolver (127.0.0.53:53) is fine in production: only an emulator's name is refused.
+    host = value.rpartition(":")[0]
+    return _refuse_emulator(value, info, "an emulator's host name" if emulator_name(host) else None)
+
+
 OptionalHttpUrl = Annotated[str, AfterValidator(_optional_http_url)]
+OutsideUrl = Annotated[str, _url(("http", "https")), AfterValidator(_not_emulator_url)]
+OptionalOutsideUrl = Annotated[str, AfterValidator(_optional_http_url), AfterValidator(_not_emulator_url)]
 PostgresUrl = Annotated[str, _url(("postgresql", "postgres"))]
 RedisUrl = Annotated[str, _url(("redis", "rediss"))]
 SshTarget = Annotated[str, AfterValidator(_ssh_target)]
 Domain = Annotated[str, AfterValidator(_domain)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 Flag = Annotated[bool, BeforeValidator(parse_flag)]
-HostPort = Annotated[str, AfterValidator(_host_port)]
+Resolver = Annotated[str, AfterValidator(_host_port), AfterValidator(_not_emulator_resolver)]
 Flist = Annotated[str, AfterValidator(_flist)]
 Names = Annotated[tuple[str, ...], BeforeValidator(_names)]
 EntrypointPath = Annotated[str, AfterValidator(_entrypoint_path)]
@@ -142,12 +164,13 @@ class Settings(BaseModel):
     database_url: PostgresUrl = Field(alias="DATABASE_URL")
     redis_url: RedisUrl = Field(alias="REDIS_URL")
 
-    explorer_url: HttpUrl = Field(alias="EXPLORER_URL")
-    threebot_login_url: HttpUrl = Field(alias="THREEBOT_LOGIN_URL")
+    # The outside systems: never an emulator's address in production.
+    explorer_url: OutsideUrl = Field(alias="EXPLORER_URL")
+    threebot_login_url: OutsideUrl = Field(alias="THREEBOT_LOGIN_URL")
     # Where the services call the provider's API, when it differs from the address browsers are sent to
     # (compose: the browser goes through Caddy, the services use the internal name). Empty: THREEBOT_LOGIN_URL.
-    threebot_login_api_url: OptionalHttpUrl = Field("", alias="THREEBOT_LOGIN_API_URL")
-    openkyc_url: HttpUrl = Field(alias="OPENKYC_URL")
+    threebot_login_api_url: OptionalOutsideUrl = Field("", alias="THREEBOT_LOGIN_API_URL")
+    openkyc_url: OutsideUrl = Field(alias="OPENKYC_URL")
 
     identity_seed_file: Path = Field(alias="IDENTITY_SEED_FILE")
     identity_name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]{0,63}$")] = Field(
@@ -179,8 +202,8 @@ class Settings(BaseModel):
     # Public domains (SOLUTIONS §1.9): the resolver asked whether a candidate domain already exists (and for the
     # addresses of the gateways' name servers), and the certificate-transparency log (crt.sh's JSON shape) read
     # for Let's Encrypt's weekly budget per parent domain. Locally both are the grid emulator's.
-    dns_resolver: HostPort = Field("1.1.1.1:53", alias="DNS_RESOLVER")
-    ct_log_url: HttpUrl = Field("https://crt.sh", alias="CT_LOG_URL")
+    dns_resolver: Resolver = Field("1.1.1.1:53", alias="DNS_RESOLVER")
+    ct_log_url: OutsideUrl = Field("https://crt.sh", alias="CT_LOG_URL")
 
     # Community images (SOLUTIONS §2): deployment configuration, any hub.grid.tf flist.
     flist_gitea: Flist = Field(

@@ -34,6 +34,7 @@ from services.common.log import configure_logging
 from services.common.migrations import SchemaBehind, ensure_current
 from services.common.openapi import install as install_openapi
 from services.common.openapi import operation
+from services.common.production import check_start_or_exit
 from services.common.settings import BODY_LIMIT_CEILING, Settings, load_or_exit
 from services.common.tasks import close_celery, make_celery
 
@@ -236,6 +237,7 @@ def create_service_app(
         SystemExit: the environment is malformed (one line names the variable) or the schema is stale.
     """
     settings = settings or load_or_exit()
+    check_start_or_exit(settings, f"{service}-web")
     configure_logging(json=settings.app_env == "production", level=settings.log_level)
     if check_schema:
         try:

@@ -17,6 +17,7 @@ from celery.signals import worker_ready
 
 from services.common.identity import load_identity
 from services.common.log import configure_logging
+from services.common.production import check_start_or_exit
 from services.common.settings import Settings, load_or_exit
 from services.common.tasks import bind_task_logging, make_celery, register_ping
 
@@ -36,6 +37,7 @@ def create_worker(
     explorer phonebook (it signs explorer requests).
     """
     settings = settings or load_or_exit()
+    check_start_or_exit(settings, f"{service}-worker")
     configure_logging(json=settings.app_env == "production", level=settings.log_level)
     app = make_celery(settings, service)
     register_ping(app, service)

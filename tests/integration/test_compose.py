@@ -1,16 +1,45 @@
+"""deploy/docker-compose.yml is valid for both profiles and safe to run in public by default: no emulator outside
+the `dev` profile, APP_ENV production, every emulator address empty, each secret mounted only where it is used.
+The file is checked as docker-compose resolves it (`config`), with a clean environment: no engine is needed."""
+
 from __future__ import annotations
 
+import os
 import subprocess
+from typing import Any
 
+import pytest
 import yaml
 
+from services.common.production import AUTH_SEED, BACKUP_KEY, IDENTITY, SEEDS
 from tests.conftest import ROOT
 
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
+DEV = ["--env-file", str(ROOT / "deploy" / "compose-dev.env"), "--profile", "dev"]
+EMULATORS = {"grid-emulator", "connect-emulator"}
+# The variables that point at an outside system (an emulator in the dev profile).
+EMULATOR_URLS = ("EXPLORER_URL", "THREEBOT_LOGIN_URL", "THREEBOT_LOGIN_API_URL", "OPENKYC_URL", "CT_LOG_URL",
+                 "DNS_RESOLVER", "CONNECT_EMULATOR_UPSTREAM")  # fmt: skip
+# Each seed's directory inside the containers (one read-only mount per secret).
+MOUNTS = {IDENTITY: "/secrets/identity", AUTH_SEED: "/secrets/auth", BACKUP_KEY: "/secrets/backup"}
 
 
-def test_compose_file_is_valid() -> None:
-    result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config", "-q"], capture_output=True, text=True)
+def compose(*args: str) -> subprocess.CompletedProcess[str]:
+    # Only PATH: a variable of the test runner's environment must not fill in a default.
+    return subprocess.run(["docker-compose", "-f", str(COMPOSE), *args], capture_output=True, text=True,
+                          env={"PATH": os.environ["PATH"]}, timeout=60)  # fmt: skip
+
+
+def resolved(*args: str) -> dict[str, Any]:
+    result = compose(*args, "config")
+    assert result.returncode == 0, result.stderr
+    services: dict[str, Any] = yaml.safe_load(result.stdout)["services"]
+    return services
+
+
+@pytest.mark.parametrize("profile", [[], DEV], ids=["default", "dev"])
+def test_compose_file_is_valid(profile: list[str]) -> None:
+    result = compose(*profile, "config", "-q")
     assert result.returncode == 0, result.stderr
 
 
@@ -23,7 +52,63 @@ def test_compose_runs_every_process_and_publishes_only_caddy() -> None:
     }  # fmt: skip
     assert set(services) == expected
     assert [name for name, svc in services.items() if svc.get("ports")] == ["proxy"]
+    # The login emulator's port (dev profile only) is published to this machine alone.
+    assert [p for p in services["proxy"]["ports"] if "8202" in p] == ["127.0.0.1:8202:8202"]
     for name in ("auth-web", "chatflow-web", "deployer-web", "pools-web", "backup-web"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in services[name]
     assert services["migrate"]["command"] == ["migrate"]
+
+
+def test_emulators_run_only_in_the_dev_profile() -> None:
+    services = resolved()
+    for name, svc in services.items():
+        if name in EMULATORS:
+            assert svc.get("profiles") == ["dev"], name
+            assert svc["command"] == [name]
+        else:
+            assert not svc.get("profiles"), name
+            assert not any(c.endswith("-emulator") for c in svc.get("command", [])), name
+            # A default service waiting for a dev-only one would never start in production.
+            assert not EMULATORS & set(svc.get("depends_on", {})), name
+
+
+def test_production_is_the_default_and_every_emulator_address_is_empty() -> None:
+    for name, svc in resolved().items():
+        env = svc.get("environment")
+        if name in ("postgres", "redis"):
+            continue
+        assert env["APP_ENV"] == "production", name
+        for variable in EMULATOR_URLS:
+            assert env.get(variable, "") == "", (name, variable)
+
+
+def test_the_dev_profile_points_at_the_emulators() -> None:
+    services = resolved(*DEV)
+    env = services["chatflow-web"]["environment"]
+    assert env["APP_ENV"] == "dev"
+    assert env["EXPLORER_URL"] == "http://grid-emulator:8000/api/v1"
+    assert env["THREEBOT_LOGIN_API_URL"] == env["OPENKYC_URL"] == "http://connect-emulator:8000"
+    assert services["proxy"]["environment"]["CONNECT_EMULATOR_UPSTREAM"] == "connect-emulator:8000"
+
+
+def test_each_secret_is_mounted_only_where_it_is_used() -> None:
+    services = resolved()
+    for name, svc in services.items():
+        targets = {str(v).split(":")[1] for v in svc.get("volumes", []) if ":/secrets" in str(v)}
+        wanted = SEEDS.get(name, ())
+        assert targets == {MOUNTS[variable] for variable in wanted}, name
+        for volume in svc.get("volumes", []):
+            if ":/secrets" in str(volume):
+                assert str(volume).endswith(":ro"), (name, volume)
+        env = svc.get("environment", {})
+        # The file variables name a path inside the mounted directory, and only where it is mounted.
+        for variable in (AUTH_SEED, BACKUP_KEY):
+            assert (variable in env) == (variable in wanted), (name, variable)
+        for variable in wanted:
+            assert env[variable].startswith(MOUNTS[variable] + "/"), (name, variable)
+    # The auth signing seed goes to auth-web alone; the others verify with AUTH_PUBLIC_KEY.
+    assert [n for n, s in services.items() if MOUNTS[AUTH_SEED] in str(s.get("volumes"))] == ["auth-web"]
+    assert sorted(n for n, s in services.items() if MOUNTS[BACKUP_KEY] in str(s.get("volumes"))) == [
+        "backup-web", "backup-worker",
+    ]  # fmt: skip

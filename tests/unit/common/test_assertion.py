@@ -140,7 +140,8 @@ def test_the_key_comes_from_the_seed_file_otherwise(make_settings: Callable[...,
     settings = make_settings(AUTH_SIGNING_SEED_FILE=str(seed))  # test environment: a missing seed file is made
     created = assertion.auth_public_key(settings)
     assert seed.exists() and assertion.auth_public_key(settings) == created
-    missing = make_settings(APP_ENV="production", AUTH_SIGNING_SEED_FILE=str(tmp_path / "none.seed"))
+    # Production (never generates a seed); its loopback test URLs would be refused at load, hence model_copy.
+    missing = settings.model_copy(update={"app_env": "production", "auth_signing_seed_file": tmp_path / "none.seed"})
     with pytest.raises(IdentityError, match="does not exist"):
         assertion.auth_public_key(missing)
 
