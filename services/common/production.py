@@ -10,7 +10,8 @@ checks it against :data:`SEEDS`):
   ``AUTH_PUBLIC_KEY`` and, in production, refuses to start without it (never a 500 per request);
 - the backup SSH key (``BACKUP_SSH_KEY_FILE``): backup-web and backup-worker only.
 
-In production a seed file must exist and grant nothing to group or others (``chmod 600``).
+In production a seed file must exist and grant nothing to group or others (``chmod 600``), and auth-web's
+``AUTH_PUBLIC_KEY``, when set (compose gives it to every service), must be its signing seed's public half.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import stat
 import sys
 from pathlib import Path
 
+from services.common.identity import IdentityError, load_identity
 from services.common.settings import Settings
 
 IDENTITY = "IDENTITY_SEED_FILE"
@@ -65,6 +67,22 @@ def start_problem(settings: Settings, role: str) -> str | None:
         problem = _seed_problem(variable, getattr(settings, variable.lower()))
         if problem is not None:
             return problem
+    if role == "auth-web" and settings.auth_public_key and settings.auth_signing_seed_file is not None:
+        return _key_pair_problem(settings.auth_public_key, Path(settings.auth_signing_seed_file))
+    return None
+
+
+def _key_pair_problem(public_key: str, seed_file: Path) -> str | None:
+    # The other services would refuse every assertion auth signs: a 401 for everyone, noticed only by users.
+    try:
+        key = load_identity(seed_file).verify_key.hex()
+    except IdentityError as exc:
+        return f"AUTH_SIGNING_SEED_FILE is invalid: {exc}"
+    if key != public_key:
+        return (
+            "AUTH_PUBLIC_KEY is not the public key of AUTH_SIGNING_SEED_FILE: every other service would refuse "
+            "auth's assertions (python -m deploy.compose_secrets prints the right one)"
+        )
     return None
 
 

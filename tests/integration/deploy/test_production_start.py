@@ -125,3 +125,9 @@ def test_a_correct_production_configuration_starts(tmp_path: Path, role: str, po
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_auth_refuses_a_public_key_that_is_not_its_seeds(tmp_path: Path) -> None:
+    # The other services would refuse every assertion auth signs: a 401 for everyone, found only by users.
+    env = production_env(tmp_path, AUTH_PUBLIC_KEY=Identity(bytes(32)).verify_key.hex())
+    assert_refused("auth-web", env, tmp_path, "AUTH_PUBLIC_KEY is not the public key of AUTH_SIGNING_SEED_FILE")
