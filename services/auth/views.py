@@ -109,7 +109,12 @@ def _rate_limited(bucket: str) -> Response | None:
 
 
 @bp.get("/auth/login")
-@operation("The sign-in page; with provider=3bot, off to 3Bot Connect", {200: PAGE, 302: TO_PROVIDER}, query=LoginQuery)
+@operation(
+    "The sign-in page; with provider=3bot, off to 3Bot Connect",
+    {200: PAGE, 302: TO_PROVIDER},
+    query=LoginQuery,
+    public=True,
+)
 def login() -> Any:
     next_path = safe_next(request.args.get("next"))
     if request.args.get("provider") != "3bot":
@@ -125,7 +130,7 @@ def login() -> Any:
 
 
 @bp.get("/auth/3bot_callback")
-@operation("3Bot Connect's answer: a session and back to `next`", {302: TO_PROVIDER}, query=CallbackQuery)
+@operation("3Bot Connect's answer: a session and back to `next`", {302: TO_PROVIDER}, query=CallbackQuery, public=True)
 def callback() -> Any:
     if (limited := _rate_limited("callback")) is not None:
         return limited
@@ -161,7 +166,7 @@ def callback() -> Any:
 
 
 @bp.post("/auth/logout")
-@operation("Sign out (a form post is sent to /)", {200: SignedOut, 303: Redirect("to /")})
+@operation("Sign out (a form post is sent to /)", {200: SignedOut, 303: Redirect("to /")}, public=True)
 def logout() -> Any:
     session_cookie, _ = _cookie_names()
     sid = request.cookies.get(session_cookie)

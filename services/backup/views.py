@@ -61,7 +61,7 @@ def _backend() -> accounts.Backend:
 
 
 @bp.post("/api/backup/public_key")
-@operation("The key a 3Bot seals its backup password to (server to server, no session)", {200: PublicKey})
+@operation("The key a 3Bot seals its backup password to (server to server, no session)", {200: PublicKey}, public=True)
 @csrf_exempt
 def public_key() -> Response:
     return jsonify(ctx().identity.box_public_key_b64)
@@ -69,7 +69,10 @@ def public_key() -> Response:
 
 @bp.post("/api/backup/init")
 @operation(
-    "Create or check a 3Bot's backup account (server to server, no session)", {200: Hosts, 202: Hosts}, body=InitBody
+    "Create or check a 3Bot's backup account (server to server, no session)",
+    {200: Hosts, 202: Hosts},
+    body=InitBody,
+    public=True,
 )
 @csrf_exempt
 def init() -> Any:

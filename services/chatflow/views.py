@@ -49,7 +49,7 @@ def _answers() -> dict[str, Any]:
 
 
 @bp.get("/api/chatflows")
-@operation("Every wizard that can be started (public)", {200: Catalogue})
+@operation("Every wizard that can be started", {200: Catalogue}, public=True)
 def catalogue() -> Any:
     # Public (Caddy lets it through without a session): anyone may browse what can be deployed; starting a
     # wizard needs a session and the terms.

@@ -27,6 +27,7 @@ REF = "#/components/schemas/{model}"
 _ARGUMENT = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 _DOCUMENTED = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 SPEC_KEY = "marketplace.openapi"
+SESSION = "session"
 
 
 class ErrorItem(BaseModel):
@@ -91,6 +92,7 @@ class Operation:
     query: type[BaseModel] | None = None
     headers: tuple[dict[str, Any], ...] = ()
     description: str = ""
+    public: bool = False
 
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -104,11 +106,14 @@ def operation(
     query: type[BaseModel] | None = None,
     headers: tuple[dict[str, Any], ...] = (),
     description: str = "",
+    public: bool = False,
 ) -> Callable[[F], F]:
-    """Declare a view's request body model, query model, headers and answers (status → model or media)."""
+    """Declare a view's request body model, query model, headers and answers (status → model or media);
+    ``public``: Caddy lets it through without a session (every other operation needs one)."""
 
     def mark(view: F) -> F:
-        view.openapi = Operation(summary, responses, body, query, headers, description)  # type: ignore[attr-defined]
+        described = Operation(summary, responses, body, query, headers, description, public)
+        view.openapi = described  # type: ignore[attr-defined]
         return view
 
     return mark
@@ -213,6 +218,7 @@ def build_spec(app: Flask, service: str, prefix: str) -> dict[str, Any]:
         entry: dict[str, Any] = {
             "operationId": f"{method.lower()}_{rule.endpoint.replace('.', '_')}",
             "summary": op.summary,
+            "security": [] if op.public else [{SESSION: []}],
             "responses": {"4XX": error, "502": error, "503": error}
             | {str(status): _response(answer, refs) for status, answer in op.responses.items()},
         }
@@ -223,6 +229,15 @@ def build_spec(app: Flask, service: str, prefix: str) -> dict[str, Any]:
         if op.body is not None:
             entry["requestBody"] = {"required": True, "content": _json(refs[(op.body, "validation")])}
         paths.setdefault(_ARGUMENT.sub(r"{\1}", rule.rule), {})[method.lower()] = entry
+    spec.components.security_scheme(
+        SESSION,
+        {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "mp_session",
+            "description": "the session cookie (__Host-mp_session over HTTPS)",
+        },
+    )
     for name, schema in sorted(defs.items()):
         spec.components.schema(name, schema)
     for path, operations in paths.items():
@@ -240,7 +255,7 @@ class SpecDocument(BaseModel):
     paths: dict[str, Any]
 
 
-@operation("This OpenAPI document", {200: SpecDocument})
+@operation("This OpenAPI document", {200: SpecDocument}, public=True)
 def _serve() -> Response:
     cached = current_app.extensions.get(SPEC_KEY)
     if cached is None:

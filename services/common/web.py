@@ -190,11 +190,11 @@ class Readiness(BaseModel):
 def _health_blueprint(prefix: str) -> Blueprint:
     bp = Blueprint("health", __name__)
 
-    @operation("The process is up (no dependency touched)", {200: Health})
+    @operation("The process is up (no dependency touched)", {200: Health}, public=True)
     def healthz() -> Response:
         return jsonify(status="ok", service=current_app.name)
 
-    @operation("PostgreSQL and Redis answer", {200: Readiness, 503: Readiness})
+    @operation("PostgreSQL and Redis answer", {200: Readiness, 503: Readiness}, public=True)
     def readyz() -> tuple[Response, int]:
         d = deps()
         checks: dict[str, str] = {}

@@ -12,6 +12,7 @@ operation, so a run is repeatable and takes a couple of minutes; the totals are 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -100,20 +101,32 @@ def _merged(documents: list[dict[str, Any]]) -> dict[str, Any]:
     for document in documents:
         assert not set(document["paths"]) & set(merged["paths"]), "two services document the same path"
         merged["paths"].update(document["paths"])
-        for name, schema in document["components"]["schemas"].items():
-            known = merged["components"]["schemas"].setdefault(name, schema)
-            assert known == schema, f"component {name} differs between two services"
+        for kind, components in document["components"].items():
+            for name, schema in components.items():
+                known = merged["components"].setdefault(kind, {}).setdefault(name, schema)
+                assert known == schema, f"component {name} differs between two services"
     return merged
 
 
-def _schema(api: Api) -> Any:
+def _documents(api: Api) -> dict[str, Any]:
     documents = []
     for prefix in PREFIXES:
         # Public: no session needed through Caddy.
         response = requests.get(f"{api.proxy}{prefix}/openapi.json", timeout=10)
         assert response.status_code == 200, (prefix, response.text)
         documents.append(response.json())
-    return schemathesis.openapi.from_dict(_merged(documents))
+    return _merged(documents)
+
+
+def _schema(api: Api) -> Any:
+    """The documents for schemathesis, without their session scheme: the test sends its own signed-in session with
+    every request (schemathesis would otherwise spend examples on made-up cookies the real one overrides)."""
+    document = _documents(api)
+    del document["components"]["securitySchemes"]
+    for operations in document["paths"].values():
+        for op in operations.values():
+            del op["security"]
+    return schemathesis.openapi.from_dict(document)
 
 
 def standard_error_shape(ctx: Any, response: Any, case: Any) -> bool | None:
@@ -219,3 +232,30 @@ def test_a_request_too_long_for_a_service_is_refused_in_the_standard_shape(
     body = response.json()
     assert set(body) == STANDARD_ERROR_KEYS and body["errors"][0]["code"] == "too_long", body
     assert body["request_id"] == response.headers["X-Request-Id"]
+
+
+def _filled(path: str, real: dict[str, list[Any]]) -> str:
+    """``path`` with each parameter set to a real object's id (an unknown solution's where none is real)."""
+    ids = {**{name: values[0] for name, values in real.items()}, "solution_id": "0" * 8 + "-0000-0000-0000-" + "0" * 12}
+    return re.sub(r"{(\w+)}", lambda m: str(ids[m.group(1)]), path)
+
+
+@pytest.mark.stack
+def test_every_operation_that_needs_a_session_refuses_a_caller_without_one(api: Api) -> None:
+    """The documents say which operations need the session cookie (``security``); each of them, called with no
+    cookie at all, is a 401 in the standard shape — from Caddy's forward_auth or from the service — and no public
+    one is."""
+    document = _documents(api)
+    assert set(document["components"]["securitySchemes"]) == {"session"}
+    private = 0
+    for path, operations in document["paths"].items():
+        for method, op in operations.items():
+            response = requests.request(method, f"{api.proxy}{_filled(path, api.real)}", json={}, timeout=10,
+                                        headers={"Origin": api.proxy}, allow_redirects=False)  # fmt: skip
+            if op["security"]:
+                private += 1
+                assert response.status_code == 401, (method, path, response.status_code, response.text)
+                assert set(response.json()) == STANDARD_ERROR_KEYS
+            else:
+                assert response.status_code != 401, (method, path, response.text)
+    assert private == 24
