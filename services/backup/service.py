@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, Field, StrictBool, StrictStr, ValidationError
+
 from services.backup.htpasswd import USERNAME
 from services.common.errors import ApiError, FieldError
 from services.common.explorer import Explorer, ExplorerRejected
@@ -34,31 +36,44 @@ class InitRequest:
     new: bool = False
 
 
+class InitBody(BaseModel):
+    """A 3Bot asks for its backup account (``new``: create it; otherwise check the password)."""
+
+    threebot_name: StrictStr = Field(pattern=NAME.pattern, description="the 3Bot's phonebook name")
+    passwd: StrictStr = Field(max_length=MAX_PASSWD, description="base64 of a nonce and a box sealed to our key")
+    new: StrictBool
+
+
+_REFUSED = {
+    "threebot_name": "threebot_name must be 1-64 of a-z 0-9 _ . - starting with a letter or digit",
+    "passwd": f"passwd must be base64 text of at most {MAX_PASSWD} characters",
+    "new": "new must be true or false",
+}
+
+
 def parse_init(body: Any) -> InitRequest:
-    """Validate the JSON body of `init`.
+    """Validate the JSON body of `init` (:class:`InitBody`, the model of the OpenAPI document, then the decoding).
 
     Raises:
         ApiError: 400 naming the first bad field.
     """
     if not isinstance(body, dict):
         raise _bad(None, "send a JSON object with threebot_name, passwd and new")
-    name, passwd, new = body.get("threebot_name"), body.get("passwd"), body.get("new")
-    if not isinstance(name, str) or not NAME.match(name):
-        raise _bad("threebot_name", "threebot_name must be 1-64 of a-z 0-9 _ . - starting with a letter or digit")
-    username = name.split(".", 1)[0]
+    try:
+        init = InitBody.model_validate(body)
+    except ValidationError as exc:
+        field = str(exc.errors(include_url=False)[0]["loc"][0])
+        raise _bad(field, _REFUSED[field]) from None
+    username = init.threebot_name.split(".", 1)[0]
     if not USERNAME.match(username):
         raise _bad("threebot_name", "threebot_name before its first '.' must be a valid account name")
-    if not isinstance(passwd, str) or len(passwd) > MAX_PASSWD:
-        raise _bad("passwd", f"passwd must be base64 text of at most {MAX_PASSWD} characters")
     try:
-        sealed = base64.b64decode(passwd, validate=True)
+        sealed = base64.b64decode(init.passwd, validate=True)
     except (binascii.Error, ValueError):
         raise _bad("passwd", "passwd is not valid base64") from None
     if len(sealed) <= NONCE:
         raise _bad("passwd", "passwd is too short to hold a nonce and a box")
-    if not isinstance(new, bool):
-        raise _bad("new", "new must be true or false")
-    return InitRequest(name, username, sealed, new)
+    return InitRequest(init.threebot_name, username, sealed, init.new)
 
 
 def phonebook_key(explorer: Explorer, threebot_name: str) -> bytes:

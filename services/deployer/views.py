@@ -43,7 +43,7 @@ def identity() -> Identity:
 @operation("The caller's solutions", {200: Solutions}, query=ListQuery)
 def list_solutions() -> Any:
     owner = user().username
-    solution_type = request.args.get("type") or None
+    solution_type = ListQuery.model_validate(request.args.to_dict()).type or None
     try:
         solutions = service.list_solutions(deps().db, owner, solution_type)
     except service.NotFound:

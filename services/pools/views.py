@@ -130,9 +130,7 @@ def list_pools() -> Any:
 @operation("The farms a pool can be bought on", {200: Farms}, query=FarmsQuery)
 def list_farms() -> Any:
     user()
-    currency = request.args.get("currency", "TFT")
-    if currency not in farms.CURRENCIES:
-        raise _invalid("invalid_currency", f"currency must be one of {', '.join(farms.CURRENCIES)}", "currency")
+    currency = FarmsQuery.model_validate(request.args.to_dict()).currency  # 422 naming `currency` otherwise
     cache_key = f"pools:farms:{currency}"
     cached = deps().redis.get(cache_key)
     if cached is not None:
