@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -81,17 +82,50 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 
 def _make_real_objects(api: Api) -> None:
-    """A wizard session of every type and a pool bought on farm 1, for the generated requests to address."""
-    flows = [entry["type"] for entry in api.session.get(f"{api.proxy}/api/chatflows").json()["chatflows"]]
-    sessions = []
-    for flow in flows:
-        started = api.session.post(f"{api.proxy}/api/chatflows/{flow}")
-        assert started.status_code == 201, (flow, started.text)
-        sessions.append(started.json()["id"])
+    """A pool bought on farm 1, and two wizard sessions of every type: one at its first step, one walked on with
+    the defaults the wizard proposes as far as they take it — the generated requests address these."""
     purchase = {"currency": "TFT", "farm_id": 1, "cu": 1, "su": 1, "days": 1}
     bought = api.session.post(f"{api.proxy}/api/pools", json=purchase)
     assert bought.status_code == 201, bought.text
+    flows = [entry["type"] for entry in api.session.get(f"{api.proxy}/api/chatflows").json()["chatflows"]]
+    sessions = []
+    for flow in flows:
+        for walk in (False, True):
+            started = api.session.post(f"{api.proxy}/api/chatflows/{flow}")
+            assert started.status_code == 201, (flow, started.text)
+            sessions.append(started.json()["id"])
+            if walk:
+                _walk_with_defaults(api, started.json())
     api.real = {"flow_type": flows, "session_id": sessions, "pool_id": [bought.json()["pool"]["id"]]}
+
+
+def _plausible(field: dict[str, Any]) -> Any:
+    """The field's default, else a value of its kind a person would give (None: leave it out)."""
+    if field.get("default") is not None:
+        return field["default"]
+    choices = [c["value"] for c in field.get("choices", [])]
+    return {
+        "string": "fuzz" + uuid.uuid4().hex[:6],
+        "integer": field.get("min", 1),
+        "text": "fuzz",
+        "choice": choices[0] if choices else None,
+        "dropdown": choices[0] if choices else None,
+        "multi_choice": choices[: max(1, field.get("min_items", 1))] or None,
+    }.get(field["kind"])
+
+
+def _walk_with_defaults(api: Api, view: dict[str, Any]) -> None:
+    """Answer each step with its fields' defaults until one is refused or the wizard is no longer active."""
+    for _ in range(15):
+        if view["status"] != "active" or view["step"]["final"]:
+            break
+        answers = {f["name"]: value for f in view["step"]["fields"] if (value := _plausible(f)) is not None}
+        moved = api.session.post(f"{api.proxy}/api/chatflows/sessions/{view['id']}/answer", json={"answers": answers})
+        assert moved.status_code < 500, moved.text
+        if moved.status_code != 200:
+            break
+        view = moved.json()
+    print(f"{view['type']}: step {view['step']['index']} ({view['step']['name']})")
 
 
 def _merged(documents: list[dict[str, Any]]) -> dict[str, Any]:
