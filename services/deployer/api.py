@@ -47,7 +47,7 @@ class Event(BaseModel):
 class Workload(BaseModel):
     id: int | None
     kind: str
-    key: str
+    key: str | None
     node: str | None
     pool: int | None
     state: str

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
@@ -82,21 +83,33 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
 
 
 def _make_real_objects(api: Api) -> None:
-    """A pool bought on farm 1, and two wizard sessions of every type: one at its first step, one walked on with
-    the defaults the wizard proposes as far as they take it — the generated requests address these."""
+    """A pool bought on farm 1 (paid by the emulator), two wizard sessions of every type — one at its first step,
+    one walked on with plausible answers as far as they take it — and a network deployed through its wizard: the
+    generated requests address these."""
     purchase = {"currency": "TFT", "farm_id": 1, "cu": 1, "su": 1, "days": 1}
     bought = api.session.post(f"{api.proxy}/api/pools", json=purchase)
     assert bought.status_code == 201, bought.text
+    pool = bought.json()["pool"]["id"]
+    _until(lambda: api.session.get(f"{api.proxy}/api/pools/{pool}").json()["pool"]["state"] == "active")
     flows = [entry["type"] for entry in api.session.get(f"{api.proxy}/api/chatflows").json()["chatflows"]]
-    sessions = []
+    sessions, solutions = [], []
     for flow in flows:
         for walk in (False, True):
             started = api.session.post(f"{api.proxy}/api/chatflows/{flow}")
             assert started.status_code == 201, (flow, started.text)
             sessions.append(started.json()["id"])
-            if walk:
-                _walk_with_defaults(api, started.json())
-    api.real = {"flow_type": flows, "session_id": sessions, "pool_id": [bought.json()["pool"]["id"]]}
+            # Only the network is deployed: the one solution the others need first, and quick on the emulator.
+            if walk and (solution := _walk(api, started.json(), submit=flow == "network")):
+                solutions.append(solution)
+    assert solutions, "the network wizard did not deploy"
+    api.real = {"flow_type": flows, "session_id": sessions, "pool_id": [pool], "solution_id": solutions}
+
+
+def _until(done: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.3)
 
 
 def _plausible(field: dict[str, Any]) -> Any:
@@ -114,10 +127,11 @@ def _plausible(field: dict[str, Any]) -> Any:
     }.get(field["kind"])
 
 
-def _walk_with_defaults(api: Api, view: dict[str, Any]) -> None:
-    """Answer each step with its fields' defaults until one is refused or the wizard is no longer active."""
+def _walk(api: Api, view: dict[str, Any], submit: bool) -> str | None:
+    """Answer each step plausibly until one is refused, the confirmation step (answered when ``submit``) or the
+    end; the id of the solution submitted, if any."""
     for _ in range(15):
-        if view["status"] != "active" or view["step"]["final"]:
+        if view["status"] != "active" or (view["step"]["final"] and not submit):
             break
         answers = {f["name"]: value for f in view["step"]["fields"] if (value := _plausible(f)) is not None}
         moved = api.session.post(f"{api.proxy}/api/chatflows/sessions/{view['id']}/answer", json={"answers": answers})
@@ -125,7 +139,8 @@ def _walk_with_defaults(api: Api, view: dict[str, Any]) -> None:
         if moved.status_code != 200:
             break
         view = moved.json()
-    print(f"{view['type']}: step {view['step']['index']} ({view['step']['name']})")
+    print(f"{view['type']}: step {view['step']['index']} ({view['step']['name']}), {view['status']}")
+    return view["solution_id"]
 
 
 def _merged(documents: list[dict[str, Any]]) -> dict[str, Any]:
