@@ -33,6 +33,7 @@ from bench.harness import (
     pay_reservations,
     process,
     scratch_database,
+    scratch_name,
 )
 from services.common import contracts
 from services.common.db import Database
@@ -45,7 +46,7 @@ from services.common.tasks import close_celery, make_celery, send
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJlbmNobWFyayBrZXkgZm9yIHRoZSBkZXBsb3llcg bench@host"
 OWNER = "bench.3bot"
 # Beside BENCH_DATABASE_URL's database, dropped afterwards; its own name so parallel users of one server differ.
-DATABASE = os.environ.get("BENCH_DEPLOY_DATABASE", "bench_deploy")
+DATABASE = scratch_name(os.environ.get("BENCH_DEPLOY_DATABASE", "bench_deploy"))
 FINAL = ("deployed", "rolled_back", "cancelled")
 
 

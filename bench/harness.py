@@ -141,6 +141,12 @@ def http_ok(url: str) -> Callable[[], bool]:
 PYTHON = sys.executable
 
 
+def scratch_name(name: str) -> str:
+    """The scratch database ``name`` ends with the benchmark database's (idempotent)."""
+    suffix = f"_{BENCH_DATABASE_URL.rsplit('/', 1)[1]}"
+    return name if name.endswith(suffix) else name + suffix
+
+
 @contextmanager
 def scratch_database(name: str) -> Iterator[str]:
     """A fresh database beside the benchmark one, dropped afterwards (benchmarks never touch the test database).
@@ -157,7 +163,7 @@ def scratch_database(name: str) -> Iterator[str]:
         finally:
             conn.close()
 
-    name = f"{name}_{BENCH_DATABASE_URL.rsplit('/', 1)[1]}"
+    name = scratch_name(name)
     drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
     admin(drop)
     admin(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))

@@ -150,7 +150,7 @@ def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_
         env = bench_env(
             APP_ENV="dev", DATABASE_URL=database_url, EXPLORER_URL=f"{grid}/api/v1",
             MARKETPLACE_DOMAIN=f"localhost:{ports['PROXY_PORT']}", THREEBOT_LOGIN_URL=connect, OPENKYC_URL=connect,
-            LOGIN_RATE_LIMIT="10000", WEB_CONCURRENCY="2", WORKER_CONCURRENCY="2", QUERY_TIMEOUT="10",
+            LOGIN_RATE_LIMIT="10000", WORKER_CONCURRENCY="2", QUERY_TIMEOUT="10",
             DEPLOY_POLL_INTERVAL="0.2",
             # The gateways' DNS and the certificate-transparency log are the emulator's (the apps' domains).
             DNS_RESOLVER=f"127.0.0.1:{dns_port}", CT_LOG_URL=f"{grid}/_emulator/ct",
