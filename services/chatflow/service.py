@@ -29,6 +29,10 @@ class NotFound(Exception):
     """No such flow, or no such session of this user."""
 
 
+class _ProbeFirst(Exception):
+    """The current step has a probe: it must run before the row lock is taken (``Engine.answer``)."""
+
+
 @dataclass
 class Engine:
     db: Database
@@ -151,7 +155,18 @@ class Engine:
             ApiError: 422 with one error per field; 409 when the session is no longer open.
             ServiceUnavailable: a service the step asks did not answer (503, retryable).
         """
-        probed = self._probe(owner, session_id, answers)
+        try:
+            return self._answer(owner, session_id, answers, email, None, first=True)
+        except _ProbeFirst:  # the step asks a remote: asked now, with the row unlocked, then answered
+            return self._answer(owner, session_id, answers, email, self._probe(owner, session_id, answers))
+
+    def _answer(self, owner: str, session_id: str, answers: dict[str, Any], email: str,
+                probed: tuple[int, Mapping[str, str]] | None, first: bool = False) -> dict[str, Any]:  # fmt: skip
+        """``answer`` under the row lock (one transaction when the step has no probe).
+
+        Raises:
+            _ProbeFirst: ``first`` and the step has a probe (nothing was written; the lock is released).
+        """
         with self.db.transaction() as cur:
             row = store.get(cur, session_id, owner, lock=True)
             if row is None:
@@ -162,6 +177,8 @@ class Engine:
             ctx = self._context(row)
             ctx.email = email
             step = flow.steps[row["step"]]
+            if step.probe is not None and first:
+                raise _ProbeFirst
             if step.probe is not None and (probed is None or probed[0] != row["step"]):
                 message = "the wizard moved on in another tab; send the answers again"
                 raise ApiError(409, message, (FieldError("moved_on", message),))
