@@ -86,6 +86,8 @@ def bench_env(**overrides: str) -> dict[str, str]:
         "THREEBOT_LOGIN_URL": "http://127.0.0.1:9",
         "OPENKYC_URL": "http://127.0.0.1:9",
         "IDENTITY_SEED_FILE": str(tmp / "identity.seed"),
+        # The services verify assertions with the auth key: derived from this seed outside production.
+        "AUTH_SIGNING_SEED_FILE": str(tmp / "auth.seed"),
         "LOCAL_DIR": str(tmp),
         # A benchmark drives many wizards per user as fast as it can: the per-user abuse limits stay out of its way.
         "CHATFLOW_OPEN_SESSIONS": "10000",
