@@ -38,13 +38,13 @@ MUTANTS = ROOT / "mutants"
 @dataclass(frozen=True)
 class Target:
     module: str  # dotted, e.g. services.pools.store
-    functions: tuple[str, ...] = ()  # the functions under test; empty = every function of the module
+    functions: tuple[str, ...] = ()  # the functions (or Class.method) under test; empty = every function
     globs: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
         # mutmut names a function's mutants `<module>.x_<function>__mutmut_<n>` and a method's
         # `<module>.xǁ<Class>ǁ<method>__mutmut_<n>`.
-        names = [f"x_{f}" for f in self.functions] or ["x*"]
+        names = [f"xǁ{f.replace('.', 'ǁ')}" if "." in f else f"x_{f}" for f in self.functions] or ["x*"]
         object.__setattr__(self, "globs", tuple(f"{self.module}.{n}__mutmut_*" for n in names))
 
     @property
@@ -75,6 +75,16 @@ TARGETS = (
         ("insert_solution", "solution", "solutions_of", "live_name_taken", "count_by_type", "take_secret_outputs"),
     ),
     Target("services.pools.store", ("insert_pool", "lock_pool_by_key", "lock_pool", "get_pool", "list_pools")),
+    # Backup (LOGIN_PROTOCOL §9.3): the .htpasswd lines, init's checks and the opening of the sealed password,
+    # one account per name (collisions) and one writer per server; remote.py only runs SFTP (needs sshd).
+    Target("services.backup.htpasswd"),
+    Target("services.backup.service"),
+    Target("services.common.identity", ("Identity.box_decrypt",)),
+    Target(
+        "services.backup.accounts",
+        ("check_owner", "ServerLock.__init__", "ServerLock.__enter__", "ServerLock.__exit__"),
+    ),
+    Target("services.backup.store", ("get", "owner_of", "record", "mark_done", "Account.done")),
 )
 
 # The store functions under test: their SQL mutants that only change letter case are equivalent (SQL_CASE).
@@ -187,6 +197,15 @@ EQUIVALENT: dict[tuple[str, str], str] = {
      'explorer allows {MAX_METADATA_CHARS}") → raise ValueError(None)'):
         "Unreachable: Identity.encrypt_metadata already refuses a record above 1024 characters (its message is the"
         " one users see); the check stays as a guard should the encryption change.",
+    ("services.backup.htpasswd.parse", 'user, sep, hashed = line.partition(":") → user, sep, hashed = '
+     'line.rpartition(":")'):
+        "Neither an account name nor a bcrypt hash contains ':': a line with one ':' splits the same either way,"
+        " and a line with more is refused either way (the name or the hash then holds a ':').",
+    ("services.backup.service.open_password", 'text = password.decode("utf-8") → text = '
+     'password.decode("UTF-8")'):
+        "Python's codec names are case-insensitive.",
+    ("services.backup.service.phonebook_key", "users = [] → users = None"):
+        "None is not a list either: the matches are [] and the answer the same 404.",
 }  # fmt: skip
 
 STATUS = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 36: "timeout", 24: "timeout",

@@ -2,9 +2,9 @@
 
 mutmut mutates Python, and the owner scoping of a store lives in SQL text it leaves alone (triple-quoted strings and
 f-strings are not mutated, and its "XX" or case changes of a one-line query never drop a condition). Yet "the owner
-condition went away" is the one-line bug that hands user A's pool, wizard or WireGuard key to user B. So each
-condition below is deleted in a copy of the code (``mutants/sql/``, never the working tree) and the store's own
-tests run against it: they must fail.
+condition went away" is the one-line bug that hands user A's pool, wizard or WireGuard key to user B (or one 3Bot's
+backup account to another). So each condition below is deleted in a copy of the code (``mutants/sql/``, never the
+working tree) and the store's own tests run against it: they must fail.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ OWNER_CLAUSES = (
     OwnerClause("services.pools.store", "lock_pool", "owner = %(owner)s AND "),
     OwnerClause("services.pools.store", "get_pool", "owner = %(owner)s AND "),
     OwnerClause("services.pools.store", "list_pools", "owner = %(owner)s AND "),
+    # Backup accounts: keyed by 3Bot name and account name. Positional parameters, so the condition is replaced by
+    # one that still takes its parameter and is always true.
+    OwnerClause("services.backup.store", "get", "threebot_name = %s", "%s::text IS NOT NULL"),
+    OwnerClause("services.backup.store", "owner_of", "username = %s", "%s::text IS NOT NULL"),
+    OwnerClause("services.backup.store", "mark_done", "threebot_name = %s AND ", "%s::text IS NOT NULL AND "),
+    OwnerClause("services.backup.store", "mark_done", " AND updated_at = %s", " AND %s::timestamptz IS NOT NULL"),
 )
 
 

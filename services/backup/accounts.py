@@ -7,8 +7,6 @@ when it is back (:func:`complete`). Only bcrypt hashes leave this process; the p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import redis
@@ -18,6 +16,7 @@ from services.backup import htpasswd, store
 from services.backup.config import BackupConfig, BackupServer
 from services.backup.remote import ServerUnavailable, read_htpasswd, replace_htpasswd, sftp_session
 from services.common.db import Database
+from services.common.errors import ApiError, FieldError
 
 log = structlog.get_logger(__name__)
 
@@ -34,25 +33,31 @@ class Backend:
     config: BackupConfig
 
 
-@contextmanager
-def server_lock(backend: Backend, server: BackupServer) -> Iterator[None]:
-    """Hold the write lock of one backup server for the block: every web and worker process replacing that
+class ServerLock:
+    """Hold the write lock of one backup server for a `with` block: every web and worker process replacing that
     server's `.htpasswd` takes it, so no update is lost. A Redis lock, not a database one: waiting for it holds
     no pooled connection (20 concurrent `init`s exhausted a 10-connection pool with a PostgreSQL advisory lock).
+    Entering waits up to the lease, which also bounds how long a crashed holder blocks the server.
 
     Raises:
-        ServerUnavailable: the lock was not obtained within the lease (a stuck writer elsewhere).
+        ServerUnavailable: on entry, when the lock was not obtained within the lease (a stuck writer elsewhere).
     """
-    lock = backend.redis.lock(f"backup:htpasswd-lock:{server.key}", timeout=LOCK_LEASE, blocking_timeout=LOCK_LEASE)
-    if not lock.acquire():
-        raise ServerUnavailable(f"{server.key}: another update holds its lock")
-    try:
-        yield
-    finally:
+
+    def __init__(self, backend: Backend, server: BackupServer) -> None:
+        self.server = server
+        self.lock = backend.redis.lock(
+            f"backup:htpasswd-lock:{server.key}", timeout=LOCK_LEASE, blocking_timeout=LOCK_LEASE
+        )
+
+    def __enter__(self) -> None:
+        if not self.lock.acquire():
+            raise ServerUnavailable(f"{self.server.key}: another update holds its lock")
+
+    def __exit__(self, *exc_info: object) -> None:
         try:
-            lock.release()
+            self.lock.release()
         except redis.exceptions.LockError:  # the lease ran out: nothing left to release
-            log.warning("backup server lock expired before release", server=server.key)
+            log.warning("backup server lock expired before release", server=self.server.key)
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,19 @@ class Outcome:
 
     done: tuple[BackupServer, ...]
     missed: tuple[BackupServer, ...]
+
+
+def check_owner(db: Database, threebot_name: str, username: str) -> None:
+    """Refuse ``threebot_name`` the account ``username`` when another 3Bot name owns it: `alice.a` and `alice.b`
+    map to the same account `alice`, and the second `init new=true` would replace the first one's password.
+
+    Raises:
+        ApiError: 409 when another 3Bot name holds the account.
+    """
+    owner = store.owner_of(db, username)
+    if owner is not None and owner != threebot_name:
+        message = "another 3Bot name already owns this backup account"
+        raise ApiError(409, message, (FieldError("conflict", message, "threebot_name"),))
 
 
 def _write_entry(config: BackupConfig, server: BackupServer, username: str, hashed: str) -> None:
@@ -94,7 +112,7 @@ def create(backend: Backend, threebot_name: str, username: str, password: bytes)
     missed: list[BackupServer] = []
     for server in backend.config.servers:
         try:
-            with server_lock(backend, server):
+            with ServerLock(backend, server):
                 _write_entry(backend.config, server, username, hashed)
             done.append(server)
         except ServerUnavailable as exc:
@@ -151,7 +169,7 @@ def complete(backend: Backend) -> int:
             continue
         for target in targets:
             try:
-                with server_lock(backend, target):
+                with ServerLock(backend, target):
                     current = store.get(db, account.threebot_name)
                     if current is None or current != account:
                         break  # changed by an `init` since listed: the next pass sees the new state

@@ -27,7 +27,7 @@ def hash_password(password: bytes) -> str:
 
 
 def check_password(password: bytes, hashed: str) -> bool:
-    if not _HASH.match(hashed):
+    if not _HASH.fullmatch(hashed):
         return False
     return bcrypt.checkpw(password, ("$2b$" + hashed[4:]).encode())
 
@@ -43,7 +43,7 @@ def parse(text: str) -> dict[str, str]:
         if not line.strip():
             continue
         user, sep, hashed = line.partition(":")
-        if not sep or not USERNAME.match(user) or not _HASH.match(hashed) or user in entries:
+        if not sep or not USERNAME.fullmatch(user) or not _HASH.fullmatch(hashed) or user in entries:
             raise HtpasswdError(f"line {number} is not a bcrypt entry")
         entries[user] = hashed
     return entries
@@ -51,6 +51,6 @@ def parse(text: str) -> dict[str, str]:
 
 def render(entries: dict[str, str]) -> str:
     for user, hashed in entries.items():
-        if not USERNAME.match(user) or not _HASH.match(hashed):
+        if not USERNAME.fullmatch(user) or not _HASH.fullmatch(hashed):
             raise HtpasswdError("refusing to write a malformed entry")
     return "".join(f"{user}:{hashed}\n" for user, hashed in entries.items())

@@ -4,7 +4,7 @@ The marketplace's account on a backup server can only run SFTP chrooted to the s
 (deploy/backup-server/setup.sh), so nothing here could run a command even by mistake. A host key missing from
 `BACKUP_KNOWN_HOSTS_FILE`, or different from it, is refused (paramiko's RejectPolicy): never added automatically.
 The file is replaced atomically — written to a temporary name, then `posix-rename@openssh.com` over the old one —
-so the REST server never reads half a file. Callers serialise writers per server (see store.server_lock).
+so the REST server never reads half a file. Callers serialise writers per server (see accounts.ServerLock).
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, StrictBool, StrictStr, ValidationError
 
-from services.backup.htpasswd import USERNAME
 from services.common.errors import ApiError, FieldError
 from services.common.explorer import Explorer, ExplorerRejected
 from services.common.identity import Identity, IdentityError
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+HEX_KEY = re.compile(r"[0-9a-fA-F]{64}")  # an Ed25519 verify key
 MAX_PASSWD = 512
 NONCE = 24
 
@@ -64,9 +64,9 @@ def parse_init(body: Any) -> InitRequest:
     except ValidationError as exc:
         field = str(exc.errors(include_url=False)[0]["loc"][0])
         raise _bad(field, _REFUSED[field]) from None
-    username = init.threebot_name.split(".", 1)[0]
-    if not USERNAME.match(username):
-        raise _bad("threebot_name", "threebot_name before its first '.' must be a valid account name")
+    # NAME admits only names whose part before the first '.' is an account name (htpasswd.USERNAME): see
+    # tests/unit/backup/test_init_request.py (and htpasswd.render refuses any other).
+    username = init.threebot_name.partition(".")[0]
     try:
         sealed = base64.b64decode(init.passwd, validate=True)
     except (binascii.Error, ValueError):
@@ -92,13 +92,10 @@ def phonebook_key(explorer: Explorer, threebot_name: str) -> bytes:
     if len(matches) != 1:
         message = "no such 3Bot in the phonebook"
         raise ApiError(404, message, (FieldError("not_found", message, "threebot_name"),))
-    try:
-        key = bytes.fromhex(str(matches[0].get("pubkey", "")))
-    except ValueError:
-        key = b""
-    if len(key) != 32:
+    pubkey = matches[0].get("pubkey")
+    if not isinstance(pubkey, str) or not HEX_KEY.fullmatch(pubkey):
         raise ApiError(404, "the 3Bot's phonebook key is malformed", (FieldError("not_found", "bad key"),))
-    return key
+    return bytes.fromhex(pubkey)
 
 
 def open_password(marketplace: Identity, threebot_key: bytes, sealed: bytes) -> bytes:

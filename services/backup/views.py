@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from services.backup import accounts, store
+from services.backup import accounts
 from services.backup.api import Hosts, InitBody, PublicKey
 from services.backup.config import BackupConfig
 from services.backup.service import open_password, parse_init, phonebook_key
@@ -86,10 +86,7 @@ def init() -> Any:
     hosts = [server.rest_address for server in c.config.servers]
     db = deps().db
     if req.new:
-        owner = store.owner_of(db, req.username)
-        if owner is not None and owner != req.threebot_name:
-            message = "another 3Bot name already owns this backup account"
-            raise ApiError(409, message, (FieldError("conflict", message, "threebot_name"),))
+        accounts.check_owner(db, req.threebot_name, req.username)
         outcome = accounts.create(_backend(), req.threebot_name, req.username, password)
     else:
         verified = accounts.verify(_backend(), req.threebot_name, req.username, password)
