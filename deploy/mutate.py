@@ -204,6 +204,9 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("services.backup.service.open_password", 'text = password.decode("utf-8") → text = '
      'password.decode("UTF-8")'):
         "Python's codec names are case-insensitive.",
+    ("services.backup.service.parse_init", 'field = str(exc.errors(include_url=False)[0]["loc"][0]) → field = '
+     'str(exc.errors(include_url=True)[0]["loc"][0])'):
+        "include_url only adds a documentation link to each error; the field is read from its location.",
     ("services.backup.service.phonebook_key", "users = [] → users = None"):
         "None is not a list either: the matches are [] and the answer the same 404.",
 }  # fmt: skip
