@@ -45,7 +45,7 @@ def _register_handlers(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get("X-Request-Id", "")
-        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.after_request
     def add_headers(response: Response) -> Response:

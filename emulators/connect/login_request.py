@@ -115,9 +115,9 @@ def parse_login_request(values: Mapping[str, Any]) -> LoginRequest:
             texts[name] = value
 
     state, appid = texts.get("state"), texts.get("appid")
-    if state is not None and not STATE_PATTERN.match(state):
+    if state is not None and not STATE_PATTERN.fullmatch(state):
         errors.append(FieldError("state", "not_alphanumeric", "state must be 1-256 characters of [A-Za-z0-9]"))
-    if appid is not None and not _APPID.match(appid):
+    if appid is not None and not _APPID.fullmatch(appid):
         errors.append(
             FieldError("appid", "bad_host", "appid must be a host name with an optional :port, no scheme or path")
         )
@@ -127,7 +127,7 @@ def parse_login_request(values: Mapping[str, Any]) -> LoginRequest:
         errors.extend([error] if error else [])
     redirecturl = texts.get("redirecturl")
     if redirecturl is not None:
-        if not _REDIRECT_URL.match(redirecturl) or "\\" in redirecturl or "#" in redirecturl:
+        if not _REDIRECT_URL.fullmatch(redirecturl) or "\\" in redirecturl or "#" in redirecturl:
             errors.append(
                 FieldError(
                     "redirecturl",

@@ -68,7 +68,7 @@ def parse_seed(value: str) -> bytes:
     Raises ValueError with a short reason when the value is neither.
     """
     text = " ".join(value.split())
-    if _HEX_SEED.match(text):
+    if _HEX_SEED.fullmatch(text):
         return bytes.fromhex(text)
     words = text.lower().split(" ")
     if len(words) != 24:
@@ -87,9 +87,9 @@ def _parse_user(index: int, raw: Any) -> PhoneUser:
     if unknown:
         raise UsersFileError(f"{where} has unknown field(s): {', '.join(sorted(unknown))}")
     name, email, seed = raw.get("double_name"), raw.get("email"), raw.get("seed")
-    if not isinstance(name, str) or not _DOUBLE_NAME.match(name.lower()):
+    if not isinstance(name, str) or not _DOUBLE_NAME.fullmatch(name.lower()):
         raise UsersFileError(f"{where}.double_name must look like name.3bot (lower-case letters, digits, _.-)")
-    if not isinstance(email, str) or not _EMAIL.match(email):
+    if not isinstance(email, str) or not _EMAIL.fullmatch(email):
         raise UsersFileError(f"{where}.email must be an e-mail address")
     if not isinstance(seed, str):
         raise UsersFileError(f"{where}.seed must be a string")

@@ -75,7 +75,7 @@ def replay() -> ResponseReturnValue:
     emulator = current_emulator()
     if state is None or state == "":
         stored = emulator.attempts.latest()
-    elif not isinstance(state, str) or not STATE_PATTERN.match(state):
+    elif not isinstance(state, str) or not STATE_PATTERN.fullmatch(state):
         raise bad_request([FieldError("state", "not_alphanumeric", "state must be 1-256 characters of [A-Za-z0-9]")])
     else:
         stored = emulator.attempts.last_for(state)

@@ -73,7 +73,7 @@ def _parse_outer(raw: str) -> tuple[str, str]:
     if not isinstance(signed, str) or not signed or not isinstance(name, str):
         raise LoginRejected("the login response is missing its signed attempt or 3Bot name")
     name = name.strip().lower()
-    if not _DOUBLE_NAME.match(name):
+    if not _DOUBLE_NAME.fullmatch(name):
         raise LoginRejected("the 3Bot name in the login response is malformed")
     return signed, name
 

@@ -34,7 +34,7 @@ def _not_found(what: str = "no such wizard session") -> ApiError:
 
 
 def _session_id(value: str) -> str:
-    if not _ID.match(value):
+    if not _ID.fullmatch(value):
         raise _not_found()
     return value
 

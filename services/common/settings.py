@@ -35,7 +35,7 @@ _SSH_TARGET = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:\d{1,5}$")
 
 
 def _ssh_target(value: str) -> str:
-    if value and not _SSH_TARGET.match(value):
+    if value and not _SSH_TARGET.fullmatch(value):
         raise ValueError("must look like user@host:port")
     return value
 

@@ -154,7 +154,7 @@ def _limit_body() -> None:
 def _begin_request() -> None:
     # Caddy sets X-Request-Id; a direct caller may too. Anything odd is replaced, never trusted into logs.
     incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+    g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     g.started = time.monotonic()
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=g.request_id)

@@ -30,7 +30,7 @@ def _not_found(what: str = "no such solution") -> ApiError:
 
 
 def _solution_id(value: str) -> str:
-    if not _UUID.match(value):
+    if not _UUID.fullmatch(value):
         raise _not_found()
     return value
 

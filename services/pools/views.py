@@ -90,7 +90,7 @@ def _body() -> dict[str, Any]:
 
 def _idempotency_key(purchase: Purchase) -> str:
     header = request.headers.get("Idempotency-Key")
-    if header is not None and not _KEY.match(header):
+    if header is not None and not _KEY.fullmatch(header):
         raise _invalid("invalid_key", "Idempotency-Key must be 8 to 64 letters, digits, - or _", "Idempotency-Key")
     return header or purchase.idempotency_key or uuid.uuid4().hex
 

@@ -107,6 +107,9 @@ def test_another_users_session_is_not_found_and_left_alone(chat: ChatWorld) -> N
 
 def test_a_malformed_session_id_is_not_found(chat: ChatWorld) -> None:
     assert chat.get(f"{SESSIONS}/not-a-session", "bea.3bot").status_code == 404
+    # "$" of a regex matches before a trailing newline: such an id must not reach PostgreSQL's uuid cast.
+    newline = chat.get(f"{SESSIONS}/0123456789abcdef0123456789abcdef%0A", "bea.3bot")
+    assert newline.status_code == 404 and newline.json["errors"][0]["code"] == "not_found", newline.json
     assert chat.post(f"{SESSIONS}/1234/answer", "bea.3bot", {"answers": {}}).status_code == 404
 
 

@@ -66,7 +66,8 @@ def test_bad_input_gets_clear_errors(world: DeployerWorld) -> None:
     headers = world.headers("gina.3bot")
     unknown = world.client().get("/api/solutions?type=nonsense", headers=headers)
     assert unknown.status_code == 404 and unknown.json["errors"][0]["code"] == "not_found"
-    for bad in ("not-a-uuid", "../../etc", "0" * 200):
+    # A trailing newline (%0A) must not pass as an id: "$" of a regex matches before it.
+    for bad in ("not-a-uuid", "../../etc", "0" * 200, "0123456789abcdef0123456789abcdef%0A"):
         assert world.client().get(f"/api/solutions/{bad}", headers=headers).status_code == 404
         assert world.cancel("gina.3bot", bad).status_code == 404
     # A cross-site DELETE (another Origin) is refused before anything happens.

@@ -32,6 +32,7 @@ def test_valid_environment_parses_into_frozen_settings(tmp_path: Path) -> None:
         ("OVER_PROVISIONING", "2", "OVER_PROVISIONING is invalid"),
         ("MARKETPLACE_DOMAIN", "https://example.org/", "MARKETPLACE_DOMAIN is invalid"),
         ("BACKUP_SERVER1", "host-without-user", "BACKUP_SERVER1 is invalid"),
+        ("BACKUP_SERVER1", "restic@backup1.example:22\n", "BACKUP_SERVER1 is invalid"),  # "$" before a newline
         ("APP_ENV", "staging", "APP_ENV is invalid"),
         ("TASK_TIME_LIMIT", "abc", "TASK_TIME_LIMIT is invalid"),
         ("ACME_CA", "not a url", "ACME_CA is invalid"),
