@@ -69,8 +69,9 @@ class LoginRequest:
 
 
 def _check_public_key(raw: str) -> tuple[str | None, FieldError | None]:
-    # A "+" that the marketplace forgot to percent-encode arrives as a space (§4 step 5).
-    text = raw.strip().replace(" ", "+")
+    # A "+" that the marketplace forgot to percent-encode arrives as a space (§4 step 5), the first character too:
+    # restored before any whitespace is trimmed.
+    text = raw.replace(" ", "+").strip()
     try:
         key = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
