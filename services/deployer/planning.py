@@ -22,6 +22,7 @@ from typing import Any
 
 import structlog
 
+from services.common.capacity import Resources
 from services.deployer import finishing, gateways, network_store, networks, pool_capacity, states, store
 from services.deployer.context import Deployer, Moved, PlanningFailed
 from services.deployer.grid import node_store
@@ -69,9 +70,17 @@ def _verdicts(dep: Deployer, sol: dict[str, Any], placements: list[Placement], k
     return pool_capacity.read_pools(dep, str(sol["id"]), placements, known.verified, sol["owner"])
 
 
-def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: list[str],
+def _room(p: Placement, placements: list[Placement]) -> Resources:
+    """What the node of ``p`` must have free: ``p`` and every placement that runs beside it (``colocate``), each
+    of which reserves its own share when it is placed."""
+    together = [p.resources, *(q.resources for q in placements if q.colocate == p.role)]
+    return Resources(*(sum(getattr(r, unit) for r in together) for unit in ("cru", "mru", "sru", "hru")))
+
+
+def _choose(dep: Deployer, cur: Any, p: Placement, room: Resources, verdicts: Verdicts, taken: list[str],
             holder: str) -> tuple[str, int]:  # fmt: skip
-    """(node id, grid pool id) for one placement, trying its pool then its alternatives.
+    """(node id, grid pool id) for one placement, trying its pool then its alternatives; the node has ``room``
+    free (:func:`_room`), of which this placement reserves its own resources.
 
     Raises:
         PlanningFailed: no pool of the placement is usable, or no node of them fits (the reason says which).
@@ -83,7 +92,7 @@ def _choose(dep: Deployer, cur: Any, p: Placement, verdicts: Verdicts, taken: li
             reasons.append(f"pool {pool_id}: {verdict.reason}")
             continue
         label = f"pool {verdict.grid_pool_id}"  # users know pools by their grid id
-        query = NodeQuery(resources=p.resources, node_ids=verdict.node_ids, public_ipv4=p.public_ipv4,
+        query = NodeQuery(resources=room, node_ids=verdict.node_ids, public_ipv4=p.public_ipv4,
                           public_ipv6=p.public_ipv6, exclude=tuple(taken), pool_label=label)  # fmt: skip
         over = dep.settings.over_provisioning
         if not verdict.ok:  # with what this plan already put in the pool: say what no node has, else that
@@ -121,7 +130,7 @@ def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool, holder: str) -> 
     if p.node_id is not None:
         try:
             node_fits(cur, p.node_id, query, over_provisioning=over)
-            reserve(cur, p.node_id, p.resources, over_provisioning=over, holder=holder)
+            reserve(cur, p.node_id, p.resources, over_provisioning=over, holder=holder, room=query.resources)
         except NoNodeFits as exc:
             if not p.node_planned:
                 raise
@@ -135,7 +144,7 @@ def _pick(cur: Any, p: Placement, query: NodeQuery, over: bool, holder: str) -> 
         node = find_nodes(cur, query, 1, over_provisioning=over)[0]
         try:
             # Re-checked under the node's row lock: a concurrent deployment may have taken its last space.
-            reserve(cur, node.node_id, p.resources, over_provisioning=over, holder=holder)
+            reserve(cur, node.node_id, p.resources, over_provisioning=over, holder=holder, room=query.resources)
         except NoNodeFits:
             query = replace(query, exclude=(*query.exclude, node.node_id))
             continue
@@ -204,7 +213,9 @@ def _write(dep: Deployer, cur: Any, pass_: Pass, planner: Planner, spec: Spec, p
     for p in placements:
         if p.colocate is not None:  # on the node another placement got (e.g. a TLS proxy beside its app)
             p = replace(p, node_id=placed[p.colocate].node_id)
-        node_id, grid_pool_id = _choose(dep, cur, p, verdicts, taken[p.group] if p.group else [], solution_id)
+        node_id, grid_pool_id = _choose(
+            dep, cur, p, _room(p, placements), verdicts, taken[p.group] if p.group else [], solution_id
+        )
         if p.group:
             taken[p.group].append(node_id)
         ip = None

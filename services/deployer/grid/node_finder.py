@@ -107,7 +107,8 @@ def node_fits(cur: Cursor, node_id: str, query: NodeQuery, *, over_provisioning:
 
 
 def reserve(cur: Cursor, node_id: str, resources: Resources, *, over_provisioning: bool | None = None,
-            holder: str | None = None, hold_seconds: float = HOLD_SECONDS) -> None:  # fmt: skip
+            holder: str | None = None, hold_seconds: float = HOLD_SECONDS,
+            room: Resources | None = None) -> None:  # fmt: skip
     """Count ``resources`` as taken on the node: until the next refresh, or with ``holder`` (the deployment) for
     ``hold_seconds`` across refreshes, since the grid reports a node's usage late and a refresh that replaced our
     reservation with the grid's figure would let the next deployment overbook the node.
@@ -121,16 +122,20 @@ def reserve(cur: Cursor, node_id: str, resources: Resources, *, over_provisionin
     Raises:
         NoNodeFits: the node is unknown; or (re-check) it no longer has room, as a concurrent deployment took it
             since the search: search again.
+
+    ``room`` (default ``resources``) is what the re-check asks the node to have free: more when workloads that
+    run beside this one reserve their share later in the same transaction.
     """
+    wanted = NodeQuery(room or resources)
     amounts = {unit: max(0.0, float(getattr(resources, unit))) for unit in UNITS}
     if over_provisioning is None:
         checks: dict[str, float | None] = dict.fromkeys(UNITS)
     else:
-        filters = _filters(NodeQuery(resources), over_provisioning)
+        filters = _filters(wanted, over_provisioning)
         checks = {unit: getattr(filters, unit) for unit in UNITS}
     if not node_store.add_reserved(cur, node_id, amounts, checks):
         if over_provisioning is not None:
-            node_fits(cur, node_id, NodeQuery(resources), over_provisioning=over_provisioning)  # raises the reason
+            node_fits(cur, node_id, wanted, over_provisioning=over_provisioning)  # raises the reason
         raise NoNodeFits(f"node {node_id} is not on the grid" if over_provisioning is None else
                          f"node {node_id} no longer has room for this deployment")  # fmt: skip
     if holder is not None and any(amounts.values()):

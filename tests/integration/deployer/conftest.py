@@ -185,6 +185,22 @@ class DeployerWorld:
         assert sol["status"] == "deployed", self.events(str(sol["id"]))
         return str(sol["id"])
 
+    @contextmanager
+    def holding(self, cores: dict[str, float]) -> Iterator[None]:
+        """Those CPU cores of each node taken by another deployment (reserved and held, as a concurrent plan
+        would), given back on exit."""
+        reserve = "UPDATE deployer.nodes SET reserved_cru = reserved_cru + %s WHERE node_id = %s"
+        for node_id, cru in cores.items():
+            sql("INSERT INTO deployer.node_holds (node_id, holder, cru, mru, sru, hru, expires_at) "
+                "VALUES (%s, 'another-deployment', %s, 0, 0, 0, now() + interval '1 hour')", node_id, cru)  # fmt: skip
+            sql(reserve, cru, node_id)
+        try:
+            yield
+        finally:
+            sql("DELETE FROM deployer.node_holds WHERE holder = 'another-deployment'")
+            for node_id, cru in cores.items():
+                sql(reserve, -cru, node_id)
+
     def events(self, solution_id: str) -> list[str]:
         rows = sql("SELECT message FROM deployer.solution_events WHERE solution_id = %s ORDER BY id", solution_id)
         return [r["message"] for r in rows]

@@ -187,27 +187,9 @@ def test_a_planned_node_filled_since_the_overview_moves_the_app_to_another_node_
     pool = world.pool(owner, farm_id=1, key="moved")
     apps_network(world, owner, pool)
     node = sql("SELECT node_id FROM deployer.nodes WHERE farm_id = 1 ORDER BY node_id LIMIT 1")[0]["node_id"]
-    # Another deployment took all of that node's room (as one planned in between would: reserved and held).
-    sql(
-        "INSERT INTO deployer.node_holds (node_id, holder, cru, mru, sru, hru, expires_at) "
-        "VALUES (%s, 'another-deployment', 1000, 1000000, 1000000, 1000000, now() + interval '1 hour')",
-        node,
-    )
-    sql(
-        "UPDATE deployer.nodes SET reserved_cru = reserved_cru + 1000, reserved_mru = reserved_mru + 1000000, "
-        "reserved_sru = reserved_sru + 1000000, reserved_hru = reserved_hru + 1000000 WHERE node_id = %s",
-        node,
-    )
-    try:
+    with world.holding({node: 1000}):  # another deployment took all of that node's room
         pad = world.deploy(owner, "cryptpad", {**app_spec("moved", pool, {"size": "5"}), "node_id": node},
                            timeout=180)  # fmt: skip
-    finally:
-        sql("DELETE FROM deployer.node_holds WHERE holder = 'another-deployment'")
-        sql(
-            "UPDATE deployer.nodes SET reserved_cru = reserved_cru - 1000, reserved_mru = reserved_mru - 1000000, "
-            "reserved_sru = reserved_sru - 1000000, reserved_hru = reserved_hru - 1000000 WHERE node_id = %s",
-            node,
-        )
     pad_id = str(pad["id"])
     assert pad["status"] == "deployed", world.events(pad_id)
     rows = check_placement(world, pad_id, pool, ["subdomain", "volume", "container", "reverse_proxy", "tls_proxy"])

@@ -102,3 +102,25 @@ def test_hostile_free_text_is_refused_at_submission_naming_the_field(world: Depl
     answer = world.submit(owner, "gollum", spec, {"github_token": TOKEN})
     assert answer["ok"] is False and [e["field"] for e in answer["errors"]] == [field], answer
     assert not sql("SELECT id FROM deployer.solutions WHERE owner = %s AND type = 'gollum'", owner)
+
+
+def test_the_node_chosen_for_the_wiki_has_room_for_its_tunnel_client_too(world: DeployerWorld, ct: None) -> None:
+    """The tcprouter client runs on the wiki's node (colocated), so that node must have room for both. Before, the
+    node was chosen for the wiki alone: on a node with exactly the wiki's CPU free, the client then failed ("node …
+    has only 0 free CPU cores") — a CI flake of the 3Bot tests once the shared grid filled up."""
+    owner = "gollum3.3bot"
+    app_pool, gateway_pool = world.pool(owner, farm_id=1, key="tight"), world.pool(owner, farm_id=2)
+    spec = gollum_spec(world, owner, "tight", app_pool, [gateway_pool], "gw2.grid.example")
+    roomy = sql("SELECT node_id, free_cru FROM deployer.nodes WHERE farm_id = 1 AND free_cru >= 3 AND free_mru >= 4 "
+                "AND free_sru >= 10 ORDER BY node_id LIMIT 2")  # fmt: skip
+    (tight, tight_free), (spare, _) = ((r["node_id"], r["free_cru"]) for r in roomy)
+    others = [r["node_id"] for r in sql("SELECT node_id FROM deployer.nodes WHERE farm_id = 1 AND node_id <> ALL(%s)",
+                                        [tight, spare])]  # fmt: skip
+    with world.holding({**dict.fromkeys([*others, spare], 1000), tight: tight_free - 1}):  # the wiki's 1 CPU left
+        failed = world.deploy(owner, "gollum", spec, {"github_token": TOKEN}, timeout=120)
+    assert failed["status"] == "rolled_back", world.events(str(failed["id"]))
+    assert "has 2 free CPU cores (the most any has is 1 core)" in failed["error"], failed["error"]
+    with world.holding({**dict.fromkeys(others, 1000), tight: tight_free - 1}):  # a node with room for both too
+        sol = world.deploy(owner, "gollum", {**spec, "name": "tight2"}, {"github_token": TOKEN}, timeout=120)
+    assert sol["status"] == "deployed", world.events(str(sol["id"]))
+    assert {w["node_id"] for w in world.workloads(str(sol["id"])) if w["kind"] == "container"} == {spare}
