@@ -177,8 +177,16 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         f'"identifier", {i})).lower() != name:'): _MISSING_KEY
        for e, i in (("None", '""'), ("", '""'), ('"XXXX"', '""'), ('""', "None"), ('""', ""), ('""', '"XXXX"'))},
     ("services.auth.sessions.SessionStore.create",
-     "sid = secrets.token_urlsafe(32) → sid = secrets.token_urlsafe(None)"):
+     "session = Session(secrets.token_urlsafe(32), user_id, username, email, time.time()) → session = Session("
+     "secrets.token_urlsafe(None), user_id, username, email, time.time())"):
         "token_urlsafe() without a size uses its default entropy, 32 bytes: the same.",
+    ("services.auth.sessions.SessionStore.get",
+     "pipe = self.redis.pipeline(transaction=False) → pipe = self.redis.pipeline(transaction=None)"):
+        "redis-py only tests the flag's truth: None sends the same commands as False (no MULTI/EXEC).",
+    ("services.auth.sessions.SessionStore.get",
+     "if ttl < 0 or ttl > lifetime or lifetime - ttl >= max(1, self.settings.session_ttl * SLIDE_FRACTION): → "
+     "if ttl < 0 or ttl > lifetime or lifetime - ttl >= max(2, self.settings.session_ttl * SLIDE_FRACTION):"):
+        "SESSION_TTL is at least 60 (settings), so 5 % of it is at least 3 and neither floor (1 or 2) applies.",
     ("services.auth.sessions.SessionStore.over_limit",
      "slot = int(time.time() // window) → slot = int(time.time() / window)"):
         "For a positive time, int() truncates to the floor: the same slot.",

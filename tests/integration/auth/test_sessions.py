@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from services.auth.sessions import ATTEMPT_TTL, SessionStore
+from services.auth.sessions import ATTEMPT_TTL, Session, SessionStore
 from services.common.settings import Settings
 from tests.conftest import TEST_REDIS_URL
 
@@ -29,6 +29,15 @@ def client() -> Iterator[redis.Redis]:
     conn = redis.Redis.from_url(TEST_REDIS_URL)
     yield conn
     conn.close()
+
+
+def put_record(client: redis.Redis, created: float, **expiry: int) -> tuple[str, str]:
+    """A session record as written before the session kept the terms (issue 16): (its id, its key)."""
+    sid = uuid.uuid4().hex
+    key = f"auth:session:{digest(sid)}"
+    body = {"user_id": 7, "username": "alice.3bot", "email": "alice@example.com", "created": created}
+    client.set(key, json.dumps(body), **expiry)  # type: ignore[arg-type]
+    return sid, key
 
 
 @pytest.fixture
@@ -121,6 +130,63 @@ def test_a_read_soon_after_the_last_slide_writes_nothing(store: SessionStore, cl
     assert client.ttl(key) >= 3590
 
 
+def test_a_read_right_after_a_push_is_one_round_trip_without_multi_or_write(
+    store: SessionStore, client: redis.Redis
+) -> None:
+    # Redis remembers each connection's last command: a store on its own named connection shows what get() sent.
+    name = f"sessions-{uuid.uuid4().hex}"
+    own = redis.Redis.from_url(TEST_REDIS_URL, client_name=name)
+    try:
+        reader = SessionStore(own, store.settings)
+        session = reader.create(7, "alice.3bot", "alice@example.com")  # its TTL is its whole lifetime
+        assert reader.get(session.sid) == session
+        (info,) = [c for c in client.client_list() if c["name"] == name]
+        assert info["cmd"] == "ttl"  # the pipeline's last command: no EXEC (MULTI), no EXPIRE after it
+    finally:
+        own.close()
+
+
+def test_exactly_five_percent_of_the_idle_timeout_after_the_last_push_pushes_it_back(
+    store: SessionStore, client: redis.Redis
+) -> None:
+    session = store.create(7, "alice.3bot", "alice@example.com")
+    key = f"auth:session:{digest(session.sid)}"
+    client.expire(key, 3420)  # 180 s (5 % of 3600) since the last push
+    assert store.get(session.sid) == session
+    assert client.ttl(key) >= 3590
+
+
+def test_near_its_absolute_limit_an_expiry_less_than_five_percent_short_of_it_is_kept(
+    store: SessionStore, client: redis.Redis
+) -> None:
+    # 100 s of the 2 hours left: pushing the expiry back would gain less than 180 s, so nothing is written, even
+    # when the idle expiry is due now (TTL 0 s) — the session idles out, at most 5 % of SESSION_TTL early.
+    created = time.time() - 7100
+    sid, key = put_record(client, created, ex=50)
+    assert store.get(sid) is not None
+    assert 45 <= client.ttl(key) <= 50
+    sid, key = put_record(client, created, px=300)
+    assert store.get(sid) is not None
+    assert client.ttl(key) <= 0
+
+
+def test_in_its_last_second_a_session_is_kept_one_second_and_its_cookie_none(
+    store: SessionStore, client: redis.Redis
+) -> None:
+    sid, key = put_record(client, time.time() - 7199.5, ex=3600)
+    session = store.get(sid)
+    assert session is not None and store.lifetime(session) == 0  # the cookie's Max-Age: gone now
+    assert client.ttl(key) == 1  # EXPIRE 0 would delete the key under the request that just read it
+    past = Session(sid, 7, "alice.3bot", "alice@example.com", time.time() - 7300)
+    assert store.lifetime(past) == 0
+
+
+def test_a_record_without_the_terms_fields_reads_as_never_checked(store: SessionStore, client: redis.Redis) -> None:
+    created = time.time()
+    sid, _ = put_record(client, created, ex=60)
+    assert store.get(sid) == Session(sid, 7, "alice.3bot", "alice@example.com", created, None, 0.0)
+
+
 def test_the_terms_read_are_kept_in_the_session_record_never_reviving_it(
     store: SessionStore, client: redis.Redis
 ) -> None:
@@ -129,6 +195,7 @@ def test_the_terms_read_are_kept_in_the_session_record_never_reviving_it(
     client.expire(key, 3000)
     accepted = store.remember_terms(session, "testnet/1")
     assert 2990 <= client.ttl(key) <= 3000  # the expiry is kept
+    assert json.loads(client.get(key) or b"null")["terms_checked"] == 0.0  # an acceptance is no refusal read
     assert store.get(session.sid) == accepted and accepted.terms == "testnet/1"
     refused = store.remember_terms(accepted, None)
     stored = store.get(session.sid)

@@ -13,7 +13,7 @@ from flask import Flask
 from services.common import assertion
 from services.common.assertion import InvalidAssertion, User, issue, verify
 from services.common.errors import ApiError
-from services.common.identity import Identity, IdentityError
+from services.common.identity import Identity, IdentityError, verify_detached
 from services.common.settings import Settings
 
 SIGNER = Identity(bytes(range(0xA0, 0xC0)))
@@ -29,6 +29,12 @@ def b64(data: bytes) -> str:
 def signed(claims: object, signer: Identity = SIGNER) -> str:
     payload = json.dumps(claims).encode()
     return f"{b64(payload)}.{b64(signer.sign(payload))}"
+
+
+@pytest.fixture(autouse=True)
+def no_checked_tokens() -> None:
+    # The signature cache is per process: without this, a token another test verified would skip the checks here.
+    assertion._checked.clear()
 
 
 def claims_of(token: str) -> dict[str, object]:
@@ -125,6 +131,42 @@ def test_terms_are_kept_only_when_they_are_a_version_string() -> None:
     assert verify(signed(base), SIGNER.verify_key, "alice.3bot", now=NOW).terms_version is None
     user = verify(signed({**base, "exp": str(int(NOW) + 60)}), SIGNER.verify_key, "alice.3bot", now=NOW)
     assert (user.username, user.email) == ("alice.3bot", "alice@example.com")
+
+
+# -- the signature cache -------------------------------------------------------------------------------------
+
+
+def test_a_tokens_signature_is_checked_once_its_expiry_and_user_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    checks: list[bytes] = []
+
+    def counted(public_key: bytes, payload: bytes, signature: bytes) -> bool:
+        checks.append(payload)
+        return verify_detached(public_key, payload, signature)
+
+    monkeypatch.setattr(assertion, "verify_detached", counted)
+    token = issue(SIGNER, ALICE, ttl=300, now=NOW)
+    assert verify(token, SIGNER.verify_key, "alice.3bot", now=NOW) == ALICE
+    assert verify(token, SIGNER.verify_key, "alice.3bot", now=NOW + 1) == ALICE
+    assert len(checks) == 1
+    with pytest.raises(InvalidAssertion, match=r"^expired assertion$"):
+        verify(token, SIGNER.verify_key, "alice.3bot", now=NOW + 301)
+    with pytest.raises(InvalidAssertion, match=r"^assertion is for another user$"):
+        verify(token, SIGNER.verify_key, "bob.3bot", now=NOW)
+    # The cache is per verify key: the same token under another key is checked (and refused).
+    with pytest.raises(InvalidAssertion, match=r"^bad assertion signature$"):
+        verify(token, OTHER.verify_key, "alice.3bot", now=NOW)
+    assert len(checks) == 2
+
+
+def test_the_signature_cache_is_emptied_when_full(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(assertion, "_MAX_CHECKED", 3)
+    users = [User(f"user{n}.3bot", "u@example.com", None) for n in range(4)]
+    for user in users[:3]:
+        verify(issue(SIGNER, user, ttl=300, now=NOW), SIGNER.verify_key, user.username, now=NOW)
+    assert len(assertion._checked) == 3
+    last = issue(SIGNER, users[3], ttl=300, now=NOW)
+    verify(last, SIGNER.verify_key, users[3].username, now=NOW)
+    assert list(assertion._checked) == [(last, SIGNER.verify_key)]
 
 
 # -- the verify key --------------------------------------------------------------------------------------------
