@@ -36,7 +36,7 @@ from pydantic import BaseModel
 from redis import Redis
 from redis.exceptions import RedisError
 
-from services.common import app_contracts, contracts
+from services.common import app_contracts, contracts, gateway_contracts
 from services.common.errors import ServiceUnavailable
 from services.common.tasks import send
 
@@ -189,14 +189,14 @@ class Queries:
         query = contracts.FreeIpsQuery(owner=owner, network=network, node_id=node_id)
         return contracts.FreeIps.model_validate(self.ask(contracts.DEPLOYER_FREE_IPS, query, "the deployer")).ips
 
-    def expose_targets(self, owner: str, type: str) -> list[contracts.ExposeTarget]:
-        query = contracts.TargetsQuery(owner=owner, type=type)  # type: ignore[arg-type]
+    def expose_targets(self, owner: str, type: str) -> list[gateway_contracts.ExposeTarget]:
+        query = gateway_contracts.TargetsQuery(owner=owner, type=type)  # type: ignore[arg-type]
         answer = self.ask(contracts.DEPLOYER_EXPOSE_TARGETS, query, "the deployer")
-        return contracts.ExposeTargets.model_validate(answer).targets
+        return gateway_contracts.ExposeTargets.model_validate(answer).targets
 
-    def delegated_domains(self, owner: str) -> list[contracts.DelegatedDomain]:
+    def delegated_domains(self, owner: str) -> list[gateway_contracts.DelegatedDomain]:
         answer = self.ask(contracts.DEPLOYER_DELEGATED_DOMAINS, contracts.OwnerQuery(owner=owner), "the deployer")
-        return contracts.DelegatedDomains.model_validate(answer).domains
+        return gateway_contracts.DelegatedDomains.model_validate(answer).domains
 
     def app_catalogue(self) -> list[app_contracts.AppInfo]:
         """The deployer's app definitions (cached: they change only when the deployer restarts)."""
@@ -209,15 +209,15 @@ class Queries:
         return contracts.SubmitResult.model_validate(answer)
 
     def gateways(self, owner: str, pools: list[contracts.VerifiedPool],
-                 node_ids: list[str] | None = None) -> list[contracts.GatewayOffer]:  # fmt: skip
+                 node_ids: list[str] | None = None) -> list[gateway_contracts.GatewayOffer]:  # fmt: skip
         """The gateways usable in the owner's pools (SOLUTIONS §1.9), each with the pool that pays for it; without
         pools, those among ``node_ids`` (a farm's, before its pool is bought; pool 0)."""
-        query = contracts.GatewaysQuery(owner=owner, pools=pools, node_ids=node_ids or [])
+        query = gateway_contracts.GatewaysQuery(owner=owner, pools=pools, node_ids=node_ids or [])
         answer = self.ask(contracts.DEPLOYER_LIST_GATEWAYS, query, "the deployer", cache=True)
-        return contracts.GatewayList.model_validate(answer).gateways
+        return gateway_contracts.GatewayList.model_validate(answer).gateways
 
     def domain_free(self, owner: str, domain: str, parent: str | None = None) -> contracts.Answer:
-        query = contracts.DomainQuery(owner=owner, domain=domain, parent=parent)
+        query = gateway_contracts.DomainQuery(owner=owner, domain=domain, parent=parent)
         return contracts.Answer.model_validate(self.ask(contracts.DEPLOYER_DOMAIN_FREE, query, "the deployer"))
 
     def phonebook_key(self, name: str) -> contracts.PhonebookKey:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.common import contracts
+from services.common import contracts, gateway_contracts
 from services.deployer import exposure_store, pool_capacity, store
 from services.deployer.solutions import PLANNERS
 from services.deployer.solutions.expose_use import expose_hooks
@@ -25,7 +25,7 @@ EXPOSERS = [t for t, planner in PLANNERS.items() if expose_hooks(planner).publis
 DELEGATIONS = [t for t, planner in PLANNERS.items() if expose_hooks(planner).delegates_domain]
 
 
-def target(cur: Any, sol: dict[str, Any]) -> contracts.ExposeTarget | None:
+def target(cur: Any, sol: dict[str, Any]) -> gateway_contracts.ExposeTarget | None:
     """The exposable address of a deployed solution, or None (not an exposable type, or not placed)."""
     role = expose_hooks(PLANNERS.get(sol["type"])).exposed_role  # where the port lives (§3.9 "Target IP and pool")
     placed = (sol["placed"] or {}).get(role or "") if role else None
@@ -36,19 +36,19 @@ def target(cur: Any, sol: dict[str, Any]) -> contracts.ExposeTarget | None:
     pool_id = next((p for p, g in pool_capacity.verified(cur, str(sol["id"])).items() if g == grid_pool_id), None)
     if pool_id is None:
         return None
-    return contracts.ExposeTarget(solution_id=str(sol["id"]), name=sol["name"], ip=placed["ip"], network=network,
-                                  grid_pool_id=grid_pool_id, pool_id=pool_id)  # fmt: skip
+    return gateway_contracts.ExposeTarget(solution_id=str(sol["id"]), name=sol["name"], ip=placed["ip"],
+                                          network=network, grid_pool_id=grid_pool_id, pool_id=pool_id)  # fmt: skip
 
 
-def targets(cur: Any, owner: str, type: str) -> list[contracts.ExposeTarget]:
+def targets(cur: Any, owner: str, type: str) -> list[gateway_contracts.ExposeTarget]:
     """The owner's deployed solutions of ``type`` that Solution Expose can publish."""
     found = (target(cur, sol) for sol in store.solutions_of(cur, owner, type) if sol["status"] == "deployed")
     return [t for t in found if t is not None]
 
 
-def delegated_domains(cur: Any, owner: str) -> list[contracts.DelegatedDomain]:
-    return [contracts.DelegatedDomain(domain=d["name"], gateway_id=d["spec"]["gateway"]["node_id"],
-                                      pool_id=d["spec"]["gateway"]["pool_id"])
+def delegated_domains(cur: Any, owner: str) -> list[gateway_contracts.DelegatedDomain]:
+    return [gateway_contracts.DelegatedDomain(domain=d["name"], gateway_id=d["spec"]["gateway"]["node_id"],
+                                              pool_id=d["spec"]["gateway"]["pool_id"])
             for d in exposure_store.delegations(cur, owner, DELEGATIONS)]  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import structlog
 
-from services.common import contracts
+from services.common import gateway_contracts
 from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
 from services.common.grid_rules import node_is_up
 from services.deployer import domain_store, domains, pool_capacity
@@ -190,8 +190,8 @@ def prepare(dep: Deployer, solution_id: str, request: GatewayRequest, owner: str
             if verdicts[parent]:
                 candidates.append((parent, gw))
             else:
-                skipped[parent] = (contracts.NO_CERTIFICATES_LEFT if verdicts[parent] is False
-                                   else contracts.CT_LOG_SILENT)  # fmt: skip
+                skipped[parent] = (gateway_contracts.NO_CERTIFICATES_LEFT if verdicts[parent] is False
+                                   else gateway_contracts.CT_LOG_SILENT)  # fmt: skip
     ips = {gw.node_id: _nameserver_ips(dep, gw) for gw in {gw.node_id: gw for _, gw in candidates}.values()}
     candidates = [(parent, gw) for parent, gw in candidates if ips[gw.node_id]]
     return Prepared(request, candidates, ips, skipped)
@@ -260,9 +260,9 @@ def name_free(dep: Deployer, fqdn: str, parent: str | None = None) -> tuple[bool
         timeout = (dep.settings.http_connect_timeout, dep.settings.http_read_timeout)
         verdict = domains.budget_left(dep.settings.ct_log_url, parent.lower().rstrip("."), timeout)
         if verdict is False:
-            return False, contracts.NO_CERTIFICATES_LEFT
+            return False, gateway_contracts.NO_CERTIFICATES_LEFT
         if verdict is None:
-            return False, contracts.CT_LOG_SILENT
+            return False, gateway_contracts.CT_LOG_SILENT
     with dep.db.transaction() as cur:
         if domain_store.domain_in_use(cur, fqdn):
             return False, f"{fqdn} is already used by a solution"

@@ -8,7 +8,7 @@ from typing import Any
 import psycopg2.errors
 from pydantic import ValidationError
 
-from services.common import app_contracts, contracts
+from services.common import app_contracts, contracts, gateway_contracts
 from services.common.capacity import Resources
 from services.common.db import Database
 from services.common.identity import Identity, IdentityError
@@ -229,12 +229,12 @@ def node_choices(db: Database, over_provisioning: bool, query: contracts.NodeCho
     return [node.node_id for node in nodes]
 
 
-def expose_targets(db: Database, owner: str, type: str) -> list[contracts.ExposeTarget]:
+def expose_targets(db: Database, owner: str, type: str) -> list[gateway_contracts.ExposeTarget]:
     with db.transaction() as cur:
         return exposure.targets(cur, owner, type)
 
 
-def delegated_domains(db: Database, owner: str) -> list[contracts.DelegatedDomain]:
+def delegated_domains(db: Database, owner: str) -> list[gateway_contracts.DelegatedDomain]:
     with db.transaction() as cur:
         return exposure.delegated_domains(cur, owner)
 

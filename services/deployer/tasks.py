@@ -8,7 +8,7 @@ import contextlib
 from celery import Celery
 from redis import Redis
 
-from services.common import app_contracts, contracts, grid_identity
+from services.common import app_contracts, contracts, gateway_contracts, grid_identity
 from services.common.db import Database, DatabaseUnavailable
 from services.common.explorer import Explorer, ExplorerRejected, ExplorerUnavailable
 from services.common.identity import load_identity
@@ -97,19 +97,20 @@ def register(app: Celery, settings: Settings) -> None:
     def free_ips(payload: contracts.FreeIpsQuery) -> contracts.FreeIps:
         return contracts.FreeIps(ips=service.free_ips(db, payload.owner, payload.network, payload.node_id))
 
-    @define_task(app, contracts.DEPLOYER_LIST_GATEWAYS, contracts.GatewaysQuery, time_limit=15)
-    def list_gateways(payload: contracts.GatewaysQuery) -> contracts.GatewayList:
+    @define_task(app, contracts.DEPLOYER_LIST_GATEWAYS, gateway_contracts.GatewaysQuery, time_limit=15)
+    def list_gateways(payload: gateway_contracts.GatewaysQuery) -> gateway_contracts.GatewayList:
         grid_ids = {p.pool_id: p.grid_pool_id for p in payload.pools}
         found = gateways.discover(explorer, grid_ids, tuple(grid_ids)) if grid_ids else \
             gateways.discover_among(explorer, payload.node_ids)  # fmt: skip
-        offers = [contracts.GatewayOffer(node_id=g.node_id, pool_id=g.pool_id, grid_pool_id=g.grid_pool_id,
-                                         managed_domains=list(g.managed_domains), dns_nameserver=list(g.nameservers),
-                                         tcp_router_port=g.tcp_router_port, continent=g.location[0],
-                                         country=g.location[1], city=g.location[2]) for g in found]  # fmt: skip
-        return contracts.GatewayList(gateways=offers)
+        offers = [gateway_contracts.GatewayOffer(node_id=g.node_id, pool_id=g.pool_id, grid_pool_id=g.grid_pool_id,
+                                                 managed_domains=list(g.managed_domains),
+                                                 dns_nameserver=list(g.nameservers), tcp_router_port=g.tcp_router_port,
+                                                 continent=g.location[0], country=g.location[1], city=g.location[2])
+                  for g in found]  # fmt: skip
+        return gateway_contracts.GatewayList(gateways=offers)
 
-    @define_task(app, contracts.DEPLOYER_DOMAIN_FREE, contracts.DomainQuery, time_limit=15)
-    def domain_free(payload: contracts.DomainQuery) -> contracts.Answer:
+    @define_task(app, contracts.DEPLOYER_DOMAIN_FREE, gateway_contracts.DomainQuery, time_limit=15)
+    def domain_free(payload: gateway_contracts.DomainQuery) -> contracts.Answer:
         free, reason = gateways.name_free(dep, payload.domain, payload.parent)
         return contracts.Answer(ok=free, reason=reason)
 
@@ -119,10 +120,10 @@ def register(app: Celery, settings: Settings) -> None:
         user = grid_identity.lookup_tid(settings, payload.name)
         return contracts.PhonebookKey(found=user is not None, pubkey=str(user.get("pubkey", "")) if user else "")
 
-    @define_task(app, contracts.DEPLOYER_EXPOSE_TARGETS, contracts.TargetsQuery, time_limit=15)
-    def expose_targets(payload: contracts.TargetsQuery) -> contracts.ExposeTargets:
-        return contracts.ExposeTargets(targets=service.expose_targets(db, payload.owner, payload.type))
+    @define_task(app, contracts.DEPLOYER_EXPOSE_TARGETS, gateway_contracts.TargetsQuery, time_limit=15)
+    def expose_targets(payload: gateway_contracts.TargetsQuery) -> gateway_contracts.ExposeTargets:
+        return gateway_contracts.ExposeTargets(targets=service.expose_targets(db, payload.owner, payload.type))
 
     @define_task(app, contracts.DEPLOYER_DELEGATED_DOMAINS, contracts.OwnerQuery, time_limit=15)
-    def delegated_domains(payload: contracts.OwnerQuery) -> contracts.DelegatedDomains:
-        return contracts.DelegatedDomains(domains=service.delegated_domains(db, payload.owner))
+    def delegated_domains(payload: contracts.OwnerQuery) -> gateway_contracts.DelegatedDomains:
+        return gateway_contracts.DelegatedDomains(domains=service.delegated_domains(db, payload.owner))

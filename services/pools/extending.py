@@ -6,6 +6,7 @@ locks the row too) credits it by the rise of that balance and never takes an ear
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import structlog
@@ -131,12 +132,11 @@ def _failed_extension(explorer: Explorer, grid_pool_id: int, exc: ExplorerFailed
     """What to tell the user when the explorer answered an extension with a 5xx: the real explorer did so for a pool
     it cannot extend (gone, or losing nodes), and sending the same extension again fails the same way, so the
     answer is final for this request (nothing was reserved or charged), never "try again"."""
-    try:
-        explorer.get_json(f"/reservations/pools/{grid_pool_id}")
-    except ExplorerRejected as gone:
-        if gone.status == 404:
-            return _gone(grid_pool_id)
-    except ExplorerUnavailable:
-        pass
+    with contextlib.suppress(ExplorerUnavailable):  # no second answer: the general one below
+        try:
+            explorer.get_json(f"/reservations/pools/{grid_pool_id}")
+        except ExplorerRejected as gone:
+            if gone.status == 404:
+                return _gone(grid_pool_id)
     return (f"the grid explorer could not extend pool {grid_pool_id} ({exc.message}); nothing was reserved or "
             "charged")  # fmt: skip

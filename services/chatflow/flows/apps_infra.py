@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 from services.chatflow.flow import Context, Step
 from services.chatflow.flows import pools
 from services.chatflow.questions import Choice, Choices, Confirm, DateTime, Info, Progress, Question
-from services.common import app_contracts, contracts
+from services.common import app_contracts, contracts, gateway_contracts
 from services.common.app_sizing import app_resources, pool_units
 from services.common.capacity import cu_su
 from services.common.errors import ApiError, FieldError
@@ -268,7 +268,7 @@ def _placing_field(ctx: Context) -> str:
     return "network" if ctx.get("network_pending") else "payment"
 
 
-def automatic_domain(ctx: Context, offers: list[contracts.GatewayOffer], field: str) -> str:
+def automatic_domain(ctx: Context, offers: list[gateway_contracts.GatewayOffer], field: str) -> str:
     """``<owner without dots>-<name>.<parent>`` on one of the gateways ``offers`` (the farm's when planning, the
     paid pool's after), a ``-<n>`` suffix while taken; a refusal is shown on ``field``.
 
@@ -291,7 +291,7 @@ def automatic_domain(ctx: Context, offers: list[contracts.GatewayOffer], field: 
             if verdict.ok:
                 ctx.answers.update(parent_domain=parent, domain_suffix=suffix)
                 return candidate
-            if verdict.reason in contracts.PARENT_UNUSABLE:
+            if verdict.reason in gateway_contracts.PARENT_UNUSABLE:
                 reasons.append(f"{parent}: {verdict.reason}")
                 break
             suffix = draw.randint(1000, 100000)

@@ -17,7 +17,7 @@ from services.chatflow.flows import common
 from services.chatflow.flows import gateway_choice as gateways
 from services.chatflow.flows.gateways import offers
 from services.chatflow.questions import Choice, Dropdown, Info, Integer, Question, String
-from services.common import contracts, grid_rules
+from services.common import gateway_contracts, grid_rules
 
 TYPE = "exposed"
 TYPES = [("minio", "MinIO"), ("kubernetes", "Kubernetes"), ("ubuntu", "Ubuntu"), ("flist", "Generic container"),
@@ -26,11 +26,11 @@ PORTS = {"minio": (9000, 9000), "kubernetes": (6443, 6443), "gitea": (3000, 3000
 CUSTOM = "custom"
 
 
-def _targets(ctx: Context) -> list[contracts.ExposeTarget]:
+def _targets(ctx: Context) -> list[gateway_contracts.ExposeTarget]:
     return ctx.queries.expose_targets(ctx.owner, ctx.get("solution_type"))
 
 
-def _target(ctx: Context) -> contracts.ExposeTarget | None:
+def _target(ctx: Context) -> gateway_contracts.ExposeTarget | None:
     if not ctx.get("solution_id"):
         return None
     return next((t for t in _targets(ctx) if t.solution_id == ctx.get("solution_id")), None)
@@ -49,15 +49,15 @@ def _port_fields(ctx: Context) -> list[Question]:
             Integer("port", "Port", default=plain, min=1, max=65535)]  # fmt: skip
 
 
-def _domains(ctx: Context) -> list[tuple[str, str, contracts.GatewayOffer | None]]:
+def _domains(ctx: Context) -> list[tuple[str, str, gateway_contracts.GatewayOffer | None]]:
     """(choice, label, gateway) for every managed domain, every delegated domain, and the custom one."""
     gws = offers(ctx)
-    managed: dict[str, contracts.GatewayOffer] = {}
+    managed: dict[str, gateway_contracts.GatewayOffer] = {}
     for gw in gws:
         for parent in gw.managed_domains:
             managed.setdefault(parent, gw)
     by_id = {gw.node_id: gw for gw in gws}
-    out: list[tuple[str, str, contracts.GatewayOffer | None]] = [
+    out: list[tuple[str, str, gateway_contracts.GatewayOffer | None]] = [
         (f"managed:{parent}", f"Managed {parent}", gw) for parent, gw in sorted(managed.items())
     ]
     out += [(f"delegated:{d.domain}", f"Delegated {d.domain}", by_id.get(d.gateway_id))
@@ -79,7 +79,7 @@ def _fqdn(ctx: Context) -> str:
     return f"{gateways.normal(ctx.get('label'))}.{str(ctx.get('domain')).partition(':')[2]}"
 
 
-def _gateway(ctx: Context) -> contracts.GatewayOffer | None:
+def _gateway(ctx: Context) -> gateway_contracts.GatewayOffer | None:
     if not ctx.get("domain"):
         return None
     if _is_custom(ctx):

@@ -12,15 +12,15 @@ from typing import Any
 from services.chatflow.flow import Context, Step, always
 from services.chatflow.flows.gateways import NO_GATEWAY, offers
 from services.chatflow.questions import Dropdown, Question
-from services.common import contracts, grid_rules
+from services.common import gateway_contracts, grid_rules
 
 
-def value(gw: contracts.GatewayOffer) -> str:
+def value(gw: gateway_contracts.GatewayOffer) -> str:
     """A gateway as a choice: the pool that pays for its workloads and its node id."""
     return f"{gw.pool_id}:{gw.node_id}"
 
 
-def label(gw: contracts.GatewayOffer) -> str:
+def label(gw: gateway_contracts.GatewayOffer) -> str:
     """SOLUTIONS §3.9: ``Pool: <id> <nameserver> <continent> <country> <gateway id>``."""
     return " ".join(p for p in (f"Pool: {gw.pool_id}", gw.dns_nameserver[0] if gw.dns_nameserver else "",
                                 gw.continent, gw.country, gw.node_id) if p)  # fmt: skip
@@ -36,7 +36,7 @@ def gateway_step(name: str = "gateway", when: Callable[[Context], bool] | None =
     return Step(name, "Gateway", fields, when=when or always)
 
 
-def chosen(ctx: Context, name: str = "gateway") -> contracts.GatewayOffer | None:
+def chosen(ctx: Context, name: str = "gateway") -> gateway_contracts.GatewayOffer | None:
     return next((gw for gw in offers(ctx) if value(gw) == ctx.get(name)), None)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from services.chatflow.flow import Context, Step
 from services.chatflow.questions import Dropdown, Info, Question
-from services.common import contracts
+from services.common import contracts, gateway_contracts
 
 NO_GATEWAY = ("none of your pools contains a gateway that is up and has a name server; buy capacity on a farm with "
               "a gateway (Pools) and come back")  # fmt: skip
@@ -27,7 +27,7 @@ def gateway_pool_ids(ctx: Context) -> list[int]:
     return [p.pool_id for p in user_pools(ctx)]
 
 
-def offers(ctx: Context) -> list[contracts.GatewayOffer]:
+def offers(ctx: Context) -> list[gateway_contracts.GatewayOffer]:
     pools = user_pools(ctx)
     return ctx.queries.gateways(ctx.owner, pools) if pools else []
 

@@ -22,7 +22,7 @@ import requests
 import yaml
 
 from emulators.grid.keys import open_sealed
-from services.common import contracts
+from services.common import contracts, gateway_contracts
 from services.common.grid_rules import node_is_up
 from services.common.tasks import send
 from services.deployer.apps import loader
@@ -311,7 +311,7 @@ def test_the_overview_domain_is_the_one_deployed_when_the_name_is_taken_or_the_p
         refused = chat.post(f"{SESSIONS}/{view['id']}/answer", OWNER, {"answers": {}})
         assert refused.status_code == 422, refused.json
         (error,) = refused.json["errors"]
-        assert error["field"] == "payment" and contracts.NO_CERTIFICATES_LEFT in error["description"], error
+        assert error["field"] == "payment" and gateway_contracts.NO_CERTIFICATES_LEFT in error["description"], error
     finally:
         requests.delete(f"{world.grid}/_emulator/ct", json={"domain": "ct-seed-%.gw1.grid.example"}, timeout=10)
     view = answer(chat, view, {})

@@ -17,7 +17,7 @@ from typing import Any
 import nacl.public
 import pytest
 
-from services.common import contracts
+from services.common import contracts, gateway_contracts
 from services.common.tasks import send
 from services.deployer.solutions import gateway4to6
 from tests.integration.deployer.conftest import SSH_KEY, DeployerWorld, sql, verified_pools
@@ -41,10 +41,10 @@ def dig(world: DeployerWorld, name: str, rtype: str = "A") -> tuple[str, list[st
     return (status.group(1) if status else "NO ANSWER"), sorted(answers)
 
 
-def gateway_of(world: DeployerWorld, owner: str) -> contracts.GatewayOffer:
+def gateway_of(world: DeployerWorld, owner: str) -> gateway_contracts.GatewayOffer:
     """The first gateway in the owner's pools, as the wizard's query offers it."""
-    query = contracts.GatewaysQuery(owner=owner, pools=verified_pools(owner))
-    answer = contracts.GatewayList.model_validate(send(world.celery, contracts.DEPLOYER_LIST_GATEWAYS, query)
+    query = gateway_contracts.GatewaysQuery(owner=owner, pools=verified_pools(owner))
+    answer = gateway_contracts.GatewayList.model_validate(send(world.celery, contracts.DEPLOYER_LIST_GATEWAYS, query)
                                                   .get(timeout=30))  # fmt: skip
     assert answer.gateways, "no gateway in the owner's pools"
     return answer.gateways[0]
@@ -54,7 +54,7 @@ def ask(world: DeployerWorld, task: str, payload: Any) -> dict[str, Any]:
     return dict(send(world.celery, task, payload).get(timeout=30))
 
 
-def assert_on_the_gateway(world: DeployerWorld, solution_id: str, gw: contracts.GatewayOffer) -> list[dict]:
+def assert_on_the_gateway(world: DeployerWorld, solution_id: str, gw: gateway_contracts.GatewayOffer) -> list[dict]:
     """Every gateway workload on the gateway, paid by the gateway pool (as recorded and as the grid has it);
     every other workload on a plain node; returns the workloads."""
     rows = world.workloads(solution_id)
@@ -103,8 +103,8 @@ def test_delegate_a_domain_expose_a_solution_under_it_and_cancel_in_order(world:
     box = world.deploy(owner, "ubuntu", {"name": "box", "where": {"pool_id": pool}, "network": "net",
                                          "ssh_key": SSH_KEY})  # fmt: skip
     assert box["status"] == "deployed", world.events(str(box["id"]))
-    (target,) = ask(world, contracts.DEPLOYER_EXPOSE_TARGETS, contracts.TargetsQuery(owner=owner, type="ubuntu"))[
-        "targets"]  # fmt: skip
+    targets = gateway_contracts.TargetsQuery(owner=owner, type="ubuntu")
+    (target,) = ask(world, contracts.DEPLOYER_EXPOSE_TARGETS, targets)["targets"]
     spec = {"name": "shop.della-shop.example", "solution_type": "ubuntu", "solution_id": target["solution_id"],
             "port": 80, "tls_port": 443, "domain_type": "delegated", "parent": "della-shop.example",
             "gateway": gateway, "target": {k: target[k] for k in ("pool_id", "network", "ip")}}  # fmt: skip
@@ -163,14 +163,14 @@ def test_expose_on_a_managed_domain_and_a_taken_label(world: DeployerWorld) -> N
     box = world.deploy(owner, "ubuntu", {"name": "box", "where": {"pool_id": pool}, "network": "net",
                                          "ssh_key": SSH_KEY})  # fmt: skip
     assert box["status"] == "deployed", world.events(str(box["id"]))
-    (target,) = ask(world, contracts.DEPLOYER_EXPOSE_TARGETS, contracts.TargetsQuery(owner=owner, type="ubuntu"))[
-        "targets"]  # fmt: skip
+    targets = gateway_contracts.TargetsQuery(owner=owner, type="ubuntu")
+    (target,) = ask(world, contracts.DEPLOYER_EXPOSE_TARGETS, targets)["targets"]
     assert target["grid_pool_id"] != gw.grid_pool_id
     spec = {"name": f"manny.{parent}", "solution_type": "ubuntu", "solution_id": target["solution_id"], "port": 80,
             "tls_port": 443, "domain_type": "managed", "parent": parent,
             "gateway": {"node_id": gw.node_id, "pool_id": gw.pool_id},
             "target": {k: target[k] for k in ("pool_id", "network", "ip")}}  # fmt: skip
-    free = ask(world, contracts.DEPLOYER_DOMAIN_FREE, contracts.DomainQuery(owner=owner, domain=spec["name"]))
+    free = ask(world, contracts.DEPLOYER_DOMAIN_FREE, gateway_contracts.DomainQuery(owner=owner, domain=spec["name"]))
     assert free["ok"], free
     exposure = world.deploy(owner, "exposed", spec)
     exposure_id = str(exposure["id"])
@@ -181,7 +181,7 @@ def test_expose_on_a_managed_domain_and_a_taken_label(world: DeployerWorld) -> N
     assert exposure["outputs"]["Reachable"] == f"your solution is reachable through the gateway at manny.{parent}"
     # The name resolves now: the wizard's question says so (it asks for another label), and a second exposure
     # on it is refused.
-    taken = ask(world, contracts.DEPLOYER_DOMAIN_FREE, contracts.DomainQuery(owner=owner, domain=spec["name"]))
+    taken = ask(world, contracts.DEPLOYER_DOMAIN_FREE, gateway_contracts.DomainQuery(owner=owner, domain=spec["name"]))
     assert not taken["ok"]
     again = world.submit(owner, "exposed", {**spec, "port": 8080})
     assert not again["ok"] and again["errors"][0]["field"] == "name"

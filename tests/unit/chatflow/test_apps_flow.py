@@ -13,7 +13,7 @@ import pytest
 
 from services.chatflow.flows import apps, apps_infra
 from services.chatflow.questions import Confirm, Invalid, Progress
-from services.common import app_contracts, contracts
+from services.common import app_contracts, contracts, gateway_contracts
 from services.common.errors import ApiError
 from services.common.grid_price import reservation_price
 from tests.unit.chatflow.test_flows import NODES, FakeQueries, Refused, Walk
@@ -27,7 +27,7 @@ CRYPTPAD = app_contracts.AppInfo(
     volume=app_contracts.AppVolume(question="size", sizes=[5, 10, 15], default=10, disk="ssd"),
     exposure="C", overview=["name", "domain"],
 )  # fmt: skip
-GATEWAY = contracts.GatewayOffer(node_id="GW1", pool_id=15, grid_pool_id=115, managed_domains=["gw1.example"],
+GATEWAY = gateway_contracts.GatewayOffer(node_id="GW1", pool_id=15, grid_pool_id=115, managed_domains=["gw1.example"],
                                  dns_nameserver=["ns1.gw1.example"], tcp_router_port=18000)  # fmt: skip
 
 
@@ -56,14 +56,14 @@ class AppQueries(FakeQueries):
         return contracts.SubmitResult(ok=True, solution_id="a" * 32, status="deploying")
 
     def gateways(self, owner: str, pools: list[contracts.VerifiedPool],
-                 node_ids: list[str] | None = None) -> list[contracts.GatewayOffer]:  # fmt: skip
+                 node_ids: list[str] | None = None) -> list[gateway_contracts.GatewayOffer]:  # fmt: skip
         if not pools:  # the plan, before the pool exists: the farm's gateways, pool 0
             return [GATEWAY.model_copy(update={"pool_id": 0, "grid_pool_id": 0})] if "GW1" in (node_ids or []) else []
         return [GATEWAY] if [p.pool_id for p in pools] == [15] else []
 
     def domain_free(self, owner: str, domain: str, parent: str | None = None) -> contracts.Answer:
         if parent in self.no_certificates:
-            return contracts.Answer(ok=False, reason=contracts.NO_CERTIFICATES_LEFT)
+            return contracts.Answer(ok=False, reason=gateway_contracts.NO_CERTIFICATES_LEFT)
         return contracts.Answer(ok=domain not in self.resolving, reason="taken")
 
 
@@ -284,7 +284,7 @@ def test_a_parent_without_certificates_left_this_week_is_passed_over() -> None:
 def test_no_parent_with_certificates_left_stops_at_the_currency_or_after_the_payment_saying_why() -> None:
     queries = AppQueries(networks_list=[contracts.NetworkInfo(name="apps", ip_range="10.100.0.0/16", nodes=[])],
                          no_certificates={"gw1.example"})  # fmt: skip
-    why = f"{apps_infra.NO_DOMAIN} (gw1.example: {contracts.NO_CERTIFICATES_LEFT})"
+    why = f"{apps_infra.NO_DOMAIN} (gw1.example: {gateway_contracts.NO_CERTIFICATES_LEFT})"
     w = walk(queries).until("currency", ANSWERS)
     with pytest.raises(ApiError) as refused:
         w.answer()

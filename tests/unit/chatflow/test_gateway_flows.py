@@ -10,24 +10,25 @@ import pytest
 
 from services.chatflow.flows import FLOWS, gitea
 from services.chatflow.questions import Confirm, Info, Invalid
-from services.common import contracts
+from services.common import contracts, gateway_contracts
 from tests.unit.chatflow.test_flows import NET, SSH_KEY, FakeQueries, Refused, Walk, active_pool, file, validated
 
-GATEWAY = contracts.GatewayOffer(node_id="GW1", pool_id=7, grid_pool_id=107, managed_domains=["gw1.grid.example"],
-                                 dns_nameserver=["ns1.gw1.grid.example"], tcp_router_port=18000)  # fmt: skip
+GATEWAY = gateway_contracts.GatewayOffer(node_id="GW1", pool_id=7, grid_pool_id=107,
+                                         managed_domains=["gw1.grid.example"], dns_nameserver=["ns1.gw1.grid.example"],
+                                         tcp_router_port=18000)  # fmt: skip
 
 
 @dataclass
 class GatewayQueries(FakeQueries):
-    offers: list[contracts.GatewayOffer] = field(default_factory=lambda: [GATEWAY])
+    offers: list[gateway_contracts.GatewayOffer] = field(default_factory=lambda: [GATEWAY])
     gateway_asks: list[list[int]] = field(default_factory=list)
 
-    def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[contracts.GatewayOffer]:
+    def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[gateway_contracts.GatewayOffer]:
         self.gateway_asks.append([p.pool_id for p in pools])
         return [o for o in self.offers if o.pool_id in {p.pool_id for p in pools}]
 
 
-def walk(offers: list[contracts.GatewayOffer] | None = None) -> Walk:
+def walk(offers: list[gateway_contracts.GatewayOffer] | None = None) -> Walk:
     queries = GatewayQueries(pools_list=[active_pool(7), active_pool(8)], networks_list=[NET])
     if offers is not None:
         queries.offers = offers
@@ -128,7 +129,7 @@ GOLLUM: dict[str, dict[str, Any]] = {
 }  # fmt: skip
 
 
-def gollum_walk(offers: list[contracts.GatewayOffer] | None = None) -> Walk:
+def gollum_walk(offers: list[gateway_contracts.GatewayOffer] | None = None) -> Walk:
     queries = GatewayQueries(pools_list=[active_pool(7), active_pool(8)], networks_list=[NET])
     if offers is not None:
         queries.offers = offers
@@ -156,7 +157,7 @@ def test_gollum_asks_in_the_order_of_the_issue_and_submits_the_token_only_as_a_s
 
 
 def test_gollum_offers_only_the_managed_domains_of_gateways_in_the_users_pools() -> None:
-    other = contracts.GatewayOffer(node_id="GW9", pool_id=99, grid_pool_id=199, managed_domains=["gw9.example"],
+    other = gateway_contracts.GatewayOffer(node_id="GW9", pool_id=99, grid_pool_id=199, managed_domains=["gw9.example"],
                                    dns_nameserver=["ns1.gw9.example"], tcp_router_port=18000)  # fmt: skip
     w = gollum_walk(offers=[GATEWAY, other]).until("parent_domain", GOLLUM)
     (question,) = w.step.questions(w.ctx)

@@ -14,7 +14,7 @@ import pytest
 
 from services.chatflow.flows import FLOWS, gateways
 from services.chatflow.questions import Confirm, Info, Invalid
-from services.common import contracts
+from services.common import contracts, gateway_contracts
 from tests.unit.chatflow.test_flows import FakeQueries, Refused, Walk, active_pool, validated
 
 GW = "GW1xGpdU3zLL9QT5DGaRkxjpuJmzV6V5CBWg3CBDY1Fu4"
@@ -23,20 +23,20 @@ UUID = "0123456789abcdef0123456789abcdef"
 KEY = base64.b64encode(bytes(range(1, 33))).decode()
 
 
-def offer(node_id: str = GW, pool_id: int = 7, domain: str = "gw1.grid.example") -> contracts.GatewayOffer:
-    return contracts.GatewayOffer(node_id=node_id, pool_id=pool_id, grid_pool_id=100 + pool_id,
+def offer(node_id: str = GW, pool_id: int = 7, domain: str = "gw1.grid.example") -> gateway_contracts.GatewayOffer:
+    return gateway_contracts.GatewayOffer(node_id=node_id, pool_id=pool_id, grid_pool_id=100 + pool_id,
                                   managed_domains=[domain], dns_nameserver=[f"ns1.{domain}"], tcp_router_port=18000,
                                   continent="Europe", country="Belgium", city="Ghent")  # fmt: skip
 
 
 @dataclass
 class GatewayQueries(FakeQueries):
-    offers: list[contracts.GatewayOffer] = field(default_factory=lambda: [offer()])
+    offers: list[gateway_contracts.GatewayOffer] = field(default_factory=lambda: [offer()])
     resolving: set[str] = field(default_factory=set)
-    delegations: list[contracts.DelegatedDomain] = field(default_factory=list)
+    delegations: list[gateway_contracts.DelegatedDomain] = field(default_factory=list)
     asked_pools: list[list[int]] = field(default_factory=list)
 
-    def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[contracts.GatewayOffer]:
+    def gateways(self, owner: str, pools: list[contracts.VerifiedPool]) -> list[gateway_contracts.GatewayOffer]:
         self.asked_pools.append([p.pool_id for p in pools])
         return [o for o in self.offers if o.pool_id in {p.pool_id for p in pools}]
 
@@ -44,11 +44,11 @@ class GatewayQueries(FakeQueries):
         taken = domain in self.resolving
         return contracts.Answer(ok=not taken, reason=f"{domain} already resolves" if taken else "")
 
-    def delegated_domains(self, owner: str) -> list[contracts.DelegatedDomain]:
+    def delegated_domains(self, owner: str) -> list[gateway_contracts.DelegatedDomain]:
         return list(self.delegations)
 
-    def expose_targets(self, owner: str, type: str) -> list[contracts.ExposeTarget]:
-        return [contracts.ExposeTarget(solution_id=UUID, name="box", ip="10.20.2.5", network="net",
+    def expose_targets(self, owner: str, type: str) -> list[gateway_contracts.ExposeTarget]:
+        return [gateway_contracts.ExposeTarget(solution_id=UUID, name="box", ip="10.20.2.5", network="net",
                                        grid_pool_id=108, pool_id=8)] if type == "ubuntu" else []  # fmt: skip
 
 
@@ -123,7 +123,7 @@ def test_expose_on_a_managed_domain_asks_again_for_a_label_that_resolves() -> No
 
 
 def test_expose_offers_the_users_delegated_domains() -> None:
-    delegated = contracts.DelegatedDomain(domain="example.com", gateway_id=GW, pool_id=7)
+    delegated = gateway_contracts.DelegatedDomain(domain="example.com", gateway_id=GW, pool_id=7)
     w = walk("exposed", delegations=[delegated])
     w.until("domain", {"solution_type": {"solution_type": "ubuntu"}, "solution_id": {"solution_id": UUID}})
     w.answer(domain="delegated:example.com")
