@@ -124,6 +124,35 @@ def proxy_env(env: Mapping[str, str]) -> dict[str, str]:
     return derived
 
 
+def metrics_port_variable(role: str) -> str:
+    """The variable naming ``role``'s internal metrics port: ``DEPLOYER_WORKER_METRICS_PORT``…"""
+    return f"{role.upper().replace('-', '_')}_METRICS_PORT"
+
+
+def metrics_env(role: str, env: Mapping[str, str], pid: int) -> dict[str, str]:
+    """``METRICS_PORT`` (the role's own variable, else a ``METRICS_PORT`` already set, as in compose where each
+    process has its container; none: not served) and the process group's ``PROMETHEUS_MULTIPROC_DIR``."""
+    extra = {"PROMETHEUS_MULTIPROC_DIR": str(Path(env.get("LOCAL_DIR", ".local")) / "metrics" / f"{role}.{pid}")}
+    variable = metrics_port_variable(role)
+    if env.get(variable):
+        extra["METRICS_PORT"] = _port(env, variable)
+    elif env.get("METRICS_PORT"):
+        extra["METRICS_PORT"] = _port(env, "METRICS_PORT")
+    return extra
+
+
+def prepare_metrics_dir(path: Path) -> None:
+    """An empty directory for this process group's samples; the directories of the role's dead groups go (their
+    pid is in the name), so restarts do not pile them up."""
+    role = path.name.rsplit(".", 1)[0]
+    if path.parent.is_dir():
+        for old in path.parent.glob(f"{role}.*"):
+            pid = old.name.rsplit(".", 1)[1]
+            if old == path or not pid.isdigit() or not Path(f"/proc/{pid}").exists():
+                shutil.rmtree(old, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+
+
 def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str]]:
     """The argv and extra environment of ``role``.
 
@@ -150,8 +179,10 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
             "--name", f"marketplace-{role}",
             # gunicorn 27's control socket defaults to one path per user: five services would fight over it.
             "--no-control-socket",
+            # The master serves the workers' metrics on the role's internal port (deploy/gunicorn_metrics.py).
+            "--config", "python:deploy.gunicorn_metrics",
             f"services.{service}.app:create_app()",
-        ], {}  # fmt: skip
+        ], metrics_env(role, env, os.getpid())  # fmt: skip
     if role.endswith("-worker") and role[:-7] in WORKERS:
         service = role[:-7]
         return [
@@ -159,7 +190,7 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
             "-Q", service, "-n", f"{service}@%h",
             "--concurrency", _count(env, "WORKER_CONCURRENCY", "2"),
             "--without-gossip", "--without-mingle", "--loglevel", level,
-        ], {}  # fmt: skip
+        ], metrics_env(role, env, os.getpid())  # fmt: skip
     if role == "beat":
         local_dir.mkdir(parents=True, exist_ok=True)
         return [
@@ -226,6 +257,9 @@ def main(argv: list[str]) -> None:
             from services.backup.config import backup_config_or_exit
 
             backup_config_or_exit(settings)
+    if "PROMETHEUS_MULTIPROC_DIR" in extra:
+        # Emptied before the program starts: samples of a previous run must not count again (exec keeps our pid).
+        prepare_metrics_dir(Path(extra["PROMETHEUS_MULTIPROC_DIR"]))
     os.environ.update(extra)
     os.execv(args[0], args)  # noqa: S606 — replace this process: signals go straight to the real program
 

@@ -10,7 +10,7 @@ import structlog
 from flask import Blueprint, Response, g, jsonify, make_response, redirect, render_template, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from services.auth import store
+from services.auth import metrics, store
 from services.auth.api import PAGE, TO_PROVIDER, VERIFIED, CallbackQuery, LoginQuery, Me, SignedOut, Terms
 from services.auth.provider import LoginRejected, UpstreamFailure
 from services.auth.service import provider_redirect, safe_next, verify_attempt
@@ -124,6 +124,7 @@ def login() -> Any:
     _, login_cookie = _cookie_names()
     browser_id = request.cookies.get(login_cookie) or secrets.token_urlsafe(24)
     state = ctx().sessions.start_attempt(browser_id, next_path)
+    metrics.attempt()
     response = redirect(provider_redirect(deps().settings, ctx().identity, state), 302)
     _set_cookie(response, login_cookie, browser_id, ATTEMPT_TTL)
     return response
@@ -133,15 +134,18 @@ def login() -> Any:
 @operation("3Bot Connect's answer: a session and back to `next`", {302: TO_PROVIDER}, query=CallbackQuery, public=True)
 def callback() -> Any:
     if (limited := _rate_limited("callback")) is not None:
+        metrics.login("rate_limited")
         return limited
     session_cookie, login_cookie = _cookie_names()
     # Single use, whatever the outcome: the attempt is gone from here on.
     attempt = ctx().sessions.consume_attempt(request.cookies.get(login_cookie))
     if request.args.get("error"):
         log.info("login cancelled by the user")
+        metrics.login("cancelled")
         return _failure(400, "Sign-in cancelled", "You cancelled the sign-in in the 3Bot Connect app.")
     if attempt is None:
         log.info("login rejected", reason="no pending attempt (missing, reused or expired)")
+        metrics.login("expired_attempt")
         return _failure(400, "Sign-in failed", "This sign-in has expired or was already used. Please sign in again.")
     next_path = safe_next(attempt["next"])
     raw = request.args.get("signedAttempt", "")
@@ -149,9 +153,11 @@ def callback() -> Any:
         who = verify_attempt(deps().settings, ctx().identity, raw, attempt["state"])
     except LoginRejected as exc:
         log.info("login rejected", reason=str(exc))
+        metrics.login(metrics.rejected(str(exc)))
         return _failure(400, "Sign-in failed", f"Sign-in failed: {exc}.", next_path)
     except UpstreamFailure as exc:
         log.warning("login upstream failure", status=exc.status, reason=exc.message)
+        metrics.login("upstream_failure")
         return _failure(exc.status, "Sign-in unavailable", exc.message, next_path)
 
     user_id = store.upsert_user(deps().db, who.username, who.email, who.public_key)
@@ -159,6 +165,7 @@ def callback() -> Any:
     ctx().sessions.destroy(request.cookies.get(session_cookie))
     session = ctx().sessions.create(user_id, who.username, who.email)
     log.info("login succeeded", user=who.username)
+    metrics.login("ok")
     response = redirect(next_path, 302)
     _set_cookie(response, session_cookie, session.sid, ctx().sessions.lifetime(session))
     response.delete_cookie(login_cookie, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax")

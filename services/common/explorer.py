@@ -16,6 +16,7 @@ from typing import Any
 import requests
 import structlog
 
+from services.common import explorer_metrics
 from services.common.grid_identity import RegistrationError, ensure_registered
 from services.common.identity import Identity
 from services.common.settings import Settings
@@ -93,16 +94,15 @@ class Explorer:
         """
         delay = 0.2
         for attempt in range(1, self.attempts + 1):
+            headers = self.identity.http_signature_headers(self.tid)
+            started = time.monotonic()
             try:
-                response = self.http.get(
-                    f"{self.base}{path}",
-                    params=params,
-                    headers=self.identity.http_signature_headers(self.tid),
-                    timeout=self._timeout(),
-                )
+                response = self.http.get(f"{self.base}{path}", params=params, headers=headers, timeout=self._timeout())
             except requests.RequestException as exc:
+                explorer_metrics.record("GET", path, None, time.monotonic() - started)
                 reason = type(exc).__name__
             else:
+                explorer_metrics.record("GET", path, response.status_code, time.monotonic() - started)
                 if response.status_code < 400:
                     return response
                 if response.status_code < 500:
@@ -138,15 +138,14 @@ class Explorer:
                 not have taken effect.
             ExplorerRejected: a 4xx answer.
         """
+        headers = self.identity.http_signature_headers(self.tid)
+        started = time.monotonic()
         try:
-            response = self.http.post(
-                f"{self.base}{path}",
-                json=body,
-                headers=self.identity.http_signature_headers(self.tid),
-                timeout=self._timeout(),
-            )
+            response = self.http.post(f"{self.base}{path}", json=body, headers=headers, timeout=self._timeout())
         except requests.RequestException as exc:
+            explorer_metrics.record("POST", path, None, time.monotonic() - started)
             raise ExplorerUnavailable(f"the grid explorer did not answer ({type(exc).__name__})") from None
+        explorer_metrics.record("POST", path, response.status_code, time.monotonic() - started)
         if response.status_code >= 500:
             raise ExplorerFailed(response.status_code, self._error_text(response))
         if response.status_code >= 400:

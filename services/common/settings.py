@@ -291,6 +291,12 @@ class Settings(BaseModel):
     http_connect_timeout: Annotated[float, Field(gt=0, le=60)] = Field(5.0, alias="HTTP_CONNECT_TIMEOUT")
     http_read_timeout: Annotated[float, Field(gt=0, le=300)] = Field(30.0, alias="HTTP_READ_TIMEOUT")
 
+    # Metrics (services/common/metrics.py): off leaves every instrument out (the benchmarks' "without"); the internal
+    # port the process group serves them on is chosen per role by deploy/role.py (none: not served).
+    metrics: Flag = Field(True, alias="METRICS")
+    metrics_port: Port | None = Field(None, alias="METRICS_PORT")
+    bind_host: str = Field("127.0.0.1", alias="BIND_HOST")
+
     # Celery: hard/soft limits for every task unless the task asks for its own.
     task_time_limit: Annotated[int, Field(ge=5, le=3600)] = Field(300, alias="TASK_TIME_LIMIT")
     # Must stay above the longest countdown/eta any task uses (Redis transport redelivers after it).

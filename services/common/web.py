@@ -27,6 +27,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import db as dbmod
+from services.common import metrics, web_metrics
 from services.common.assertion import User, auth_public_key, current_user, require_terms
 from services.common.errors import ApiError, FieldError, register_error_handlers
 from services.common.jsonin import JSONProvider
@@ -263,6 +264,9 @@ def create_service_app(
     app.before_request(_limit_body)
     app.before_request(_check_same_origin)
     app.after_request(_end_request)
+    metrics.switch(settings.metrics)
+    if settings.metrics:
+        web_metrics.install(app, service)
     app.register_blueprint(_health_blueprint(prefix))
     install_openapi(app, service, prefix)
     return app

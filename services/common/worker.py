@@ -7,14 +7,16 @@ settings are parsed once, at process start, and tests can build workers with the
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import structlog
 from celery import Celery
-from celery.signals import worker_ready
+from celery.signals import worker_init, worker_process_shutdown, worker_ready
 
+from services.common import metrics, task_metrics
 from services.common.identity import load_identity
 from services.common.log import configure_logging
 from services.common.production import check_start_or_exit
@@ -44,6 +46,9 @@ def create_worker(
     if register is not None:
         register(app, settings)
     bind_task_logging()
+    metrics.switch(settings.metrics)
+    if settings.metrics:
+        _serve_metrics(service, settings)
     if needs_grid_identity:
 
         def _register_identity() -> None:
@@ -59,6 +64,22 @@ def create_worker(
             threading.Thread(target=_register_identity, name="grid-identity", daemon=True).start()
 
     return app
+
+
+def _serve_metrics(service: str, settings: Settings) -> None:
+    """Instrument the tasks; the main process serves the pool's samples on METRICS_PORT (when set), and a pool
+    process that ends takes its live gauges with it."""
+    task_metrics.install()
+    port = settings.metrics_port
+    if port is not None:
+
+        @worker_init.connect(weak=False)
+        def _on_init(**_: Any) -> None:  # the main process, before the pool forks
+            metrics.serve(port, settings.bind_host)
+
+    @worker_process_shutdown.connect(weak=False)
+    def _on_exit(pid: int | None = None, **_: Any) -> None:
+        metrics.mark_process_dead(pid or os.getpid())
 
 
 def lazy_app(service: str, **kwargs: Any) -> Callable[[str], Any]:

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from services.deployer import networks, states, store, wireguard
+from services.deployer import metrics, networks, states, store, wireguard
 from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind
 from services.deployer.observe import past
@@ -115,6 +115,7 @@ def complete(cur: Any, sol: dict[str, Any], end: Ending) -> bool:
                             finished_at=datetime.now(UTC), **end.values):  # fmt: skip
         return False
     store.add_event(cur, str(sol["id"]), "deployed")
+    metrics.deployed(sol)
     if outputs.get("Status") == INITIALISING:
         store.add_event(cur, str(sol["id"]), "initialising: waiting for its /admin to answer")
     sol["status"] = states.DEPLOYED

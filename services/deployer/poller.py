@@ -34,7 +34,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import finishing, store, watch_store
+from services.deployer import finishing, metrics, store, watch_store
 from services.deployer.context import Deployer
 from services.deployer.grid.kinds import Kind, NextAction, ResultState
 
@@ -89,6 +89,7 @@ def _tick(dep: Deployer) -> dict[str, int]:
     for solution_id in sorted(wake):
         dep.wake(solution_id)
     counts["woken"] = len(wake)
+    metrics.tick(time.monotonic() - started)
     if counts["deployed"] or counts["deleted"] or counts["changed"]:
         log.info("grid polled", **counts, seconds=round(time.monotonic() - started, 3), listing=round(listed_in, 3))
     return counts

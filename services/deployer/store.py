@@ -299,3 +299,19 @@ def lock(cur: Any, namespace: int, key: str) -> None:
 
 def unlock(cur: Any, namespace: int, key: str) -> None:
     cur.execute("SELECT pg_advisory_unlock(%(ns)s, hashtext(%(key)s))", {"ns": namespace, "key": key})
+
+
+def count_by_status(cur: Any) -> dict[str, int]:
+    """How many solutions are in each state (metrics, read at scrape time)."""
+    cur.execute("SELECT status, count(*) AS n FROM deployer.solutions GROUP BY status")
+    return {str(r["status"]): int(r["n"]) for r in cur.fetchall()}
+
+
+def count_stuck(cur: Any) -> int:
+    """Solutions not settled (on their way up or down) whose deadline has passed: a pass should have failed or
+    ended them by now, so anything here is stuck (metrics: must be 0)."""
+    cur.execute(
+        "SELECT count(*) AS n FROM deployer.solutions WHERE status NOT IN %(settled)s AND deadline < now()",
+        {"settled": tuple(states.SOLUTION_SETTLED)},
+    )
+    return int(cur.fetchone()["n"])

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from services.common.explorer import ExplorerRejected, ExplorerUnavailable
-from services.deployer import states, store
+from services.deployer import metrics, states, store
 from services.deployer.context import Deployer, Moved, Transient
 from services.deployer.grid import node_finder
 from services.deployer.grid.kinds import NextAction
@@ -42,6 +42,7 @@ def fail(cur: Any, sol: dict[str, Any], reason: str, *, teardown_seconds: int = 
         return False
     sol.update(status=states.FAILED, error=reason, deadline=deadline)
     store.add_event(cur, solution_id, f"failed: {reason}", level="error")
+    metrics.failed(reason)
     store.add_event(cur, solution_id, "rolling back: every workload of this deployment is being removed")
     log.info("solution failed", solution=solution_id, reason=reason)
     return True

@@ -13,7 +13,7 @@ import structlog
 
 from services.common.db import Database
 from services.common.explorer import Explorer
-from services.pools import store
+from services.pools import metrics, store
 from services.pools.changes import Notify
 from services.pools.grid import live_state
 
@@ -76,8 +76,10 @@ def check_payments(db: Database, explorer: Explorer, notify: Notify | None = Non
     with db.transaction() as cur:
         pool_ids = store.pools_awaiting_payment(cur)
     for pool_id in pool_ids:
+        before = dict(counts)
         with db.transaction() as cur:
             changed = _check_pool_payments(cur, explorer, pool_id, counts)
+        metrics.settled(counts["paid"] - before["paid"], counts["expired"] - before["expired"])
         if changed is not None and notify is not None:
             notify(changed)  # after the commit: a reader told now sees the new state
     return counts

@@ -311,3 +311,9 @@ def creation_reservation(cur: RealDictCursor, pool_id: int) -> Row | None:
         {"pool": pool_id},
     )
     return _one(cur)
+
+
+def count_awaiting_payment(cur: RealDictCursor) -> int:
+    """Reservations (pool creations and extensions) waiting for their payment (metrics, read at scrape time)."""
+    cur.execute("SELECT count(*) AS n FROM pools.reservations WHERE state = 'awaiting_payment'")
+    return int(cur.fetchone()["n"])
