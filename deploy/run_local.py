@@ -25,6 +25,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from deploy import local_backup
+from deploy import role as role_module
 from deploy.local_servers import Plan, ensure_database, hide_password, servers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -74,8 +75,20 @@ def banner(env: dict[str, str]) -> str:
         f"  Grid explorer emulator: {env['EXPLORER_URL']}\n"
         f"  Gateway DNS: {env.get('DNS_RESOLVER', '(off)')}   CT log: {env.get('CT_LOG_URL', 'https://crt.sh')}\n"
         f"  PostgreSQL: {hide_password(env['DATABASE_URL'])}   Redis: {env['REDIS_URL']}\n"
+        f"{metrics_lines(env)}"
         f"  Ctrl-C stops every process.\n"
     )
+
+
+def metrics_lines(env: dict[str, str]) -> str:
+    """Where each process serves its metrics (internal ports, not through Caddy; README "Operating")."""
+    bind = env.get("BIND_HOST", "127.0.0.1")
+    found = [(role, env[role_module.metrics_port_variable(role)]) for role in role_module.ROLES
+             if env.get(role_module.metrics_port_variable(role))]  # fmt: skip
+    if not found or env.get("METRICS", "on").lower() in ("0", "false", "no", "off"):
+        return "  Metrics: off\n"
+    urls = "\n".join(f"      {role:<16} http://{bind}:{port}/metrics" for role, port in found)
+    return f"  Metrics (internal, not through Caddy):\n{urls}\n"
 
 
 def start_backup_servers(env: dict[str, str], local: Path) -> tuple[list[subprocess.Popen[bytes]], str]:

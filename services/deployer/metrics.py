@@ -38,6 +38,7 @@ POLL_TICK = Histogram(
 # The reasons a deployment fails are sentences for its owner (lifecycle, network_stage, reconcile); their class
 # is the first of these phrases found in the sentence.
 _REASON_CLASSES = (
+    ("not ready within", "deadline"),
     ("in time", "deadline"),
     ("deadline", "deadline"),
     ("could not go on", "dependency"),
@@ -95,7 +96,7 @@ class SolutionStates(Collector):
         yield family
         yield GaugeMetricFamily(
             "marketplace_deployer_stuck_solutions",
-            "Solutions on their way up or down past their deadline (must be 0)",
+            "Solutions on their way up or down past their deadline or their sent workloads' (must be 0)",
             value=float(stuck),
         )
 

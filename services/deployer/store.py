@@ -308,10 +308,16 @@ def count_by_status(cur: Any) -> dict[str, int]:
 
 
 def count_stuck(cur: Any) -> int:
-    """Solutions not settled (on their way up or down) whose deadline has passed: a pass should have failed or
-    ended them by now, so anything here is stuck (metrics: must be 0)."""
+    """Solutions not settled (on their way up or down) past their deadline, or with a sent workload past its own:
+    within a tick the poller wakes such a solution and its pass fails it (or ends its teardown), so one counted
+    here for long is stuck — no worker acts on it (metrics: must be 0)."""
     cur.execute(
-        "SELECT count(*) AS n FROM deployer.solutions WHERE status NOT IN %(settled)s AND deadline < now()",
+        """
+        SELECT count(*) AS n FROM deployer.solutions s
+        WHERE s.status NOT IN %(settled)s
+          AND (s.deadline < now() OR EXISTS (SELECT 1 FROM deployer.workloads w WHERE w.solution_id = s.id
+                                             AND w.state = 'sent' AND w.deadline < now()))
+        """,
         {"settled": tuple(states.SOLUTION_SETTLED)},
     )
     return int(cur.fetchone()["n"])
