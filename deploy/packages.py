@@ -27,6 +27,7 @@ NEEDS = {
         "pebble",
         "chromium",
         "bind9-dnsutils",  # dig: the tests ask the grid emulator's DNS as an outside client would
+        "prometheus",  # promtool: the alert rules are checked and unit-tested (deploy/monitoring/)
     ),
 }
 

@@ -17,6 +17,7 @@ from tests.conftest import ROOT
 COMPOSE = ROOT / "deploy" / "docker-compose.yml"
 DEV = ["--env-file", str(ROOT / "deploy" / "compose-dev.env"), "--profile", "dev"]
 EMULATORS = {"grid-emulator", "connect-emulator"}
+MONITORING = {"prometheus", "grafana"}
 # The variables that point at an outside system (an emulator in the dev profile).
 EMULATOR_URLS = ("EXPLORER_URL", "THREEBOT_LOGIN_URL", "THREEBOT_LOGIN_API_URL", "OPENKYC_URL", "CT_LOG_URL",
                  "DNS_RESOLVER", "CONNECT_EMULATOR_UPSTREAM")  # fmt: skip
@@ -48,10 +49,10 @@ def test_compose_runs_every_process_and_publishes_only_caddy() -> None:
     expected = {
         "postgres", "redis", "migrate", "grid-emulator", "connect-emulator", "proxy", "beat",
         "auth-web", "chatflow-web", "deployer-web", "pools-web", "backup-web",
-        "chatflow-worker", "deployer-worker", "pools-worker", "backup-worker",
+        "chatflow-worker", "deployer-worker", "pools-worker", "backup-worker", *MONITORING,
     }  # fmt: skip
     assert set(services) == expected
-    assert [name for name, svc in services.items() if svc.get("ports")] == ["proxy"]
+    assert [name for name, svc in services.items() if svc.get("ports") and name not in MONITORING] == ["proxy"]
     # The login emulator's port (dev profile only) is published to this machine alone.
     assert [p for p in services["proxy"]["ports"] if "8202" in p] == ["127.0.0.1:8202:8202"]
     for name in ("auth-web", "chatflow-web", "deployer-web", "pools-web", "backup-web"):
@@ -66,6 +67,8 @@ def test_emulators_run_only_in_the_dev_profile() -> None:
         if name in EMULATORS:
             assert svc.get("profiles") == ["dev"], name
             assert svc["command"] == [name]
+        elif name in MONITORING:
+            assert svc.get("profiles") == ["monitoring"], name
         else:
             assert not svc.get("profiles"), name
             assert not any(c.endswith("-emulator") for c in svc.get("command", [])), name
@@ -76,7 +79,7 @@ def test_emulators_run_only_in_the_dev_profile() -> None:
 def test_production_is_the_default_and_every_emulator_address_is_empty() -> None:
     for name, svc in resolved().items():
         env = svc.get("environment")
-        if name in ("postgres", "redis"):
+        if name in ("postgres", "redis", *MONITORING):
             continue
         assert env["APP_ENV"] == "production", name
         for variable in EMULATOR_URLS:
@@ -112,3 +115,20 @@ def test_each_secret_is_mounted_only_where_it_is_used() -> None:
     assert sorted(n for n, s in services.items() if MOUNTS[BACKUP_KEY] in str(s.get("volumes"))) == [
         "backup-web", "backup-worker",
     ]  # fmt: skip
+
+
+def test_the_monitoring_profile_runs_prometheus_and_grafana_on_this_machine_only() -> None:
+    services = resolved("--profile", "monitoring")
+    assert set(services) >= MONITORING
+    assert services["prometheus"]["image"] == "docker.io/prom/prometheus:v2.53.1"
+    assert services["grafana"]["image"] == "docker.io/grafana/grafana:11.1.0"
+    for name in MONITORING:
+        assert services[name]["profiles"] == ["monitoring"]
+        assert all(str(p).startswith("127.0.0.1:") for p in services[name]["ports"]), services[name]["ports"]
+    mounts = {str(v).split(":")[1] for v in services["grafana"]["volumes"]}
+    assert {"/etc/grafana/provisioning", "/var/lib/grafana/dashboards"} <= mounts
+    # Every process serves its metrics on 9100 inside the network only: no service publishes it.
+    for name, svc in services.items():
+        if name not in ("postgres", "redis", *MONITORING):
+            assert svc["environment"]["METRICS_PORT"] == "9100", name
+        assert not [p for p in svc.get("ports", []) if ":9100" in str(p)], name
