@@ -7,8 +7,11 @@ network, so every step offers real choices. 50 threads then start ubuntu wizards
 not including, the confirmation (nothing deploys); each answer POST is timed. The floor is the same 50 threads
 sending trivial requests to the same Caddy: ``GET /api/chatflows/healthz`` (proxy → gunicorn, no session check),
 ``GET /api/chatflows`` (the catalogue, public: no session check either, but the app definitions) and
-``GET /api/chatflows/sessions`` (the user's open wizards: the same forward_auth and assertion check as an answer,
-one small query — the authenticated GET of issue 16's goals).
+``GET /api/chatflows/sessions`` (the user's open wizards: the same session check as an answer, one small query —
+the authenticated GET of issue 16's goals), the same with the browser's session pass dropped before each call (so
+that every call asks auth-web through forward_auth, as every call did before the pass), and
+``GET /api/chatflows/readyz`` (no session check, but a PostgreSQL and a Redis round trip: the sessions GET's work
+without its session check).
 The same requests from one user alone show what a step costs without queueing behind the others.
 Target: p99 ≤ 50 ms on a 2-core machine. The stack runs with the shipped process layout (2 gunicorn workers of 4
 threads per web service, 2 Celery processes per worker), the clients in this process.
@@ -34,6 +37,7 @@ SOLO_ROUNDS = 10  # walks of one user alone
 HEALTH = "/api/chatflows/healthz"
 CATALOGUE = "/api/chatflows"
 AUTHED = "/api/chatflows/sessions"
+READY = "/api/chatflows/readyz"
 TARGET_P99_MS = 50.0
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJlbmNobWFyayBrZXkgZm9yIHRoZSB3aXphcmQ bench@host"
 
@@ -136,10 +140,12 @@ def run() -> str:
 
             return work
 
-        def gets(path: str, count: int) -> Callable[[str], list[Sample]]:
+        def gets(path: str, count: int, via_auth: bool = False) -> Callable[[str], list[Sample]]:
             def work(user: str) -> list[Sample]:
                 samples = []
                 for _ in range(count):
+                    if via_auth:
+                        _drop_pass(sessions[user])
                     t0 = time.perf_counter()
                     response = sessions[user].get(f"{proxy}{path}", timeout=30)
                     samples.append((path, time.perf_counter() - t0, response.status_code))
@@ -155,20 +161,28 @@ def run() -> str:
         health, health_s = _in_parallel(gets(HEALTH, per_user), users)
         catalogue, catalogue_s = _in_parallel(gets(CATALOGUE, per_user), users)
         authed, authed_s = _in_parallel(gets(AUTHED, per_user), users)
+        via_auth, via_auth_s = _in_parallel(gets(AUTHED, per_user, via_auth=True), users)
+        ready, ready_s = _in_parallel(gets(READY, per_user), users)
         # One user alone: what a step costs without queueing behind 49 others.
         solo, solo_s = _in_parallel(walks(SOLO_ROUNDS), users[:1])
         solo_health, solo_health_s = _in_parallel(gets(HEALTH, len(_ok(solo))), users[:1])
         solo_catalogue, solo_catalogue_s = _in_parallel(gets(CATALOGUE, len(_ok(solo))), users[:1])
         solo_authed, solo_authed_s = _in_parallel(gets(AUTHED, len(_ok(solo))), users[:1])
+        solo_via_auth, solo_via_auth_s = _in_parallel(gets(AUTHED, len(_ok(solo)), via_auth=True), users[:1])
+        solo_ready, solo_ready_s = _in_parallel(gets(READY, len(_ok(solo))), users[:1])
 
     ours = _timing(f"answer POST → next step, {USERS} users at once", crowd, crowd_s)
     floors = [_timing(f"GET {HEALTH} (floor: Caddy → gunicorn)", health, health_s),
               _timing(f"GET {CATALOGUE} (public catalogue)", catalogue, catalogue_s),
-              _timing(f"GET {AUTHED} (floor + forward_auth)", authed, authed_s)]  # fmt: skip
+              _timing(f"GET {AUTHED} (session pass: no forward_auth)", authed, authed_s),
+              _timing(f"GET {AUTHED} (every call through forward_auth)", via_auth, via_auth_s),
+              _timing(f"GET {READY} (the same work, no session check)", ready, ready_s)]  # fmt: skip
     alone = [_timing("answer POST → next step, 1 user alone", solo, solo_s),
              _timing(f"GET {HEALTH}, 1 user alone", solo_health, solo_health_s),
              _timing(f"GET {CATALOGUE}, 1 user alone", solo_catalogue, solo_catalogue_s),
-             _timing(f"GET {AUTHED}, 1 user alone", solo_authed, solo_authed_s)]  # fmt: skip
+             _timing(f"GET {AUTHED}, 1 user alone", solo_authed, solo_authed_s),
+             _timing(f"GET {AUTHED} through forward_auth, 1 user alone", solo_via_auth, solo_via_auth_s),
+             _timing(f"GET {READY}, 1 user alone", solo_ready, solo_ready_s)]  # fmt: skip
     ratios = [f"{f.name.split(' (')[0]}: p50 {ours.p50_ms / f.p50_ms:.1f}x, p99 {ours.p99_ms / f.p99_ms:.1f}x"
               for f in floors]  # fmt: skip
     measured = (ours, *floors, *alone)
@@ -182,7 +196,7 @@ def run() -> str:
         *(f"| {t.name} | {t.count} | {t.p50_ms:.2f} | {t.p99_ms:.2f} | {t.per_second:.0f} |" for t in measured),
         f"ratio ({USERS} users, ours / floor): " + "; ".join(ratios),
         f"target p99 ≤ {TARGET_P99_MS:.0f} ms with {USERS} users: {met} ({ours.p99_ms:.1f} ms)",
-        *_goals(ours, floors[0], floors[2], alone),
+        *_goals(ours, floors, alone),
         f"502 from Caddy (upstream keep-alive race; the wizard then went on): {len(failed)} requests, with "
         f"{len(_ok(crowd)) + len(_ok(solo))} answers",
         "",
@@ -193,9 +207,16 @@ def run() -> str:
     return "\n".join(lines)
 
 
-def _goals(answers: Timing, health: Timing, authed: Timing, alone: list[Timing]) -> list[str]:
-    """Issue 16's goals: throughput at 50 users as a share of healthz's, 1-user p50 as a multiple of healthz's."""
-    solo_answer, solo_health, _, solo_authed = alone
+def _drop_pass(browser: requests.Session) -> None:
+    for cookie in [c for c in browser.cookies if c.name == "mp_pass"]:
+        browser.cookies.clear(cookie.domain, cookie.path, cookie.name)
+
+
+def _goals(answers: Timing, floors: list[Timing], alone: list[Timing]) -> list[str]:
+    """Issue 16's goals: throughput at 50 users as a share of healthz's, 1-user p50 as a multiple of healthz's;
+    and the session check's own cost: the sessions GET against readyz (the same round trips, no check)."""
+    health, _, authed, via_auth, ready = floors
+    solo_answer, solo_health, _, solo_authed, solo_via_auth, solo_ready = alone
 
     def share(t: Timing) -> str:
         return f"{100 * t.per_second / health.per_second:.0f} % of healthz throughput"
@@ -208,6 +229,11 @@ def _goals(answers: Timing, health: Timing, authed: Timing, alone: list[Timing])
         "(≤ 1.5x)",
         f"goal, wizard answer: {USERS} users {share(answers)} (≥ 50 %), p99 {answers.p99_ms:.0f} ms; 1 user p50 "
         f"{times(solo_answer)} (≤ 2.5x)",
+        f"before the pass (every call through forward_auth): {USERS} users {share(via_auth)}; 1 user p50 "
+        f"{times(solo_via_auth)}",
+        f"the session check's own cost: {AUTHED} at {USERS} users {100 * authed.per_second / ready.per_second:.0f} % "
+        f"of {READY}'s throughput (1 user p50 {solo_authed.p50_ms / solo_ready.p50_ms:.2f}x); through forward_auth "
+        f"{100 * via_auth.per_second / ready.per_second:.0f} % ({solo_via_auth.p50_ms / solo_ready.p50_ms:.2f}x)",
     ]
 
 

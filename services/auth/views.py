@@ -169,6 +169,7 @@ def callback() -> Any:
     response = redirect(next_path, 302)
     _set_cookie(response, session_cookie, session.sid, ctx().sessions.lifetime(session))
     response.delete_cookie(login_cookie, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax")
+    assertion.drop_pass(deps().settings, response)  # a pass of the browser's previous session must not survive
     return response
 
 
@@ -182,6 +183,7 @@ def logout() -> Any:
         ctx().assertions.forget(sid)
     response = redirect("/", 303) if request.mimetype != "application/json" else jsonify(message="signed out")
     response.delete_cookie(session_cookie, path="/", secure=not deps().settings.is_dev, httponly=True, samesite="Lax")
+    assertion.drop_pass(deps().settings, response)
     return response
 
 
@@ -217,7 +219,9 @@ def accept_terms() -> Any:
     # read the acceptance from PostgreSQL within TERMS_RECHECK.
     ctx().sessions.remember_terms(session, terms_mark(settings.grid_network, settings.terms_version))
     log.info("terms accepted", user=session.username, version=settings.terms_version)
-    return jsonify(version=settings.terms_version, grid_network=settings.grid_network, accepted=True)
+    response = jsonify(version=settings.terms_version, grid_network=settings.grid_network, accepted=True)
+    assertion.drop_pass(settings, response)  # the next call asks /auth/verify, whose token says "accepted"
+    return response
 
 
 def _is_page_navigation() -> bool:

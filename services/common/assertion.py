@@ -1,10 +1,18 @@
-"""Who is calling: the signed user assertion every service trusts, and the terms gate.
+"""Who is calling: the signed user assertion every service trusts, the session pass, and the terms gate.
 
-Caddy asks the auth service (`GET /auth/verify`, forward_auth) about every protected request. On success auth
+Caddy asks the auth service (`GET /auth/verify`, forward_auth) about a protected request. On success auth
 answers with ``X-Marketplace-User``, ``X-Marketplace-Email`` and ``X-Marketplace-Assertion``: a short-lived token
 signed by the auth service's Ed25519 key, bound to the user and an expiry. Caddy copies them onto the request;
 each service checks the token with the auth public key before trusting the user, so a request that bypasses
-Caddy — or forges the headers — gets 401. The identity never comes from anything else the browser sends.
+Caddy — or forges the headers — gets 401.
+
+The session pass (issue 16): the service that received a token from forward_auth hands the same token to the
+browser as an ``HttpOnly`` cookie (``mp_pass``) that the browser drops ``PASS_MARGIN`` seconds before the token
+expires. While a browser holds one, Caddy sends its API calls straight to the service, which checks the token
+itself: one HTTP hop per API call instead of two. The token is the auth service's signed statement about the
+session and nothing else — the identity never comes from anything the browser could make up. What it costs: a
+session ended on the server (idle or absolute expiry, or a copy of the pass kept after logout) is refused within
+``ASSERTION_TTL`` at most, instead of at its next request. Logout and a new login delete the browser's pass.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from pathlib import Path
 
 import structlog
 from flask import g, request
+from werkzeug.wrappers import Response
 
 from services.common.errors import ApiError, FieldError
 from services.common.identity import Identity, IdentityError, load_identity, verify_detached
@@ -27,6 +36,7 @@ USER_HEADER = "X-Marketplace-User"
 EMAIL_HEADER = "X-Marketplace-Email"
 ASSERTION_HEADER = "X-Marketplace-Assertion"
 HEADERS = (USER_HEADER, EMAIL_HEADER, ASSERTION_HEADER)
+PASS_MARGIN = 5  # seconds: the browser drops a pass this long before its token expires (requests in flight)
 
 
 @dataclass(frozen=True)
@@ -66,18 +76,32 @@ _checked: dict[tuple[str, bytes], tuple[User, int]] = {}
 _MAX_CHECKED = 10_000
 
 
-def verify(token: str, public_key: bytes, username: str, now: float | None = None) -> User:
+def verify(token: str, public_key: bytes, username: str | None, now: float | None = None) -> User:
     """Check ``token`` and return the user it asserts (its signature once per process; expiry and user always).
+
+    ``username``: the user the token must be for (forward_auth's user header); None for a session pass, which
+    names its user only in the token.
 
     Raises:
         InvalidAssertion: with the reason (for the log; clients only learn "not authenticated").
     """
+    return verify_with_expiry(token, public_key, username, now)[0]
+
+
+def verify_with_expiry(
+    token: str, public_key: bytes, username: str | None, now: float | None = None
+) -> tuple[User, int]:
+    """:func:`verify`, with the token's expiry (Unix seconds).
+
+    Raises:
+        InvalidAssertion: as :func:`verify`.
+    """
     user, exp = _checked.get((token, public_key)) or _check_signature(token, public_key)
     if exp < (time.time() if now is None else now):
         raise InvalidAssertion("expired assertion")
-    if user.username != username:
+    if username is not None and user.username != username:
         raise InvalidAssertion("assertion is for another user")
-    return user
+    return user, exp
 
 
 def _check_signature(token: str, public_key: bytes) -> tuple[User, int]:
@@ -121,8 +145,13 @@ def auth_public_key(settings: Settings) -> bytes:
 _UNAUTHENTICATED = ApiError(401, "sign in first", (FieldError("not_authenticated", "sign in first"),))
 
 
+def pass_cookie(settings: Settings) -> str:
+    """The session pass's cookie name (``__Host-`` cookies must be Secure: only outside dev, served over https)."""
+    return "mp_pass" if settings.is_dev else "__Host-mp_pass"
+
+
 def current_user(settings: Settings, public_key: bytes) -> User:
-    """The verified caller of this request (cached on ``g``).
+    """The verified caller of this request (cached on ``g``): forward_auth's assertion, else the session pass.
 
     Raises:
         ApiError: 401 when the assertion is missing, forged, expired or mismatched.
@@ -132,15 +161,42 @@ def current_user(settings: Settings, public_key: bytes) -> User:
         return cached  # type: ignore[no-any-return]
     token = request.headers.get(ASSERTION_HEADER, "")
     username = request.headers.get(USER_HEADER, "")
-    if not token or not username:
+    held = request.cookies.get(pass_cookie(settings), "")
+    if not (token and username) and not held:
         raise _UNAUTHENTICATED
     try:
-        user = verify(token, public_key, username)
+        if token and username:
+            user, exp = verify_with_expiry(token, public_key, username)
+            if held != token:
+                g.marketplace_pass = (token, exp)  # handed to the browser on the way out (hand_over_pass)
+        else:
+            user = verify(held, public_key, None)
     except InvalidAssertion as exc:
-        structlog.get_logger(__name__).warning("assertion rejected", reason=str(exc))
+        structlog.get_logger(__name__).warning("assertion rejected", reason=str(exc), via="auth" if token else "cookie")
+        g.marketplace_pass_refused = not token
         raise _UNAUTHENTICATED from None
     g.marketplace_user = user
     return user
+
+
+def hand_over_pass(settings: Settings, response: Response) -> None:
+    """On the way out: give the browser the token forward_auth brought (its session pass, gone ``PASS_MARGIN``
+    seconds before the token expires), or delete a pass that was refused, so the next call asks auth again."""
+    name = pass_cookie(settings)
+    offered: tuple[str, int] | None = g.get("marketplace_pass")
+    if offered is not None:
+        token, exp = offered
+        max_age = int(exp - time.time()) - PASS_MARGIN
+        if max_age > 0:
+            response.set_cookie(name, token, max_age=max_age, path="/", secure=not settings.is_dev, httponly=True,
+                                samesite="Lax")  # fmt: skip
+    elif g.get("marketplace_pass_refused"):
+        drop_pass(settings, response)
+
+
+def drop_pass(settings: Settings, response: Response) -> None:
+    """Delete the browser's session pass (logout, a new login, a refused pass)."""
+    response.delete_cookie(pass_cookie(settings), path="/", secure=not settings.is_dev, httponly=True, samesite="Lax")
 
 
 def require_terms(settings: Settings, user: User) -> None:

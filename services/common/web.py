@@ -28,7 +28,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services.common import db as dbmod
 from services.common import metrics, web_metrics
-from services.common.assertion import User, auth_public_key, current_user, require_terms
+from services.common.assertion import User, auth_public_key, current_user, hand_over_pass, require_terms
 from services.common.errors import ApiError, FieldError, register_error_handlers
 from services.common.jsonin import JSONProvider
 from services.common.log import configure_logging
@@ -163,6 +163,7 @@ def _begin_request() -> None:
 
 def _end_request(response: Response) -> Response:
     response.headers["X-Request-Id"] = g.get("request_id", "")
+    hand_over_pass(deps().settings, response)
     log.info(
         "request",
         method=request.method,

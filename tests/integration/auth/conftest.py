@@ -23,6 +23,7 @@ from services.common.web import create_service_app, csrf_exempt, require_accepte
 from tests.conftest import PYTHON, TEST_DATABASE_URL, Processes, base_env, free_port, redis_db_url, wait_http
 
 REDIS_DB = redis_db_url(7)
+ASSERTION_TTL = 10  # short, so that "refused within the assertion TTL" is tested in seconds
 
 
 @dataclass
@@ -95,6 +96,15 @@ class Browser:
     def session_cookie(self) -> str | None:
         return self.http.cookies.get("mp_session")
 
+    @property
+    def session_pass(self) -> str | None:
+        return self.http.cookies.get("mp_pass")
+
+    def drop_pass(self) -> None:
+        """Forget the session pass, so the next API call goes through forward_auth again."""
+        for cookie in [c for c in self.http.cookies if c.name == "mp_pass"]:
+            self.http.cookies.clear(cookie.domain, cookie.path, cookie.name)
+
 
 def _probe_app(settings: Settings) -> Flask:
     """A stand-in for any deploy-capable service: it trusts only the common helpers."""
@@ -106,9 +116,10 @@ def _probe_app(settings: Settings) -> Flask:
         return jsonify(username=caller.username, email=caller.email, terms=caller.terms_version)
 
     @app.get("/api/pools/assertion")
-    def the_assertion() -> Any:  # what Caddy handed over (the verify cache's tests compare tokens)
+    def the_assertion() -> Any:  # the token this request was let in with: forward_auth's, else the session pass
         user()
-        return jsonify(token=request.headers.get(assertion.ASSERTION_HEADER))
+        via_auth = request.headers.get(assertion.ASSERTION_HEADER)
+        return jsonify(token=via_auth or request.cookies.get("mp_pass"), via_auth=via_auth is not None)
 
     @app.post("/api/pools/spend")
     def spend() -> Any:
@@ -139,6 +150,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         AUTH_SIGNING_SEED_FILE=str(tmp / "auth-signing.seed"),
         HTTP_READ_TIMEOUT="2",
         LOGIN_RATE_LIMIT="10000",
+        ASSERTION_TTL=str(ASSERTION_TTL),
         WEB_CONCURRENCY="1",
         CHATFLOW_PORT="9",
         DEPLOYER_PORT="9",

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask, jsonify
 from flask.testing import FlaskClient
 
-from services.common.assertion import ASSERTION_HEADER, USER_HEADER, User, issue
+from services.common.assertion import ASSERTION_HEADER, PASS_MARGIN, USER_HEADER, User, issue
 from services.common.identity import Identity
 from services.common.settings import Settings
 from services.common.web import create_service_app, csrf_exempt, require_accepted_terms, user
@@ -152,3 +152,55 @@ def test_spending_needs_the_current_terms(client: FlaskClient) -> None:
                    "terms_not_accepted")  # fmt: skip
     response = client.post("/api/pools/spend", json={}, headers=assertion_headers("1"))
     assert response.status_code == 200 and response.json == {"spent_by": "alice.3bot"}
+
+
+def _pass_cookie(response: Any) -> str | None:
+    """The session pass a response sets ("" when it deletes it), or None when it says nothing of it."""
+    for header in response.headers.getlist("Set-Cookie"):
+        if header.startswith("mp_pass="):
+            return str(header)
+    return None
+
+
+def test_the_token_forward_auth_brought_becomes_the_browsers_session_pass(client: FlaskClient) -> None:
+    headers = assertion_headers("1")
+    answer = client.get("/api/pools/whoami", headers=headers)
+    cookie = _pass_cookie(answer)
+    assert cookie is not None and cookie.startswith(f"mp_pass={headers[ASSERTION_HEADER]};")
+    assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Path=/" in cookie
+    max_age = int(cookie.split("Max-Age=")[1].split(";")[0])
+    assert 60 - PASS_MARGIN - 2 <= max_age <= 60 - PASS_MARGIN  # gone before the token expires
+    # With the pass alone (no forward_auth: Caddy let the call through), the same user, nothing set again.
+    again = client.get("/api/pools/whoami", headers={"Origin": ORIGIN})
+    assert again.json == {"username": "alice.3bot"} and _pass_cookie(again) is None
+    assert client.post("/api/pools/spend", json={}, headers={"Origin": ORIGIN}).json == {"spent_by": "alice.3bot"}
+
+
+def test_the_pass_carries_the_terms_gate(client: FlaskClient) -> None:
+    client.get("/api/pools/whoami", headers=assertion_headers(None))
+    assert refused(client.post("/api/pools/spend", json={}, headers={"Origin": ORIGIN}), 403, "terms_not_accepted")
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        issue(Identity(bytes(range(0x40, 0x60))), User("alice.3bot", "alice@example.com", "1"), ttl=60),  # other key
+        issue(SIGNER, User("alice.3bot", "alice@example.com", "1"), ttl=60, now=1_700_000_000),  # expired
+        "not-a-token",
+    ],
+    ids=["foreign", "expired", "malformed"],
+)
+def test_a_bad_pass_is_refused_and_deleted(client: FlaskClient, token: str) -> None:
+    client.set_cookie("mp_pass", token)
+    answer = client.get("/api/pools/whoami")
+    assert refused(answer, 401, "not_authenticated")
+    assert (_pass_cookie(answer) or "").startswith("mp_pass=;")  # the next call asks auth again
+    assert client.get_cookie("mp_pass") is None
+
+
+def test_forward_auths_answer_wins_over_a_pass_of_someone_else(client: FlaskClient) -> None:
+    bob = issue(SIGNER, User("bob.3bot", "bob@example.com", "1"), ttl=60)
+    client.set_cookie("mp_pass", bob)
+    answer = client.get("/api/pools/whoami", headers=assertion_headers("1"))
+    assert answer.json == {"username": "alice.3bot"}
+    assert (_pass_cookie(answer) or "").startswith("mp_pass=ey")  # replaced by alice's
