@@ -43,16 +43,18 @@ class Engine:
 
     # -- reading ----------------------------------------------------------------------------------------------
 
-    def catalogue(self) -> list[dict[str, str]]:
-        """Every wizard: the advanced ones (code) and one per app definition of the deployer.
+    def catalogue(self) -> tuple[list[dict[str, str]], bool]:
+        """Every wizard: the advanced ones (code) and one per app definition of the deployer; and whether that is
+        all of them.
 
-        With the deployer unreachable the apps are missing for a moment; the rest of the catalogue still shows.
+        With the deployer unreachable the apps are missing for a moment (False); the rest of the catalogue still
+        shows.
         """
         try:
-            found = apps.flows(self.queries)
+            found, complete = apps.flows(self.queries), True
         except ServiceUnavailable:
-            found = {}
-        return [flow.catalogue_entry() for flow in (*FLOWS.values(), *found.values())]
+            found, complete = {}, False
+        return [flow.catalogue_entry() for flow in (*FLOWS.values(), *found.values())], complete
 
     def flow(self, flow_type: str) -> Flow | None:
         """The wizard of a type: an advanced one, else the app definition's (asked of the deployer, cached)."""

@@ -7,7 +7,10 @@ wizard needs the current terms (every flow starts with the terms gate).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -22,6 +25,7 @@ from services.common.web import require_accepted_terms, user
 bp = Blueprint("chatflow", __name__)
 # The views that move a wizard: limited together per user (app.py).
 WIZARD_MOVES = ("chatflow.start", "chatflow.answer", "chatflow.back", "chatflow.restart")
+CATALOGUE_SECONDS = 10.0  # how long a process serves the catalogue it built (a changed app definition shows after)
 _ID = re.compile(r"^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$")
 
 
@@ -48,12 +52,35 @@ def _answers() -> dict[str, Any]:
         ) from None
 
 
+class _CatalogueBody:
+    """The catalogue's JSON and its ETag, built once per ``CATALOGUE_SECONDS`` per app (issue 16): the app
+    definitions change only when the deployer restarts, and building the list costs three times a bare request.
+    One without the deployer's apps (it did not answer) is never kept."""
+
+    def __init__(self) -> None:
+        self._kept: tuple[float, bytes, str] | None = None
+
+    def get(self) -> tuple[bytes, str]:
+        now = time.monotonic()
+        if self._kept is not None and now - self._kept[0] < CATALOGUE_SECONDS:
+            return self._kept[1], self._kept[2]
+        entries, complete = engine().catalogue()
+        body = json.dumps({"chatflows": entries}, separators=(",", ":")).encode()
+        etag = hashlib.sha256(body).hexdigest()[:32]
+        if complete:
+            self._kept = (now, body, etag)
+        return body, etag
+
+
 @bp.get("/api/chatflows")
 @operation("Every wizard that can be started", {200: Catalogue}, public=True)
 def catalogue() -> Any:
     # Public (Caddy lets it through without a session): anyone may browse what can be deployed; starting a
-    # wizard needs a session and the terms.
-    return jsonify(chatflows=engine().catalogue())
+    # wizard needs a session and the terms. A browser revalidates it by its ETag (304 while unchanged).
+    body, etag = current_app.extensions.setdefault("chatflow_catalogue", _CatalogueBody()).get()
+    response = Response(body, mimetype="application/json", headers={"Cache-Control": "no-cache"})
+    response.set_etag(etag)
+    return response.make_conditional(request)
 
 
 @bp.get("/api/chatflows/sessions")

@@ -3,14 +3,17 @@ plus the chatflow web app, in process for API tests or as a gunicorn process whe
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 
+from services.common.settings import load_settings
 from tests.conftest import redis_db_url
 from tests.integration.deployer.conftest import DeployerWorld, build_world
 
@@ -51,3 +54,41 @@ def chat(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChatWorld]:
         app = create_app(world.settings)
         yield ChatWorld(world, app)
         app.extensions["marketplace"].close()
+
+
+# -- a service that is down ----------------------------------------------------------------------------------------
+
+SILENT_REDIS_URL = redis_db_url(15)
+
+
+@pytest.fixture
+def silent_app(chat: ChatWorld) -> Iterator[Flask]:
+    """The chatflow app on a Redis db no worker listens on, with a short timeout: every question goes unanswered."""
+    from services.chatflow.app import create_app
+
+    flush(SILENT_REDIS_URL)
+    app = create_app(load_settings({**chat.world.env, "QUERY_TIMEOUT": "0.5", "REDIS_URL": SILENT_REDIS_URL}))
+    try:
+        yield app
+    finally:
+        forget_unanswered(app.extensions["marketplace"].celery.backend)
+        app.extensions["marketplace"].close()
+        flush(SILENT_REDIS_URL)  # the unanswered questions
+
+
+def forget_unanswered(backend: Any) -> None:
+    """Stop waiting for the questions nobody answered while the backend is open (the backend keeps every result
+    it waits for; collected later, a result would reconnect to Redis to unsubscribe and leak that socket)."""
+    for mapping in backend._pending_results:
+        for waiters in list(mapping.values()):
+            for result in list(waiters.values()):
+                backend.remove_pending_result(result)
+    gc.collect()
+
+
+def flush(url: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()

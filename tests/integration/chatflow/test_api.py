@@ -4,30 +4,26 @@ the expiry of abandoned wizards."""
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from flask import Flask
 
 from services.chatflow.flow import Flow, Step
 from services.chatflow.flows import FLOWS
 from services.chatflow.questions import Info, Secret, String
 from services.common import contracts
-from services.common.settings import load_settings
 from services.common.tasks import send
-from tests.conftest import PYTHON, Processes, redis_db_url
+from tests.conftest import PYTHON, Processes
 from tests.integration.chatflow.conftest import ChatWorld
 from tests.integration.chatflow.test_ubuntu_wizard import ubuntu_answers, walk
 from tests.integration.deployer.conftest import SSH_KEY, sql
 
 SESSIONS = "/api/chatflows/sessions"
 # No worker of any service consumes this Redis db: every question the wizard asks there goes unanswered.
-SILENT_REDIS_URL = redis_db_url(15)
 
 
 def session_path(session: dict[str, Any], suffix: str = "") -> str:
@@ -309,39 +305,6 @@ def test_the_kubernetes_cluster_secret_is_never_sent_back(chat: ChatWorld) -> No
 
 
 # -- a service that is down ----------------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def silent_app(chat: ChatWorld) -> Iterator[Flask]:
-    """The chatflow app on a Redis db no worker listens on, with a short timeout: every question goes unanswered."""
-    from services.chatflow.app import create_app
-
-    flush(SILENT_REDIS_URL)
-    app = create_app(load_settings({**chat.world.env, "QUERY_TIMEOUT": "0.5", "REDIS_URL": SILENT_REDIS_URL}))
-    try:
-        yield app
-    finally:
-        forget_unanswered(app.extensions["marketplace"].celery.backend)
-        app.extensions["marketplace"].close()
-        flush(SILENT_REDIS_URL)  # the unanswered questions
-
-
-def forget_unanswered(backend: Any) -> None:
-    """Stop waiting for the questions nobody answered while the backend is open (the backend keeps every result
-    it waits for; collected later, a result would reconnect to Redis to unsubscribe and leak that socket)."""
-    for mapping in backend._pending_results:
-        for waiters in list(mapping.values()):
-            for result in list(waiters.values()):
-                backend.remove_pending_result(result)
-    gc.collect()
-
-
-def flush(url: str) -> None:
-    client = redis.Redis.from_url(url)
-    try:
-        client.flushdb()
-    finally:
-        client.close()
 
 
 def to_pool_step(chat: ChatWorld, owner: str) -> dict[str, Any]:
