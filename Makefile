@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell sha1sum pyproject.toml | cut -c1-12)
 COMPOSE := $(shell command -v docker-compose >/dev/null && echo docker-compose || echo docker compose) -f deploy/docker-compose.yml
 
 .DEFAULT_GOAL := help
-.PHONY: help venv deps-run deps-test run test lint fmt migrate bench up down clean
+.PHONY: help venv deps-run deps-test deps-compose run test test-compose lint fmt migrate bench up down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,6 +29,12 @@ run: deps-run venv ## run the whole stack locally (Caddy on http://localhost:808
 
 test: deps-test venv ## run the whole test suite (private PostgreSQL/Redis under .local/ if none answer)
 	$(PY) -m deploy.test_servers -- $(PY) -m pytest $(PYTEST_ARGS)
+
+deps-compose:
+	@python3 -m deploy.packages compose
+
+test-compose: deps-compose venv ## run deploy/docker-compose.yml in containers (podman or Docker): smoke, scale, kill, down
+	$(PY) -m pytest tests/compose -m compose $(PYTEST_ARGS)
 
 lint: venv ## ruff (lint + format check), mypy, import-linter, caddy validate
 	$(VENV)/bin/ruff check .

@@ -29,6 +29,10 @@ NEEDS = {
         "bind9-dnsutils",  # dig: the tests ask the grid emulator's DNS as an outside client would
         "prometheus",  # promtool: the alert rules are checked and unit-tested (deploy/monitoring/)
     ),
+    # make test-compose: the containers (podman; runc where crun refuses a hybrid cgroup hierarchy) and the local
+    # Debian base image (debootstrap). podman-compose itself comes from PyPI (pyproject.toml): Debian's has no
+    # profiles and no --scale.
+    "compose": ("podman", "runc", "debootstrap", "python3-venv"),
 }
 
 

@@ -198,7 +198,8 @@ def command(role: str, env: Mapping[str, str]) -> tuple[list[str], dict[str, str
             "--schedule", str(local_dir / "celerybeat-schedule"), "--loglevel", level,
         ], {}  # fmt: skip
     if role == "migrate":
-        return [py, "-m", "services.common.migrations"], {}
+        # Compose starts it beside PostgreSQL: it waits for the database rather than fail its first try.
+        return [py, "-m", "services.common.migrations", "--wait", "120"], {}
     if role == "proxy":
         caddy = shutil.which("caddy")
         if caddy is None:

@@ -9,6 +9,9 @@ race to change one schema and a rolling deploy fails loudly instead of running a
 
 from __future__ import annotations
 
+import argparse
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -113,18 +116,31 @@ def ensure_current(database_url: str, service: str) -> None:
         raise SchemaBehind(f"schema {service!r} lacks migrations {', '.join(missing)}: run `make migrate` first")
 
 
-def main() -> None:
-    """``python -m services.common.migrations`` (``make migrate``): migrate every service's schema."""
+def main(argv: list[str]) -> None:
+    """``python -m services.common.migrations [--wait SECONDS]`` (``make migrate``): migrate every service's schema.
+
+    ``--wait``: keep trying while PostgreSQL does not answer, up to that long (the compose ``migrate`` job: the
+    database container may still be starting, and not every compose runs healthcheck conditions).
+    """
     from services.common.log import configure_logging
     from services.common.settings import load_or_exit
 
+    parser = argparse.ArgumentParser(prog="python -m services.common.migrations")
+    parser.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
+    deadline = time.monotonic() + parser.parse_args(argv).wait
     settings = load_or_exit()
     configure_logging(json=settings.app_env == "production", level=settings.log_level)
-    try:
-        migrate(settings.database_url)
-    except psycopg2.OperationalError as exc:
-        raise SystemExit(f"migrate: PostgreSQL is not reachable: {str(exc).splitlines()[0]}") from None
+    while True:
+        try:
+            migrate(settings.database_url)
+            return
+        except psycopg2.OperationalError as exc:
+            reason = str(exc).splitlines()[0]
+            if time.monotonic() >= deadline:
+                raise SystemExit(f"migrate: PostgreSQL is not reachable: {reason}") from None
+            log.info("waiting for PostgreSQL", reason=reason)
+            time.sleep(1)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

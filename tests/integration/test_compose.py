@@ -54,7 +54,9 @@ def test_compose_runs_every_process_and_publishes_only_caddy() -> None:
     assert set(services) == expected
     assert [name for name, svc in services.items() if svc.get("ports") and name not in MONITORING] == ["proxy"]
     # The login emulator's port (dev profile only) is published to this machine alone.
-    assert [p for p in services["proxy"]["ports"] if "8202" in p] == ["127.0.0.1:8202:8202"]
+    assert [p for p in services["proxy"]["ports"] if p.endswith(":8202")] == [
+        "127.0.0.1:${LOGIN_EMULATOR_PUBLISHED_PORT:-8202}:8202"
+    ]
     for name in ("auth-web", "chatflow-web", "deployer-web", "pools-web", "backup-web"):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
         assert "healthcheck" in services[name]
@@ -132,3 +134,42 @@ def test_the_monitoring_profile_runs_prometheus_and_grafana_on_this_machine_only
         if name not in ("postgres", "redis", *MONITORING):
             assert svc["environment"]["METRICS_PORT"] == "9100", name
         assert not [p for p in svc.get("ports", []) if ":9100" in str(p)], name
+
+
+@pytest.mark.parametrize("profile", [[], DEV], ids=["default", "dev"])
+def test_only_the_proxy_is_published_on_the_usual_ports_by_default(profile: list[str]) -> None:
+    services = resolved(*profile)
+    assert [name for name, svc in services.items() if svc.get("ports")] == ["proxy"]
+    assert services["proxy"]["ports"] == [
+        {"published": 8080, "target": 8080}, "127.0.0.1:8202:8202/tcp",
+        {"published": 80, "target": 80}, {"published": 443, "target": 443},
+    ]  # fmt: skip
+
+
+def test_the_official_images_are_the_defaults_and_each_is_a_variable() -> None:
+    services = resolved()
+    assert services["postgres"]["image"] == "postgres:15"
+    assert services["redis"]["image"] == "redis:7"
+    assert services["migrate"]["build"]["args"] == {"BASE_IMAGE": "python:3.11-slim-bookworm"}
+    assert {svc["image"] for name, svc in services.items() if name not in ("postgres", "redis")} == {
+        "marketplace:latest"
+    }
+    local = {"POSTGRES_IMAGE": "localhost/pg", "REDIS_IMAGE": "localhost/rd", "MARKETPLACE_IMAGE": "localhost/mp",
+             "BASE_IMAGE": "localhost/base"}  # fmt: skip
+    result = subprocess.run(["docker-compose", "-f", str(COMPOSE), "config"], capture_output=True, text=True,
+                            env={"PATH": os.environ["PATH"], **local}, timeout=60, check=True)  # fmt: skip
+    services = yaml.safe_load(result.stdout)["services"]
+    assert (services["postgres"]["image"], services["redis"]["image"]) == ("localhost/pg", "localhost/rd")
+    assert services["migrate"]["build"]["args"] == {"BASE_IMAGE": "localhost/base"}
+    assert services["auth-web"]["image"] == "localhost/mp"
+
+
+def test_the_images_run_as_a_non_root_user_and_workers_stop_gracefully() -> None:
+    for dockerfile, user in (("Dockerfile", "10001"), ("images/postgres.Dockerfile", "postgres"),
+                             ("images/redis.Dockerfile", "redis")):  # fmt: skip
+        lines = (ROOT / "deploy" / dockerfile).read_text().splitlines()
+        assert [line for line in lines if line.startswith("USER ")] == [f"USER {user}"], dockerfile
+    services = resolved()
+    for name in ("chatflow-worker", "deployer-worker", "pools-worker", "backup-worker", "beat"):
+        # Celery's warm shutdown on SIGTERM gets a minute to finish running tasks before SIGKILL.
+        assert services[name]["stop_grace_period"] == "60s", name
