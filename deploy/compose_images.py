@@ -59,11 +59,11 @@ def engine_env() -> dict[str, str]:
 
 def _run(args: list[str], env: dict[str, str], **kwargs: object) -> None:
     print("+", " ".join(args), flush=True)
-    subprocess.run(args, env=env, check=True, **kwargs)  # type: ignore[call-overload]  # noqa: S603
+    subprocess.run(args, env=env, check=True, **kwargs)  # type: ignore[call-overload]
 
 
 def _has_image(cli: str, image: str, env: dict[str, str]) -> bool:
-    result = subprocess.run([cli, "image", "inspect", image], capture_output=True, env=env, check=False)  # noqa: S603
+    result = subprocess.run([cli, "image", "inspect", image], capture_output=True, env=env, check=False)
     return result.returncode == 0
 
 

@@ -7,7 +7,8 @@ Creates what is missing — ``DIR/identity/identity.seed`` (the marketplace grid
 
 Production: the files are mode 0600 and the directories 0700; then ``chown -R 10001 DIR`` (the image's user).
 ``--dev`` (``make up``): files 0644 and directories 0755, so the containers' user reads a developer's files
-without root; also a throw-away backup SSH key and an empty known-hosts file (the dev profile has no backup server). A production process refuses such a seed (services/common/production.py): a dev directory is never
+without root; also a throw-away backup SSH key and an empty known-hosts file (the dev profile has no backup
+server). A production process refuses such a seed (services/common/production.py): a dev directory is never
 used in public by mistake.
 """
 

@@ -48,12 +48,12 @@ class Compose:
         base = ["docker", "compose"] if self.cli == "docker" else [str(ROOT / ".venv" / "bin" / "podman-compose")]
         command = [*base, "-p", PROJECT, "-f", str(COMPOSE_FILE), "--env-file", str(DEV_ENV), "--profile", "dev",
                    *args]  # fmt: skip
-        result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)  # noqa: S603
+        result = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=timeout, check=False)
         assert result.returncode == 0, f"{' '.join(args)}: {result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         return result.stdout
 
     def engine(self, *args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([self.cli, *args], env=self.env, capture_output=True, text=True, timeout=timeout,  # noqa: S603
+        result = subprocess.run([self.cli, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
                                 check=False)  # fmt: skip
         assert not check or result.returncode == 0, f"{self.cli} {' '.join(args)}: {result.stderr[-2000:]}"
         return result
@@ -135,7 +135,9 @@ class Compose:
             (self.logs / f"{container['Name']}.log").write_text(self.log(container["Name"]))
 
     def down(self) -> None:
-        self.compose("down", "-v", "--timeout", "30")
+        # --remove-orphans: podman-compose's `down` otherwise removes only the replicas the file names (one per
+        # service) and leaves the ones `--scale` added running.
+        self.compose("down", "-v", "--remove-orphans", "--timeout", "30")
 
 
 def start(logs: Path) -> Compose:
@@ -144,8 +146,9 @@ def start(logs: Path) -> Compose:
     env = compose_images.engine_env()
     images = compose_images.build(cli, env)
     secrets = compose_images.STATE / "secrets"
-    key = subprocess.run([str(ROOT / ".venv" / "bin" / "python"), "-m", "deploy.compose_secrets", "--dev", str(secrets)],  # noqa: S603
-                         env=env, capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    python = str(ROOT / ".venv" / "bin" / "python")
+    key = subprocess.run([python, "-m", "deploy.compose_secrets", "--dev", str(secrets)], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
     env.update(images)
     env.update(
         AUTH_PUBLIC_KEY=key,

@@ -80,7 +80,7 @@ def _deployment_tasks(stack: Compose) -> dict[str, Counter[str]]:
     """Per deployer worker container: the deployment tasks (submit, advance) it finished, by task name."""
     done: dict[str, Counter[str]] = {}
     for name in stack.names("deployer-worker"):
-        done[name] = Counter(m[1] for m in DEPLOYMENT_TASK.findall(stack.log(name)) if m[2] == "succeeded")
+        done[name] = Counter(m[0] for m in DEPLOYMENT_TASK.findall(stack.log(name)) if m[2] == "succeeded")
     return done
 
 
