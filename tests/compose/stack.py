@@ -59,7 +59,9 @@ class Compose:
         return result
 
     def resolve(self) -> None:
-        self.services = yaml.safe_load(self.compose("config"))["services"]
+        services = yaml.safe_load(self.compose("config"))["services"]
+        # The dev profile's services and those of no profile (not the monitoring profile's).
+        self.services = {n: s for n, s in services.items() if set(s.get("profiles") or ["dev"]) & {"dev"}}
 
     def containers(self, service: str | None = None, running: bool = False) -> list[dict[str, Any]]:
         """This project's containers (all states unless ``running``), each with its ``Names`` and ``State``."""
