@@ -78,9 +78,12 @@ def catalogue() -> Any:
     # Public (Caddy lets it through without a session): anyone may browse what can be deployed; starting a
     # wizard needs a session and the terms. A browser revalidates it by its ETag (304 while unchanged).
     body, etag = current_app.extensions.setdefault("chatflow_catalogue", _CatalogueBody()).get()
+    # Caddy compresses the answer and marks its ETag so ("<tag>-gzip"); the browser sends that form back.
+    if any(request.if_none_match.contains(etag + suffix) for suffix in ("", "-gzip", "-zstd")):
+        return Response(status=304, headers={"ETag": f'"{etag}"', "Cache-Control": "no-cache"})
     response = Response(body, mimetype="application/json", headers={"Cache-Control": "no-cache"})
     response.set_etag(etag)
-    return response.make_conditional(request)
+    return response
 
 
 @bp.get("/api/chatflows/sessions")
