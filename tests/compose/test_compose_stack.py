@@ -4,8 +4,8 @@ engine, exercised from the host through Caddy's published port alone.
 In order, on one stack: every service healthy, every container a non-root user, only the proxy published; the
 smoke test (sign in through the login emulator, accept the terms, buy and pay a pool, deploy an Ubuntu through the
 wizards' API, see it deployed, delete it); ``--scale deployer-worker=3`` and deployments spread over the three
-(the workers' own logs); one worker SIGKILLed in the middle of a deployment, which still converges; ``down -v``
-leaves nothing of the project behind.
+(the workers' own logs); one worker SIGKILLed in the middle of a deployment, which still converges; ``stop``
+shuts the workers down warm; ``down -v`` leaves nothing of the project behind.
 """
 
 from __future__ import annotations
@@ -139,6 +139,19 @@ def test_a_worker_killed_mid_deployment_and_the_deployment_still_converges(stack
         print(f"converged {time.monotonic() - killed_at:.0f} s after the kill")
     finally:
         _set_grid(stack, extra_latency=0.0)
+
+
+def test_stop_shuts_every_worker_down_warm(stack: Compose) -> None:
+    """``stop`` sends SIGTERM: each Celery worker (PID 1 of its container) finishes and exits 0 within its grace
+    period, not killed (137)."""
+    for service in ("chatflow-worker", "deployer-worker", "pools-worker", "backup-worker"):
+        name = stack.names(service)[0]
+        started = time.monotonic()
+        stack.engine("stop", "--time", "60", name)
+        state = stack.inspect(name)["State"]
+        assert state["ExitCode"] == 0, (name, state)
+        assert "Warm shutdown" in stack.log(name), name
+        print(f"{name} stopped in {time.monotonic() - started:.1f} s")
 
 
 def test_down_leaves_nothing_running(stack: Compose) -> None:
