@@ -113,14 +113,23 @@ def _set_grid(stack: Compose, **config: float) -> None:
                "headers={'Content-Type': 'application/json'}), timeout=10)", body)  # fmt: skip
 
 
-def _running_advance(stack: Compose) -> str | None:
-    """A deployer worker container in the middle of an advance_solution task (received, not finished)."""
+def _advances(stack: Compose) -> dict[str, tuple[set[str], set[str]]]:
+    """Per deployer worker container: the advance_solution tasks it received, and those it finished."""
+    seen: dict[str, tuple[set[str], set[str]]] = {}
     for name in stack.names("deployer-worker"):
-        received, finished = set(), set()
+        received: set[str] = set()
+        finished: set[str] = set()
         for task, task_id, what in DEPLOYMENT_TASK.findall(stack.log(name)):
             if task == "advance_solution":
                 (received if what == "received" else finished).add(task_id)
-        if received - finished:
+        seen[name] = (received, finished)
+    return seen
+
+
+def _running_advance(stack: Compose, earlier: set[str]) -> str | None:
+    """A deployer worker container in the middle of an advance_solution task that came after ``earlier``."""
+    for name, (received, finished) in _advances(stack).items():
+        if received - finished - earlier:
             return name
     return None
 
@@ -130,10 +139,13 @@ def test_a_worker_killed_mid_deployment_and_the_deployment_still_converges(stack
     pool = carol.ready()
     _set_grid(stack, extra_latency=2.0)  # every explorer call takes 2 s: a deployment pass lasts a while
     try:
+        earlier = {task for received, _ in _advances(stack).values() for task in received}
         solution = carol.walk("ubuntu", ubuntu_answers("survivor", pool, "net"))
-        victim = until(lambda: _running_advance(stack), 60, "a worker running the deployment", step=0.2)
+        victim = until(lambda: _running_advance(stack, earlier), 60, "a worker running the deployment", step=0.2)
         stack.engine("kill", "--signal", "KILL", victim)
         killed_at = time.monotonic()
+        # Killed in the middle: the deployment was still on its way up.
+        assert carol.solution(solution)["status"] in ("submitted", "planning", "deploying")
         print(f"\nSIGKILLed {victim} in the middle of deploying {solution}")
         assert carol.settled(solution, DEPLOY_TIMEOUT) == "deployed"
         print(f"converged {time.monotonic() - killed_at:.0f} s after the kill")
