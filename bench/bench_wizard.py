@@ -128,7 +128,39 @@ def _ok(samples: list[Sample]) -> list[Sample]:
     return [s for s in samples if s[2] < 300]
 
 
+def _unmetered() -> tuple[Timing, Timing]:
+    """The answers again on a stack with ``METRICS=off`` (no instrument records): 50 users, then 1 alone."""
+    with wizard_stack(USERS, metrics="off") as running:
+        proxy, sessions = running.proxy, running.sessions
+        answers = {user: _answers(running.pools[user]) for user in sessions}
+
+        def walks(rounds: int) -> Callable[[str], list[Sample]]:
+            return lambda user: [s for _ in range(rounds) for s in _walk(proxy, sessions[user], answers[user])]
+
+        _in_parallel(walks(1), list(sessions))
+        crowd, crowd_s = _in_parallel(walks(ROUNDS), list(sessions))
+        solo, solo_s = _in_parallel(walks(SOLO_ROUNDS), list(sessions)[:1])
+    return _timing("answers, METRICS=off", crowd, crowd_s), _timing("1 user alone, METRICS=off", solo, solo_s)
+
+
+def _metrics_cost(ours: Timing, solo: Timing, off: tuple[Timing, Timing]) -> list[str]:
+    """Issue 18: the metrics add at most 5 % to the answer (with / without, same run)."""
+    crowd_off, solo_off = off
+    return [
+        "",
+        "| metrics (issue 18: ≤ 5 %) | with p50 ms | without p50 ms | with p99 ms | without p99 ms | with / without"
+        " (p50) | answers/s with / without |",
+        "|---|---|---|---|---|---|---|",
+        f"| {USERS} users | {ours.p50_ms:.2f} | {crowd_off.p50_ms:.2f} | {ours.p99_ms:.2f} | {crowd_off.p99_ms:.2f} "
+        f"| {ours.p50_ms / crowd_off.p50_ms:.3f} | {ours.per_second:.0f} / {crowd_off.per_second:.0f} |",
+        f"| 1 user alone | {solo.p50_ms:.2f} | {solo_off.p50_ms:.2f} | {solo.p99_ms:.2f} | {solo_off.p99_ms:.2f} "
+        f"| {solo.p50_ms / solo_off.p50_ms:.3f} | {solo.per_second:.0f} / {solo_off.per_second:.0f} |",
+    ]
+
+
 def run() -> str:
+    # Without the metrics first, then the stack as shipped (with them): both in one run (issue 18).
+    unmetered = _unmetered()
     with wizard_stack(USERS) as running:
         proxy, sessions, pools = running.proxy, running.sessions, running.pools
         users = list(sessions)
@@ -203,6 +235,7 @@ def run() -> str:
         f"| step answered | p50 ms, 1 user | p50 ms, {USERS} users | p99 ms, {USERS} users |",
         "|---|---|---|---|",
         *(f"| {step} | {_p50(solo, step):.2f} | {_p50(crowd, step):.2f} | {_p99(crowd, step):.2f} |" for step in steps),
+        *_metrics_cost(ours, alone[0], unmetered),
     ]
     return "\n".join(lines)
 

@@ -135,11 +135,13 @@ class WizardStack:
 
 @contextmanager
 def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_wizard",
-                 web: tuple[str, ...] = ("auth", "chatflow")) -> Iterator[WizardStack]:  # fmt: skip
+                 web: tuple[str, ...] = ("auth", "chatflow"),
+                 metrics: str = "on") -> Iterator[WizardStack]:  # fmt: skip
     """Every process the wizard needs, ``users`` signed-in users with a pool and a network "net" each. ``beat``:
     the Celery beat too (the pools' payment watch every second, the deployer's grid poller), for wizards that wait
     for a payment. ``database``: the name of the scratch database (one per benchmark). ``web``: the web services
-    run (the others answer 502 through Caddy)."""
+    run (the others answer 502 through Caddy). ``metrics``: ``METRICS`` of every process (``off``: no instrument
+    records)."""
     names = _names(users)
     ports = {k: free_port() for k in ("PROXY_PORT", "CONNECT_EMULATOR_PORT", *(f"{s.upper()}_PORT" for s in web))}
     grid_port, dns_port = free_port(), free_port()
@@ -151,7 +153,7 @@ def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_
             APP_ENV="dev", DATABASE_URL=database_url, EXPLORER_URL=f"{grid}/api/v1",
             MARKETPLACE_DOMAIN=f"localhost:{ports['PROXY_PORT']}", THREEBOT_LOGIN_URL=connect, OPENKYC_URL=connect,
             LOGIN_RATE_LIMIT="10000", WORKER_CONCURRENCY="2", QUERY_TIMEOUT="10",
-            DEPLOY_POLL_INTERVAL="0.2",
+            DEPLOY_POLL_INTERVAL="0.2", METRICS=metrics,
             # The gateways' DNS and the certificate-transparency log are the emulator's (the apps' domains).
             DNS_RESOLVER=f"127.0.0.1:{dns_port}", CT_LOG_URL=f"{grid}/_emulator/ct",
             **{k: str(v) for k, v in {**CLOSED, **ports}.items()},

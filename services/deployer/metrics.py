@@ -26,7 +26,7 @@ SUBMIT_TO_DEPLOYED = Histogram(
 )
 ROLLBACKS = Counter(
     "marketplace_deployer_rollbacks",
-    "Deployments failed and rolled back, by reason class (deadline, grid, dependency, error, removed, other)",
+    "Deployments failed and rolled back, by reason class (deadline, grid, removed, capacity, dependency, error, other)",
     ["reason"],
 )
 POLL_TICK = Histogram(
@@ -44,6 +44,7 @@ _REASON_CLASSES = (
     ("could not go on", "dependency"),
     ("unexpected error", "error"),
     ("removed", "removed"),
+    ("no node", "capacity"),
     ("refused", "grid"),
     ("grid", "grid"),
     ("node", "grid"),

@@ -142,3 +142,18 @@ def test_explorer_errors_injected_at_20_percent_show_in_the_error_ratio(metered:
     # 200 listings and their retries: about 250 calls, 20 % ± 2.5 % (one standard deviation) failed.
     assert calls >= 200
     assert 0.12 <= ratio <= 0.28, (ratio, calls)
+
+
+def test_a_task_retried_on_a_transient_error_is_counted(metered: Metered) -> None:
+    world = metered.world
+    task = contracts.DEPLOYER_REFRESH_NODES
+    retries = value(scrape(metered.worker), "marketplace_celery_task_retries_total", task=task)
+    world.admin("config", {"error_rate": 1.0})  # every explorer call fails: the listing's 3 attempts, then a retry
+    try:
+        result = send(world.celery, task, contracts.RefreshNodes())
+        until(metered.worker, lambda s: value(s, "marketplace_celery_task_retries_total", task=task) > retries)
+    finally:
+        world.healthy()
+    assert result.get(timeout=60) > 0  # the retry, on a healthy grid, lists the nodes
+    worker = until(metered.worker, lambda s: value(s, "marketplace_celery_tasks_total", task=task, outcome="retry") > 0)
+    assert value(worker, "marketplace_celery_task_retries_total", task=task) >= retries + 1
