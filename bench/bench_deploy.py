@@ -28,6 +28,7 @@ from bench.deploy_world import (
     Watcher,
     World,
     committed_transactions,
+    cpu_seconds,
     difference,
     explorer_requests,
     running,
@@ -48,23 +49,27 @@ N = int(os.environ.get("BENCH_DEPLOY_N", "100"))
 WORKERS = [int(w) for w in os.environ.get("BENCH_DEPLOY_WORKERS", "4").split(",")]
 TICK = os.environ.get("BENCH_DEPLOY_TICK", "0.2")
 REPEAT = int(os.environ.get("BENCH_DEPLOY_REPEAT", "3"))
+WORKER_MODULE = "services.deployer.worker"
 
 
-def _ours(w: World, workers: int) -> tuple[float, float, dict[str, int]]:
-    """Seconds until all N are deployed, transactions committed per deployment, explorer requests (per route)."""
+def _ours(w: World, workers: int) -> tuple[float, float, dict[str, int], float]:
+    """Seconds until all N are deployed, transactions committed per deployment, explorer requests (per route),
+    CPU seconds the deployer workers spent meanwhile."""
     before_tx = committed_transactions()
     with running(w, workers):
         before_calls = explorer_requests(w)
         watcher = Watcher(w.database_url)
+        cpu = cpu_seconds(w, WORKER_MODULE)
         start = time.perf_counter()
         ids = submit_all(w, [ubuntu(w, f"w{workers}x{i}", w.nodes[0]) for i in range(N)])
         watcher.wait_final(ids)
         seconds = time.perf_counter() - start
+        cpu = cpu_seconds(w, WORKER_MODULE) - cpu
         calls = difference(explorer_requests(w), before_calls)
         watcher.close()
     # Everything committed while the measured processes ran (their start-up included), less our own reads.
     transactions = committed_transactions() - before_tx - watcher.transactions
-    return seconds, transactions / N, calls
+    return seconds, transactions / N, calls, cpu
 
 
 def _floor(settings: Settings, grid_pool: int, node: dict[str, Any]) -> float:
@@ -117,8 +122,8 @@ def run() -> str:
     # The machine is shared: the load moves between two runs, so every measurement of ours is paired with a floor
     # measured just before it, and the ratio reported is the median of the pairs' ratios.
     floors: list[float] = []
-    ours: dict[int, list[tuple[float, float, dict[str, int]]]] = {workers: [] for workers in WORKERS}
-    unmetered: dict[int, list[float]] = {workers: [] for workers in WORKERS}
+    ours: dict[int, list[tuple[float, float, dict[str, int], float]]] = {workers: [] for workers in WORKERS}
+    unmetered: dict[int, list[tuple[float, float, dict[str, int], float]]] = {workers: [] for workers in WORKERS}
     for repeat in range(REPEAT):
         floor, floor_calls = _floor_run()
         floors.append(floor)
@@ -129,13 +134,13 @@ def run() -> str:
                     if metrics == "on":
                         ours[workers].append(_ours(w, workers))
                     else:
-                        unmetered[workers].append(_ours(w, workers)[0])
+                        unmetered[workers].append(_ours(w, workers))
     lines = [f"## {N} Ubuntu solutions end to end (zero grid latency, tick {TICK} s, median of {REPEAT} pairs)",
              "| measured | seconds | solutions/s | ratio to floor | transactions / deployment "
              "| explorer calls / deployment |", "|---|---|---|---|---|---|"]  # fmt: skip
     for workers in ours:
-        seconds = statistics.median(unmetered[workers])
-        ratios = [r / f for r, f in zip(unmetered[workers], floors, strict=True)]
+        seconds = statistics.median(r[0] for r in unmetered[workers])
+        ratios = [r[0] / f for r, f in zip(unmetered[workers], floors, strict=True)]
         lines.append(f"| deployer, {workers} worker{'s' if workers > 1 else ''}, METRICS=off | {seconds:.1f} "
                      f"| {N / seconds:.1f} | {statistics.median(ratios):.2f}x | | |")  # fmt: skip
     for workers, runs in ours.items():
@@ -149,9 +154,15 @@ def run() -> str:
     lines.append(f"| signed workloads posted straight to the emulator (floor) | {floor:.1f} | {N / floor:.1f} | 1x "
                  f"| 0 | {sum(floor_calls.values()) / N:.2f} |")  # fmt: skip
     for workers, runs in ours.items():
-        cost = [r[0] / off for r, off in zip(runs, unmetered[workers], strict=True)]
-        lines.append(f"metrics, {workers} worker(s): with / without = {statistics.median(cost):.3f} "
-                     f"(runs {', '.join(f'{c:.3f}' for c in cost)}; target ≤ 1.05)")  # fmt: skip
+        off = unmetered[workers]
+        cost = [r[0] / o[0] for r, o in zip(runs, off, strict=True)]
+        cpu = [r[3] / o[3] for r, o in zip(runs, off, strict=True)]
+        lines.append(f"metrics, {workers} worker(s), wall time with / without: {statistics.median(cost):.3f} "
+                     f"(pairs {', '.join(f'{c:.3f}' for c in cost)}; target ≤ 1.05)")  # fmt: skip
+        lines.append(f"metrics, {workers} worker(s), deployer workers' CPU per deployment with / without: "
+                     f"{statistics.median(r[3] for r in runs) / N * 1000:.1f} / "
+                     f"{statistics.median(o[3] for o in off) / N * 1000:.1f} ms, "
+                     f"{statistics.median(cpu):.3f} (pairs {', '.join(f'{c:.3f}' for c in cpu)})")  # fmt: skip
     for workers, runs in ours.items():
         lines.append(f"explorer calls per deployment, {workers} worker(s), last run: {_calls_line(runs[-1][2])}")
     lines.append(f"floor, last run: {_calls_line(floor_calls)}")

@@ -19,6 +19,7 @@ threads per web service, 2 Celery processes per worker), the clients in this pro
 
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -39,6 +40,7 @@ CATALOGUE = "/api/chatflows"
 AUTHED = "/api/chatflows/sessions"
 READY = "/api/chatflows/readyz"
 TARGET_P99_MS = 50.0
+PAIRS = int(os.environ.get("BENCH_WIZARD_METRICS_PAIRS", "1"))  # stacks with and without the metrics
 SSH_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGJlbmNobWFyayBrZXkgZm9yIHRoZSB3aXphcmQ bench@host"
 
 
@@ -128,9 +130,9 @@ def _ok(samples: list[Sample]) -> list[Sample]:
     return [s for s in samples if s[2] < 300]
 
 
-def _unmetered() -> tuple[Timing, Timing]:
-    """The answers again on a stack with ``METRICS=off`` (no instrument records): 50 users, then 1 alone."""
-    with wizard_stack(USERS, metrics="off") as running:
+def _answers_in(metrics: str) -> tuple[Timing, Timing]:
+    """The answers on a stack whose processes run with ``METRICS=<metrics>``: 50 users at once, then 1 alone."""
+    with wizard_stack(USERS, metrics=metrics) as running:
         proxy, sessions = running.proxy, running.sessions
         answers = {user: _answers(running.pools[user]) for user in sessions}
 
@@ -140,27 +142,31 @@ def _unmetered() -> tuple[Timing, Timing]:
         _in_parallel(walks(1), list(sessions))
         crowd, crowd_s = _in_parallel(walks(ROUNDS), list(sessions))
         solo, solo_s = _in_parallel(walks(SOLO_ROUNDS), list(sessions)[:1])
-    return _timing("answers, METRICS=off", crowd, crowd_s), _timing("1 user alone, METRICS=off", solo, solo_s)
+    return _timing(f"answers, METRICS={metrics}", crowd, crowd_s), _timing("1 user alone", solo, solo_s)
 
 
-def _metrics_cost(ours: Timing, solo: Timing, off: tuple[Timing, Timing]) -> list[str]:
-    """Issue 18: the metrics add at most 5 % to the answer (with / without, same run)."""
-    crowd_off, solo_off = off
-    return [
-        "",
-        "| metrics (issue 18: ≤ 5 %) | with p50 ms | without p50 ms | with p99 ms | without p99 ms | with / without"
-        " (p50) | answers/s with / without |",
-        "|---|---|---|---|---|---|---|",
-        f"| {USERS} users | {ours.p50_ms:.2f} | {crowd_off.p50_ms:.2f} | {ours.p99_ms:.2f} | {crowd_off.p99_ms:.2f} "
-        f"| {ours.p50_ms / crowd_off.p50_ms:.3f} | {ours.per_second:.0f} / {crowd_off.per_second:.0f} |",
-        f"| 1 user alone | {solo.p50_ms:.2f} | {solo_off.p50_ms:.2f} | {solo.p99_ms:.2f} | {solo_off.p99_ms:.2f} "
-        f"| {solo.p50_ms / solo_off.p50_ms:.3f} | {solo.per_second:.0f} / {solo_off.per_second:.0f} |",
-    ]
+Pair = tuple[tuple[Timing, Timing], tuple[Timing, Timing]]  # (with, without), each (50 users, 1 user alone)
+
+
+def _metrics_cost(pairs: list[Pair]) -> list[str]:
+    """Issue 18: the metrics add at most 5 % to the answer (with / without, same run, pairs back to back)."""
+    lines = ["", f"| metrics (issue 18: ≤ 5 %), {len(pairs)} pair(s) | with p50 ms | without p50 ms | with p99 ms "
+             "| without p99 ms | answers/s with / without |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for index, (on, off) in enumerate(pairs, 1):
+        for who, with_, without in ((f"{USERS} users", on[0], off[0]), ("1 user alone", on[1], off[1])):
+            lines.append(f"| pair {index}, {who} | {with_.p50_ms:.2f} | {without.p50_ms:.2f} | {with_.p99_ms:.2f} "
+                         f"| {without.p99_ms:.2f} | {with_.per_second:.0f} / {without.per_second:.0f} |")  # fmt: skip
+    for who, index in ((f"{USERS} users", 0), ("1 user alone", 1)):
+        ratios = [on[index].p50_ms / off[index].p50_ms for on, off in pairs]
+        lines.append(f"with / without, p50, {who}: median {statistics.median(ratios):.3f} "
+                     f"({', '.join(f'{r:.3f}' for r in ratios)})")  # fmt: skip
+    return lines
 
 
 def run() -> str:
-    # Without the metrics first, then the stack as shipped (with them): both in one run (issue 18).
-    unmetered = _unmetered()
+    # Without the metrics first, then the stack as shipped (with them): both in one run (issue 18); more pairs,
+    # each in turn without or with first, with BENCH_WIZARD_METRICS_PAIRS.
+    unmetered = _answers_in("off")
     with wizard_stack(USERS) as running:
         proxy, sessions, pools = running.proxy, running.sessions, running.pools
         users = list(sessions)
@@ -235,9 +241,18 @@ def run() -> str:
         f"| step answered | p50 ms, 1 user | p50 ms, {USERS} users | p99 ms, {USERS} users |",
         "|---|---|---|---|",
         *(f"| {step} | {_p50(solo, step):.2f} | {_p50(crowd, step):.2f} | {_p99(crowd, step):.2f} |" for step in steps),
-        *_metrics_cost(ours, alone[0], unmetered),
+        *_metrics_cost([((ours, alone[0]), unmetered), *_more_pairs()]),
     ]
     return "\n".join(lines)
+
+
+def _more_pairs() -> list[Pair]:
+    pairs: list[Pair] = []
+    for index in range(1, PAIRS):
+        order = ("on", "off") if index % 2 else ("off", "on")
+        measured = {metrics: _answers_in(metrics) for metrics in order}
+        pairs.append((measured["on"], measured["off"]))
+    return pairs
 
 
 def _drop_pass(browser: requests.Session) -> None:

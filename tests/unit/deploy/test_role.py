@@ -177,3 +177,37 @@ def test_role_with_a_malformed_setting_exits_with_one_line(tmp_path: Path, role:
         "configuration error: LOGIN_RATE_LIMIT is invalid: "
         "Input should be a valid integer, unable to parse string as an integer"
     ]
+
+
+def test_each_metered_role_gets_its_own_metrics_port_and_a_fresh_directory(dev_env: dict[str, str],
+                                                                           tmp_path: Path) -> None:  # fmt: skip
+    from deploy.role import metrics_env, prepare_metrics_dir
+
+    env = {**dev_env, "LOCAL_DIR": str(tmp_path)}
+    ports = {}
+    for role in ("auth-web", "chatflow-web", "deployer-web", "pools-web", "backup-web", "chatflow-worker",
+                 "deployer-worker", "pools-worker", "backup-worker"):  # fmt: skip
+        args, extra = command(role, env)
+        ports[role] = extra["METRICS_PORT"]
+        assert extra["PROMETHEUS_MULTIPROC_DIR"] == str(tmp_path / "metrics" / f"{role}.{os.getpid()}")
+        if role.endswith("-web"):
+            assert args[args.index("--config") + 1] == "python:deploy.gunicorn_metrics"
+    assert len(set(ports.values())) == len(ports)  # one port each, as make run needs them
+    assert "METRICS_PORT" not in command("beat", env)[1]
+    # Compose: one METRICS_PORT for every process (each has its container); none at all: not served.
+    bare = {k: v for k, v in env.items() if not k.endswith("_METRICS_PORT")}
+    assert metrics_env("deployer-worker", {**bare, "METRICS_PORT": "9100"}, 7)["METRICS_PORT"] == "9100"
+    assert "METRICS_PORT" not in metrics_env("deployer-worker", bare, 7)
+    with pytest.raises(RoleError, match="DEPLOYER_WORKER_METRICS_PORT is invalid"):
+        metrics_env("deployer-worker", {**env, "DEPLOYER_WORKER_METRICS_PORT": "99999"}, 7)
+    # The directory starts empty; a dead group's directory of the same role goes, a live one stays.
+    stale, alive = tmp_path / "metrics" / "pools-web.999999999", tmp_path / "metrics" / f"pools-web.{os.getppid()}"
+    for old in (stale, alive):
+        old.mkdir(parents=True)
+        (old / "counter_1.db").write_bytes(b"x")
+    mine = tmp_path / "metrics" / f"pools-web.{os.getpid()}"
+    mine.mkdir()
+    (mine / "counter_2.db").write_bytes(b"x")
+    prepare_metrics_dir(mine)
+    assert mine.is_dir() and not list(mine.iterdir())
+    assert not stale.exists() and alive.exists()
