@@ -28,7 +28,6 @@ from bench.deploy_world import (
     Watcher,
     World,
     committed_transactions,
-    cpu_seconds,
     difference,
     explorer_requests,
     running,
@@ -36,6 +35,7 @@ from bench.deploy_world import (
     ubuntu,
     world,
 )
+from bench.harness import cpu_seconds
 from services.common.explorer import Explorer
 from services.common.identity import load_identity
 from services.common.settings import Settings, load_settings
@@ -49,7 +49,7 @@ N = int(os.environ.get("BENCH_DEPLOY_N", "100"))
 WORKERS = [int(w) for w in os.environ.get("BENCH_DEPLOY_WORKERS", "4").split(",")]
 TICK = os.environ.get("BENCH_DEPLOY_TICK", "0.2")
 REPEAT = int(os.environ.get("BENCH_DEPLOY_REPEAT", "3"))
-WORKER_MODULE = "services.deployer.worker"
+WORKER_ROLE = "deployer-worker"
 
 
 def _ours(w: World, workers: int) -> tuple[float, float, dict[str, int], float]:
@@ -59,12 +59,12 @@ def _ours(w: World, workers: int) -> tuple[float, float, dict[str, int], float]:
     with running(w, workers):
         before_calls = explorer_requests(w)
         watcher = Watcher(w.database_url)
-        cpu = cpu_seconds(w, WORKER_MODULE)
+        cpu = cpu_seconds(w.env["LOCAL_DIR"], WORKER_ROLE)
         start = time.perf_counter()
         ids = submit_all(w, [ubuntu(w, f"w{workers}x{i}", w.nodes[0]) for i in range(N)])
         watcher.wait_final(ids)
         seconds = time.perf_counter() - start
-        cpu = cpu_seconds(w, WORKER_MODULE) - cpu
+        cpu = cpu_seconds(w.env["LOCAL_DIR"], WORKER_ROLE) - cpu
         calls = difference(explorer_requests(w), before_calls)
         watcher.close()
     # Everything committed while the measured processes ran (their start-up included), less our own reads.

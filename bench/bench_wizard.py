@@ -28,7 +28,7 @@ from typing import Any
 
 import requests
 
-from bench.harness import Timing
+from bench.harness import Timing, cpu_seconds
 from bench.wizard_world import USERS, WizardStack, wizard_stack
 
 __all__ = ["WizardStack", "wizard_stack"]
@@ -130,8 +130,9 @@ def _ok(samples: list[Sample]) -> list[Sample]:
     return [s for s in samples if s[2] < 300]
 
 
-def _answers_in(metrics: str) -> tuple[Timing, Timing]:
-    """The answers on a stack whose processes run with ``METRICS=<metrics>``: 50 users at once, then 1 alone."""
+def _answers_in(metrics: str) -> tuple[Timing, Timing, float]:
+    """The answers on a stack whose processes run with ``METRICS=<metrics>``: 50 users at once, then 1 alone, and
+    the CPU every process of the stack spent per answer of the 50 users (ms)."""
     with wizard_stack(USERS, metrics=metrics) as running:
         proxy, sessions = running.proxy, running.sessions
         answers = {user: _answers(running.pools[user]) for user in sessions}
@@ -140,12 +141,14 @@ def _answers_in(metrics: str) -> tuple[Timing, Timing]:
             return lambda user: [s for _ in range(rounds) for s in _walk(proxy, sessions[user], answers[user])]
 
         _in_parallel(walks(1), list(sessions))
+        cpu = cpu_seconds(running.local_dir)
         crowd, crowd_s = _in_parallel(walks(ROUNDS), list(sessions))
+        cpu = (cpu_seconds(running.local_dir) - cpu) / len(_ok(crowd)) * 1000
         solo, solo_s = _in_parallel(walks(SOLO_ROUNDS), list(sessions)[:1])
-    return _timing(f"answers, METRICS={metrics}", crowd, crowd_s), _timing("1 user alone", solo, solo_s)
+    return _timing(f"answers, METRICS={metrics}", crowd, crowd_s), _timing("1 user alone", solo, solo_s), cpu
 
 
-Pair = tuple[tuple[Timing, Timing], tuple[Timing, Timing]]  # (with, without), each (50 users, 1 user alone)
+Pair = tuple[tuple[Timing, Timing, float], tuple[Timing, Timing, float]]  # (with, without)
 
 
 def _metrics_cost(pairs: list[Pair]) -> list[str]:
@@ -156,10 +159,15 @@ def _metrics_cost(pairs: list[Pair]) -> list[str]:
         for who, with_, without in ((f"{USERS} users", on[0], off[0]), ("1 user alone", on[1], off[1])):
             lines.append(f"| pair {index}, {who} | {with_.p50_ms:.2f} | {without.p50_ms:.2f} | {with_.p99_ms:.2f} "
                          f"| {without.p99_ms:.2f} | {with_.per_second:.0f} / {without.per_second:.0f} |")  # fmt: skip
-    for who, index in ((f"{USERS} users", 0), ("1 user alone", 1)):
-        ratios = [on[index].p50_ms / off[index].p50_ms for on, off in pairs]
+    for who, crowd in ((f"{USERS} users", True), ("1 user alone", False)):
+        ratios = [(on[0] if crowd else on[1]).p50_ms / (off[0] if crowd else off[1]).p50_ms for on, off in pairs]
         lines.append(f"with / without, p50, {who}: median {statistics.median(ratios):.3f} "
                      f"({', '.join(f'{r:.3f}' for r in ratios)})")  # fmt: skip
+    cpu = [on[2] / off[2] for on, off in pairs]
+    cpu_on, cpu_off = statistics.median(on[2] for on, _ in pairs), statistics.median(off[2] for _, off in pairs)
+    each = ", ".join(f"{c:.3f}" for c in cpu)
+    lines.append(f"CPU of every process of the stack per answer ({USERS} users), with / without: {cpu_on:.1f} / "
+                 f"{cpu_off:.1f} ms, median {statistics.median(cpu):.3f} ({each})")  # fmt: skip
     return lines
 
 
@@ -194,7 +202,9 @@ def run() -> str:
             return work
 
         _in_parallel(walks(1), users)  # warm-up: connections, caches, every code path once
+        cpu = cpu_seconds(running.local_dir)
         crowd, crowd_s = _in_parallel(walks(ROUNDS), users)
+        cpu = (cpu_seconds(running.local_dir) - cpu) / len(_ok(crowd)) * 1000
         per_user = len(_ok(crowd)) // len(users)
         health, health_s = _in_parallel(gets(HEALTH, per_user), users)
         catalogue, catalogue_s = _in_parallel(gets(CATALOGUE, per_user), users)
@@ -241,7 +251,7 @@ def run() -> str:
         f"| step answered | p50 ms, 1 user | p50 ms, {USERS} users | p99 ms, {USERS} users |",
         "|---|---|---|---|",
         *(f"| {step} | {_p50(solo, step):.2f} | {_p50(crowd, step):.2f} | {_p99(crowd, step):.2f} |" for step in steps),
-        *_metrics_cost([((ours, alone[0]), unmetered), *_more_pairs()]),
+        *_metrics_cost([((ours, alone[0], cpu), unmetered), *_more_pairs()]),
     ]
     return "\n".join(lines)
 

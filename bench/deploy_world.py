@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import psycopg2
@@ -143,27 +142,6 @@ def explorer_requests(world: World) -> dict[str, int]:
 
 def difference(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
     return {key: n - before.get(key, 0) for key, n in after.items() if n - before.get(key, 0)}
-
-
-def cpu_seconds(world: World, module: str) -> float:
-    """CPU time (user + system) so far of this world's live processes running ``module`` (``-A <module>``: a Celery
-    main process and its pool), read from /proc: what the work cost, whatever the machine's load did to the
-    wall time."""
-    needle = f"LOCAL_DIR={world.env['LOCAL_DIR']}".encode()
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            if module.encode() not in (entry / "cmdline").read_bytes().split(b"\0"):
-                continue
-            if needle not in (entry / "environ").read_bytes().split(b"\0"):
-                continue
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # gone meanwhile
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def grid_rows(world: World, query: str, args: tuple[Any, ...] = ()) -> list[sqlite3.Row]:

@@ -173,3 +173,25 @@ def scratch_database(name: str) -> Iterator[str]:
         yield BENCH_DATABASE_URL.rsplit("/", 1)[0] + f"/{name}"
     finally:
         admin(drop)
+
+
+def cpu_seconds(local_dir: str, role: str | None = None) -> float:
+    """CPU time (user + system) so far of the live processes started with ``LOCAL_DIR=<local_dir>`` (one benchmark
+    world), of ``role`` only when given (``deploy.role`` gives each process group its metrics directory, named by
+    the role: Celery rewrites its processes' command lines), read from /proc: what the work cost, whatever the
+    machine's load did to the wall time."""
+    needle = f"LOCAL_DIR={local_dir}".encode()
+    group = f"PROMETHEUS_MULTIPROC_DIR={Path(local_dir) / 'metrics' / role}.".encode() if role else b""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes().split(b"\0")
+            if needle not in environ or (group and not any(v.startswith(group) for v in environ)):
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+    return ticks / os.sysconf("SC_CLK_TCK")

@@ -131,6 +131,7 @@ class WizardStack:
     database: str  # the stack's database (what a benchmark waits for is read there: no pools/deployer web runs)
     sessions: dict[str, requests.Session]  # user → signed in, terms accepted
     pools: dict[str, int]  # user → an active pool (with a deployed network "net")
+    local_dir: str = ""  # the LOCAL_DIR every process of the stack runs with (harness.cpu_seconds)
 
 
 @contextmanager
@@ -194,7 +195,7 @@ def wizard_stack(users: int = USERS, beat: bool = False, database: str = "bench_
                 _networks(settings, celery, pools)
                 sessions = {user: _login(proxy, connect, user) for user in names}
                 try:
-                    yield WizardStack(proxy, grid, database_url, sessions, pools)
+                    yield WizardStack(proxy, grid, database_url, sessions, pools, str(local))
                 finally:
                     for browser in sessions.values():
                         browser.close()
