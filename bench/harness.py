@@ -104,6 +104,7 @@ def process(args: list[str], env: dict[str, str], ready: Callable[[], bool], tim
     log = open(Path(env["LOCAL_DIR"]) / f"{args[-1]}.log", "ab")  # noqa: SIM115 — closed below
     proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                             start_new_session=True)  # fmt: skip
+    _sessions.append((env["LOCAL_DIR"], args[-1], proc.pid))
     try:
         deadline = time.monotonic() + timeout
         while not ready():
@@ -112,9 +113,14 @@ def process(args: list[str], env: dict[str, str], ready: Callable[[], bool], tim
             time.sleep(0.2)
         yield
     finally:
+        _sessions.remove((env["LOCAL_DIR"], args[-1], proc.pid))
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
         log.close()
+
+
+# (LOCAL_DIR, last argument — the role —, pid) of every process started by `process`: a session of its own each.
+_sessions: list[tuple[str, str, int]] = []
 
 
 def pay_reservations(grid: str, reservation_ids: list[int], timeout: float = 60) -> None:
@@ -176,22 +182,19 @@ def scratch_database(name: str) -> Iterator[str]:
 
 
 def cpu_seconds(local_dir: str, role: str | None = None) -> float:
-    """CPU time (user + system) so far of the live processes started with ``LOCAL_DIR=<local_dir>`` (one benchmark
-    world), of ``role`` only when given (``deploy.role`` gives each process group its metrics directory, named by
-    the role: Celery rewrites its processes' command lines), read from /proc: what the work cost, whatever the
-    machine's load did to the wall time."""
-    needle = f"LOCAL_DIR={local_dir}".encode()
-    group = f"PROMETHEUS_MULTIPROC_DIR={Path(local_dir) / 'metrics' / role}.".encode() if role else b""
+    """CPU time (user + system) so far of the live processes :func:`process` started with ``LOCAL_DIR=<local_dir>``
+    (one benchmark world) and their children (a gunicorn master's workers, a Celery pool: the same session), of
+    ``role`` only when given, read from /proc: what the work cost, whatever the machine's load did to the wall
+    time. (By session, not by environment or command line: gunicorn and Celery rewrite both with setproctitle.)"""
+    sessions = {pid for where, last, pid in _sessions if where == local_dir and role in (None, last)}
     ticks = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            environ = (entry / "environ").read_bytes().split(b"\0")
-            if needle not in environ or (group and not any(v.startswith(group) for v in environ)):
-                continue
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue  # gone meanwhile
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
+        if int(fields[3]) in sessions:  # session id (stat field 6)
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime (stat fields 14 and 15)
     return ticks / os.sysconf("SC_CLK_TCK")
