@@ -157,7 +157,8 @@ def test_stop_shuts_every_worker_down_warm(stack: Compose) -> None:
     """``stop`` sends SIGTERM: each Celery worker (PID 1 of its container) finishes and exits 0 within its grace
     period, not killed (137)."""
     for service in ("chatflow-worker", "deployer-worker", "pools-worker", "backup-worker"):
-        name = stack.names(service)[0]
+        # A running one: the deployer worker SIGKILLed before stays down (`kill` counts as stopped by hand).
+        name = sorted(c["Name"] for c in stack.containers(service, running=True))[0]
         started = time.monotonic()
         stack.engine("stop", "--time", "60", name)
         state = stack.inspect(name)["State"]
