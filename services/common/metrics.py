@@ -13,6 +13,7 @@ Without the variable (tests that build apps in process) the samples stay in the 
 
 from __future__ import annotations
 
+import glob
 import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -27,6 +28,7 @@ from prometheus_client.registry import Collector
 log = structlog.get_logger(__name__)
 
 MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+HEADER_BYTES = 8  # a sample file starts with its used length and padding (prometheus_client's mmap_dict)
 T = TypeVar("T")
 
 
@@ -41,6 +43,26 @@ def switch(on: bool) -> None:
 def enabled() -> bool:
     """Whether the instruments record (the per-event helpers of the services check it)."""
     return _enabled[0]
+
+
+class _ForkedProcesses(multiprocess.MultiProcessCollector):
+    """The forked processes' samples, as the client's collector reads them, but for a file still being created.
+
+    A process creates its sample file, then sizes and maps it: for an instant the file is shorter than its 8-byte
+    header, and the client's reader fails on it (``struct.error``: the scrape answers 500). Such a file holds no
+    sample yet, so it is left out of this scrape; the next one reads it.
+    """
+
+    def collect(self) -> Any:
+        files = [name for name in glob.glob(os.path.join(self._path, "*.db")) if _has_header(name)]
+        return self.merge(files, accumulate=True)  # type: ignore[no-untyped-call]
+
+
+def _has_header(name: str) -> bool:
+    try:
+        return os.path.getsize(name) >= HEADER_BYTES
+    except FileNotFoundError:  # a live gauge's file removed by mark_process_dead since the listing
+        return False
 
 
 class _ThisProcess(Collector):
@@ -59,7 +81,7 @@ def registry(collectors: Iterable[Collector] = ()) -> CollectorRegistry:
     """A registry with every sample of this process group and ``collectors`` (read at each scrape)."""
     reg = CollectorRegistry(auto_describe=True)
     if multiprocess_dir() is not None:
-        multiprocess.MultiProcessCollector(reg)  # type: ignore[no-untyped-call]
+        _ForkedProcesses(reg)  # type: ignore[no-untyped-call]
     else:
         reg.register(_ThisProcess())
     for collector in collectors:

@@ -4,9 +4,14 @@ A real service app in process (single-process mode: the samples are in this proc
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
+import pytest
 from flask import jsonify
 from prometheus_client import REGISTRY
 
@@ -94,3 +99,21 @@ def test_sign_in_refusals_are_words_of_their_fixed_sentences() -> None:
     assert rejected("the 3Bot name in the login response is malformed") == (
         "rejected:3bot_name_in_the_login_response_is_malformed"
     )
+
+
+def test_a_sample_file_a_forked_process_is_creating_does_not_fail_the_scrape(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A child creates its file (empty for an instant) before it sizes and maps it: a scrape at that instant read
+    # it as a header and failed (struct.error → the metrics server answered 500; seen in CI under load).
+    monkeypatch.setenv(metrics.MULTIPROC_DIR, str(tmp_path))
+    (tmp_path / "counter_4242.db").write_bytes(b"")
+    (tmp_path / "histogram_4243.db").write_bytes(b"\x00\x00")
+    child = subprocess.run(
+        [sys.executable, "-c", "from prometheus_client import Counter; Counter('seen', 'x').inc(3)"],
+        env={**os.environ, metrics.MULTIPROC_DIR: str(tmp_path)},
+        check=True,
+    )
+    assert child.returncode == 0
+    text = metrics.render()
+    assert "seen_total 3.0" in text
