@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -56,10 +57,27 @@ def user_headers(settings: Settings, username: str, terms: bool = True) -> dict[
     }
 
 
+# Below the kernel's ephemeral range (32768–60999): a port chosen by binding port 0 came from that range, where any
+# process's outgoing connection (to PostgreSQL, Redis…) could take it before the server under test bound it
+# (seen in CI: gunicorn "Connection in use"). Outgoing connections never use a port from this range.
+_TEST_PORTS = range(20000, 32768)
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port free now, never handed out before in this run, outside the ephemeral range."""
+    for _ in range(500):
+        port = random.choice(_TEST_PORTS)
+        if port in _given:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _given.add(port)
+        return port
+    raise RuntimeError("no free port between 20000 and 32767")
 
 
 def closed_port() -> int:
